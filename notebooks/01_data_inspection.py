@@ -1,0 +1,70 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 — Data inspection
+#
+# Per language: sentences, tokens, entities by type, span lengths, entity density, unique entity surfaces.
+# Per pair: token-, entity- and context-vocabulary overlap (Jaccard) and how much of the target test set the
+# source training data covers. Tables go to `results_dir`, figures (PDF + PNG) to `figures_dir`.
+
+# %% tags=["parameters"]
+pair = "id-ms"  # source-target; its languages are inspected unless `languages` is given
+languages = None  # optional list of language codes to inspect instead of the pair's two
+dataset = "wikiann"  # wikiann | masakhaner | conll2002 | europarl
+splits = ["train", "test"]
+data_dir = None  # local data root (laid out as <dataset>/<lang>/<split>.tsv); None: $XNER_DATA_DIR, else the hub
+results_dir = "results/all/01_data_inspection"
+figures_dir = "figures/all/01_data_inspection"
+
+# %%
+from pathlib import Path
+
+import pandas as pd
+
+from xner import config, data, inspection
+from xner.figures import save_figure
+from xner.signature import signature
+
+source_lang, target_lang = (p := config.parse_pair(pair)).source, p.target
+langs = list(languages) if languages else [source_lang, target_lang]
+for code in langs:
+    config.language(code)
+assert set(splits) <= set(data.SPLITS), f"splits must be among {data.SPLITS}"
+data.use_data_dir(data_dir)
+results_dir, figures_dir = Path(results_dir), Path(figures_dir)
+print("data:", data.data_dir() or "the Hugging Face hub", "| languages:", langs, "| splits:", splits)
+
+# %%
+loaded = {(lang, split): data.load_split(lang, split, dataset) for lang in langs for split in splits}
+stats, lengths = inspection.inspect_languages(loaded)
+stats
+
+# %%
+label_types = data.label_set_of(next(iter(loaded.values()))).types
+save_figure(inspection.plot_label_mix(stats, label_types), figures_dir / "label_mix")
+save_figure(inspection.plot_span_lengths(lengths), figures_dir / "span_lengths")
+
+# %% [markdown]
+# ## Vocabulary overlap of the pair
+# `*_coverage`: share of target-test occurrences that also occur in the source training data.
+
+# %%
+src_train = loaded.get((source_lang, "train")) or data.load_split(source_lang, "train", dataset)
+tgt_test = loaded.get((target_lang, "test")) or data.load_split(target_lang, "test", dataset)
+overlap = pd.DataFrame([inspection.pair_overlap(src_train, tgt_test, source_lang, target_lang)])
+overlap
+
+# %%
+sig = signature(data=dataset, split=splits, languages=langs, stage="01_data_inspection", mode="strict")
+for path in inspection.write_outputs(stats, lengths, overlap, results_dir, sig):
+    print("wrote", path)

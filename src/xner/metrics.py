@@ -1,0 +1,205 @@
+"""Span-level NER scores: strict IOB2 micro P/R/F1 (the headline), the lenient conlleval reading beside it,
+per-type scores, percentile-bootstrap confidence intervals over sentences, and a paired bootstrap test.
+
+The strict score equals ``seqeval.metrics.f1_score(..., mode="strict", scheme=IOB2)``: an entity is a ``B-X``
+followed by ``I-X`` tokens; an ``I-`` that does not continue an entity of its type belongs to no entity.
+The lenient score reads tags as conlleval does (such an ``I-`` starts an entity). Both are re-implemented here
+(not called from seqeval) because the bootstrap needs per-sentence counts that seqeval does not expose, and
+calling seqeval once per resample is orders of magnitude slower; the tests check equality with seqeval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+from xner.labels import spans_from_tags
+
+MODES = ("strict", "lenient")
+
+Tags = Sequence[Sequence[str]]
+
+
+class ScoringError(ValueError):
+    """Gold and predicted tags cannot be scored together."""
+
+
+def get_entities(tags: Sequence[str]) -> list[tuple[str, int, int]]:
+    """Return the entities of one sentence in strict IOB2 as ``(type, start, end_exclusive)``."""
+    out: list[tuple[str, int, int]] = []
+    typ: str | None = None
+    start = 0
+    for i, tag in enumerate(tags):
+        if typ is not None and tag == "I-" + typ:
+            continue
+        if typ is not None:
+            out.append((typ, start, i))
+            typ = None
+        if tag.startswith("B-"):
+            typ, start = tag[2:], i
+        elif tag != "O" and not tag.startswith("I-"):
+            raise ScoringError(f"tag {tag!r} at position {i} is not an IOB2 tag (O, B-TYPE, I-TYPE)")
+    if typ is not None:
+        out.append((typ, start, len(tags)))
+    return out
+
+
+def _entities(tags: Sequence[str], mode: str) -> list[tuple[str, int, int]]:
+    if mode == "strict":
+        return get_entities(tags)
+    if mode == "lenient":
+        return spans_from_tags(tags, "IOB2")
+    raise ScoringError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+
+
+@dataclass
+class Score:
+    """Precision, recall and F1 with the counts behind them; ``per_type`` holds one :class:`Score` per type."""
+
+    precision: float
+    recall: float
+    f1: float
+    n_gold: int
+    n_pred: int
+    n_correct: int
+    mode: str = "strict"
+    per_type: dict[str, "Score"] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        """The overall scores as a flat dict (no per-type entries)."""
+        return {k: getattr(self, k) for k in ("precision", "recall", "f1", "n_gold", "n_pred", "n_correct", "mode")}
+
+
+def _prf(c: int, g: int, p: int, mode: str) -> Score:
+    prec = c / p if p else 0.0
+    rec = c / g if g else 0.0
+    f1 = 2 * c / (g + p) if g + p else 0.0
+    return Score(prec, rec, f1, g, p, c, mode)
+
+
+def _check(gold: Tags, pred: Tags) -> None:
+    if len(gold) != len(pred):
+        raise ScoringError(f"gold has {len(gold)} sentences but predictions have {len(pred)}")
+    for i, (g, p) in enumerate(zip(gold, pred)):
+        if len(g) != len(p):
+            raise ScoringError(f"sentence {i}: gold has {len(g)} tags but the prediction has {len(p)}")
+
+
+def sentence_counts(gold: Tags, pred: Tags, mode: str = "strict") -> np.ndarray:
+    """Per-sentence counts ``[n_gold, n_pred, n_correct]`` (an ``(n, 3)`` int array), the unit of resampling."""
+    _check(gold, pred)
+    out = np.zeros((len(gold), 3), dtype=np.int64)
+    for i, (g, p) in enumerate(zip(gold, pred)):
+        ge, pe = _entities(g, mode), _entities(p, mode)
+        out[i, 0], out[i, 1] = len(ge), len(pe)
+        out[i, 2] = len(set(ge) & set(pe))
+    return out
+
+
+def _refuse_empty(n_gold: int) -> None:
+    if n_gold == 0:
+        raise ScoringError("the gold set has no entities: span F1 is undefined; check the label mapping or the split")
+
+
+def score(gold: Tags, pred: Tags, mode: str = "strict") -> Score:
+    """Micro-averaged span P/R/F1 over all sentences, with per-type scores.
+
+    ``mode="strict"`` is seqeval's strict IOB2 mode (the headline metric); ``"lenient"`` is conlleval's reading.
+    A gold set with no entities is an error.
+    """
+    _check(gold, pred)
+    tot = np.zeros(3, dtype=np.int64)
+    per: dict[str, np.ndarray] = {}
+    for g, p in zip(gold, pred):
+        ge, pe = set(_entities(g, mode)), set(_entities(p, mode))
+        for e in ge:
+            per.setdefault(e[0], np.zeros(3, dtype=np.int64))[0] += 1
+        for e in pe:
+            per.setdefault(e[0], np.zeros(3, dtype=np.int64))[1] += 1
+        for e in ge & pe:
+            per[e[0]][2] += 1
+        tot += (len(ge), len(pe), len(ge & pe))
+    _refuse_empty(int(tot[0]))
+    out = _prf(int(tot[2]), int(tot[0]), int(tot[1]), mode)
+    out.per_type = {t: _prf(int(c[2]), int(c[0]), int(c[1]), mode) for t, c in sorted(per.items())}
+    return out
+
+
+@dataclass(frozen=True)
+class CI:
+    """A point estimate with a percentile-bootstrap confidence interval."""
+
+    point: float
+    low: float
+    high: float
+    confidence: float = 0.95
+    n_resamples: int = 1000
+
+
+def _f1_stat(g: np.ndarray, p: np.ndarray, c: np.ndarray, axis: int = -1) -> np.ndarray:
+    denom = g.sum(axis=axis) + p.sum(axis=axis)
+    return np.divide(2.0 * c.sum(axis=axis), denom, out=np.zeros(np.shape(denom), dtype=float), where=denom > 0)
+
+
+def _bootstrap(data: tuple[np.ndarray, ...], statistic, n_resamples: int, confidence: float, seed: int):
+    return stats.bootstrap(
+        data, statistic, paired=True, vectorized=True, n_resamples=n_resamples, confidence_level=confidence,
+        method="percentile", random_state=np.random.default_rng(seed), batch=max(1, 2_000_000 // max(1, len(data[0]))),
+    )
+
+
+def bootstrap_ci(
+    gold: Tags, pred: Tags, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0, mode: str = "strict"
+) -> CI:
+    """Span F1 with a percentile-bootstrap CI, resampling sentences with replacement (``scipy.stats.bootstrap``)."""
+    counts = sentence_counts(gold, pred, mode)
+    _refuse_empty(int(counts[:, 0].sum()))
+    point = float(_f1_stat(counts[:, 0], counts[:, 1], counts[:, 2]))
+    if len(counts) < 2:
+        return CI(point, point, point, confidence, n_resamples)
+    res = _bootstrap((counts[:, 0], counts[:, 1], counts[:, 2]), _f1_stat, n_resamples, confidence, seed)
+    return CI(point, float(res.confidence_interval.low), float(res.confidence_interval.high), confidence, n_resamples)
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    """F1(a) − F1(b) on the same sentences, its bootstrap CI and a two-sided bootstrap p-value."""
+
+    delta: float
+    low: float
+    high: float
+    p_value: float
+    n_resamples: int = 1000
+
+
+def _delta_stat(ga, pa, ca, gb, pb, cb, axis: int = -1):
+    return _f1_stat(ga, pa, ca, axis) - _f1_stat(gb, pb, cb, axis)
+
+
+def paired_bootstrap(
+    gold: Tags, pred_a: Tags, pred_b: Tags, n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95,
+    mode: str = "strict", gold_b: Tags | None = None,
+) -> PairedResult:
+    """Paired bootstrap test of F1(a) − F1(b): the same resampled sentences score both systems.
+
+    ``gold_b`` scores system b against other gold tags of the same sentences (for a perturbed copy of a test
+    set whose entities changed length); by default both use ``gold``. The p-value is two-sided:
+    twice the smaller share of resampled differences on either side of zero (capped at 1).
+    """
+    a = sentence_counts(gold, pred_a, mode)
+    b = sentence_counts(gold if gold_b is None else gold_b, pred_b, mode)
+    if len(a) != len(b):
+        raise ScoringError(f"paired test needs the same sentences: {len(a)} vs {len(b)}")
+    _refuse_empty(int(a[:, 0].sum()))
+    _refuse_empty(int(b[:, 0].sum()))
+    data = (a[:, 0], a[:, 1], a[:, 2], b[:, 0], b[:, 1], b[:, 2])
+    delta = float(_delta_stat(*data))
+    if len(a) < 2:
+        return PairedResult(delta, delta, delta, 1.0, n_resamples)
+    res = _bootstrap(data, _delta_stat, n_resamples, confidence, seed)
+    dist = res.bootstrap_distribution
+    p = min(1.0, 2 * min(float(np.mean(dist <= 0)), float(np.mean(dist >= 0))))
+    return PairedResult(delta, float(res.confidence_interval.low), float(res.confidence_interval.high), p, n_resamples)

@@ -1,0 +1,199 @@
+"""Training configuration as dataclasses with help text, loadable from YAML (as ``run_ner.py`` does it).
+
+Every field carries ``metadata={"help": ...}`` so that a notebook, a command line or a reader can list what each
+setting does (:func:`describe`). :func:`load_config` reads a YAML mapping (or a dict), rejects unknown keys with
+the list of known ones, and converts values to the field's type (YAML reads ``5e-5`` as a string).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A training configuration value or file is malformed."""
+
+
+def _help(text: str, **kw: Any) -> Any:
+    return field(metadata={"help": text}, **kw)
+
+
+@dataclass
+class TrainConfig:
+    """How to fine-tune an encoder for NER (token classification with first-sub-word labels)."""
+
+    model: str = _help(
+        "Encoder: 'e5-small' (offline default), 'mini-tiny'/'mini-small'/'mini-base' (offline mini encoder), "
+        "a Hugging Face checkpoint name (xlm-roberta-base, bert-base-multilingual-cased, google/mt5-small, ...) "
+        "or a local folder with a saved checkpoint.",
+        default="mini-tiny",
+    )
+    learning_rate: float = _help("Peak learning rate of AdamW (linear warm-up, then linear decay).", default=5e-5)
+    classifier_learning_rate: float | None = _help(
+        "Learning rate of the freshly initialised classification head (default: learning_rate).", default=None
+    )
+    epochs: int = _help("Maximum number of passes over the training data.", default=3)
+    batch_size: int = _help("Training windows per optimisation step.", default=32)
+    eval_batch_size: int = _help("Windows per forward pass when predicting (sorted by length).", default=64)
+    max_length: int = _help(
+        "Maximum sub-word tokens per window, special tokens included (capped by the model's own limit). Longer "
+        "sentences are split into overlapping windows and the predictions stitched back; nothing is truncated.",
+        default=128,
+    )
+    window_overlap: float = _help(
+        "Share of a window's sub-word budget that consecutive windows of a long sentence overlap (0 ≤ x < 1).",
+        default=0.5,
+    )
+    warmup_ratio: float = _help("Share of the optimisation steps used for linear warm-up.", default=0.1)
+    weight_decay: float = _help("AdamW weight decay (not applied to biases and LayerNorm weights).", default=0.01)
+    max_grad_norm: float = _help("Gradient clipping norm (0 disables clipping).", default=1.0)
+    seed: int = _help("Seed for head initialisation, dropout, shuffling and sampling.", default=0)
+    max_train_samples: int | None = _help("Use only the first N training sentences (quick runs).", default=None)
+    max_eval_samples: int | None = _help("Use only the first N dev sentences for early stopping (quick runs).", default=None)
+    max_predict_samples: int | None = _help("Use only the first N sentences of each test set (quick runs).", default=None)
+    early_stopping_patience: int | None = _help(
+        "Stop after this many epochs without a better dev strict F1 and keep the best epoch; None disables.",
+        default=2,
+    )
+    freeze_embeddings: bool = _help(
+        "Freeze the word-embedding matrix (position embeddings and all layers still train). Makes CPU training "
+        "of large-vocabulary encoders several times faster.",
+        default=False,
+    )
+    group_by_length: bool = _help(
+        "Batch training windows of similar length (shuffled mega-batches sorted by length): less padding.",
+        default=True,
+    )
+    num_threads: int | None = _help(
+        "torch CPU threads (default: the CPUs this process may use).", default=None
+    )
+    save_checkpoint: bool = _help("Save the best model with save_pretrained into the run's output folder.", default=True)
+    progress: bool = _help("Show tqdm progress bars.", default=True)
+
+    def __post_init__(self) -> None:
+        _coerce(self)
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be ≥ 1, got {self.epochs}")
+        if self.batch_size < 1 or self.eval_batch_size < 1:
+            raise ConfigError("batch_size and eval_batch_size must be ≥ 1")
+        if self.max_length < 8:
+            raise ConfigError(f"max_length must be ≥ 8 sub-word tokens, got {self.max_length}")
+        if not 0.0 <= self.window_overlap < 1.0:
+            raise ConfigError(f"window_overlap must be in [0, 1), got {self.window_overlap}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        for name in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise ConfigError(f"{name} must be ≥ 1 or None, got {v}")
+
+
+T = TypeVar("T")
+
+
+def _base_type(tp: Any) -> tuple[Any, bool]:
+    """Return (the non-None type, whether None is allowed) of an annotation such as ``int | None``."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return (args[0] if len(args) == 1 else tp), len(args) < len(typing.get_args(tp))
+    return tp, False
+
+
+def _coerce(obj: Any) -> None:
+    """Convert string values from YAML to each field's declared scalar type (in place); raise on failure."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        tp, optional = _base_type(hints[f.name])
+        if value is None:
+            if not optional:
+                raise ConfigError(f"{type(obj).__name__}.{f.name} may not be None")
+            continue
+        try:
+            if tp is bool:
+                if isinstance(value, str):
+                    if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
+                        raise ValueError(value)
+                    value = value.lower() in ("true", "yes", "1")
+                elif not isinstance(value, bool):
+                    raise ValueError(value)
+            elif tp is int:
+                if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                    raise ValueError(value)
+                value = int(value)
+            elif tp is float:
+                if isinstance(value, bool):
+                    raise ValueError(value)
+                value = float(value)
+            elif tp is str:
+                if not isinstance(value, str):
+                    raise ValueError(value)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{type(obj).__name__}.{f.name}: {value!r} is not a valid {getattr(tp, '__name__', tp)}"
+            ) from None
+        setattr(obj, f.name, value)
+
+
+def load_config(source: str | Path | dict[str, Any] | None = None, cls: type[T] = TrainConfig, **overrides: Any) -> T:
+    """Build a configuration dataclass from a YAML file, a dict, or defaults, then apply ``overrides``.
+
+    Unknown keys are an error that lists the known ones (a typo never silently becomes a default).
+    """
+    values: dict[str, Any] = {}
+    where = "overrides"
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise ConfigError(f"{path}: configuration file not found")
+        with path.open(encoding="utf-8") as fh:
+            loaded = yaml.safe_load(fh) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of setting: value, got {type(loaded).__name__}")
+        values.update(loaded)
+        where = str(path)
+    elif isinstance(source, dict):
+        values.update(source)
+        where = "the given mapping"
+    elif source is not None:
+        raise ConfigError(f"cannot read a configuration from {type(source).__name__}")
+    values.update(overrides)
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {unknown} for {cls.__name__}; known: {', '.join(sorted(known))}")
+    return cls(**values)
+
+
+def save_config(cfg: Any, path: str | Path) -> Path:
+    """Write a configuration dataclass as YAML (the inverse of :func:`load_config`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def describe(cls: type) -> list[dict[str, Any]]:
+    """One row per field of a configuration dataclass: ``name, type, default, help``."""
+    rows = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else None
+        rows.append({"name": f.name, "type": str(f.type), "default": default, "help": f.metadata.get("help", "")})
+    return rows
+
+
+def default_threads() -> int:
+    """The number of CPUs this process may use (``sched_getaffinity``), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)

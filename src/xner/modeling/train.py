@@ -1,0 +1,277 @@
+"""Fine-tuning any encoder for NER with a plain torch loop (CPU-friendly, deterministic under a seed).
+
+Why a hand-written loop rather than ``transformers.Trainer``: the loop is ~80 lines, and it lets us train on
+windows of long sentences while early-stopping on *word-level strict span F1* computed by the same predictor
+that evaluation uses (Trainer would need a custom evaluation loop for that anyway), with length-grouped batches,
+dynamic padding and exact determinism on the CPU.
+
+The encoder is any ``AutoModelForTokenClassification`` checkpoint: a hub name (XLM-R, mBERT, ``google/mt5-*``,
+whose encoder ``MT5ForTokenClassification`` wraps), a local folder, or one of the offline encoders
+(``e5-small``, ``mini-<size>``) resolved by :func:`xner.encoders.resolve_encoder`.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from xner.data import label_set_of, tag_names
+from xner.labels import LabelError, LabelSet
+from xner.metrics import score
+from xner.modeling.config import TrainConfig, default_threads, save_config
+from xner.modeling.predict import ModelLoadError, NERModel, load_tokenizer, pad_batch, pad_id_of
+from xner.modeling.tokenize import Feature
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDataError(ValueError):
+    """The training or dev data cannot be used as given."""
+
+
+@dataclass
+class TrainResult:
+    """A trained predictor with its learning curve and counts."""
+
+    model: NERModel
+    history: pd.DataFrame
+    best_epoch: int | None
+    output_dir: Path | None
+    encoder: str
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU) random number generators."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def check_same_labels(train_labels: LabelSet, other_labels: LabelSet, what: str) -> None:
+    """Raise when two datasets use different label sets (a mapping must be explicit: xner.labels.map_labels)."""
+    if tuple(train_labels.labels) != tuple(other_labels.labels):
+        raise LabelError(
+            f"the training data uses labels {' '.join(train_labels.labels)} but the {what} uses "
+            f"{' '.join(other_labels.labels)}; map one onto the other explicitly with "
+            "xner.labels.map_labels(ds, target, type_map={...}) (e.g. type_map={'MISC': None} to drop MISC)"
+        )
+
+
+def cap(ds: Any, n: int | None) -> Any:
+    """The first ``n`` sentences of a dataset (all when ``n`` is None)."""
+    return ds if n is None or len(ds) <= n else ds.select(range(n))
+
+
+def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator, group: bool) -> list[list[int]]:
+    """Shuffled batches; with ``group``, windows of similar length share a batch (mega-batches of 50 sorted)."""
+    perm = rng.permutation(len(lengths)).tolist()
+    if not group:
+        return [perm[i : i + batch_size] for i in range(0, len(perm), batch_size)]
+    mega = batch_size * 50
+    batches: list[list[int]] = []
+    for m in range(0, len(perm), mega):
+        chunk = sorted(perm[m : m + mega], key=lambda i: -lengths[i])
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    order = rng.permutation(len(batches)).tolist()
+    return [batches[i] for i in order]
+
+
+def load_token_classifier(encoder: str, labels: Sequence[str]) -> Any:
+    """Load ``encoder`` with a fresh token-classification head for ``labels``; clear error when not found."""
+    from transformers import AutoModelForTokenClassification
+
+    id2label = dict(enumerate(labels))
+    try:
+        return AutoModelForTokenClassification.from_pretrained(
+            encoder, num_labels=len(labels), id2label=id2label, label2id={v: k for k, v in id2label.items()},
+            ignore_mismatched_sizes=True,
+        )
+    except OSError as exc:
+        raise ModelLoadError(
+            f"cannot load encoder {encoder!r}: {exc}. Offline, point the model setting at a local folder holding "
+            "config.json, the weights and the tokenizer (e.g. saved with save_pretrained), or use 'e5-small' / "
+            "'mini-<size>'."
+        ) from exc
+
+
+def _optimizer(model: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
+    prefix = getattr(model, "base_model_prefix", "")
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        head = not (prefix and name.startswith(prefix + "."))
+        no_decay = p.ndim < 2 or "norm" in name.lower() or name.endswith(".bias")
+        groups.setdefault((head, no_decay), []).append(p)
+    head_lr = cfg.classifier_learning_rate or cfg.learning_rate
+    params = [
+        {"params": ps, "lr": head_lr if head else cfg.learning_rate, "weight_decay": 0.0 if nd else cfg.weight_decay}
+        for (head, nd), ps in sorted(groups.items())
+    ]
+    return torch.optim.AdamW(params)
+
+
+def evaluate_dev(predictor: NERModel, tokens: list[list[str]], gold: list[list[str]]) -> dict[str, float]:
+    """Strict span P/R/F1 of ``predictor`` on dev sentences."""
+    pred = predictor.predict(tokens)
+    s = score(gold, pred, mode="strict")
+    return {"dev_precision": s.precision, "dev_recall": s.recall, "dev_f1": s.f1}
+
+
+def train_ner(
+    train: Any,
+    dev: Any | None,
+    config: TrainConfig | None = None,
+    *,
+    encoder: str | None = None,
+    languages: Sequence[str] | None = None,
+    encoder_seed: int = 0,
+    output_dir: str | Path | None = None,
+    run_name: str = "",
+) -> TrainResult:
+    """Fine-tune an encoder for NER on ``train`` with early stopping on strict F1 over ``dev``.
+
+    Args:
+        train: a ``datasets.Dataset`` with ``tokens`` and ``ner_tags`` (ClassLabel); its label set is the model's.
+        dev: a dataset with the same label set for early stopping, or None/empty (then all epochs run and the
+            last is kept; logged).
+        config: a :class:`TrainConfig` (defaults when None).
+        encoder: an already resolved checkpoint path or name; default ``resolve_encoder(config.model, ...)``.
+        languages: languages for a ``mini-<size>`` encoder (its pretraining data).
+        encoder_seed: seed of the mini encoder's pretraining (independent of the fine-tuning seed).
+        output_dir: where to save the best checkpoint (``save_pretrained``), its config and learning curve.
+        run_name: a label stored with the model.
+    """
+    cfg = config or TrainConfig()
+    set_seed(cfg.seed)
+    threads = cfg.num_threads or default_threads()
+    torch.set_num_threads(threads)
+
+    if train is None or len(train) == 0:
+        raise TrainingDataError("the training split is empty: nothing to train on")
+    label_set = label_set_of(train)
+    train = cap(train, cfg.max_train_samples)
+    dev_tokens: list[list[str]] = []
+    dev_gold: list[list[str]] = []
+    if dev is not None and len(dev) > 0:
+        check_same_labels(label_set, label_set_of(dev), "dev split")
+        dev = cap(dev, cfg.max_eval_samples)
+        dev_tokens = [list(t) for t in dev["tokens"]]
+        dev_gold = tag_names(dev)
+        if not any(t != "O" for s in dev_gold for t in s):
+            raise TrainingDataError("the dev split has no entities: strict F1 is undefined, so it cannot drive "
+                                    "early stopping; pass dev=None to train all epochs without it")
+    else:
+        log.warning("no dev data: early stopping is off; all %d epochs run and the last epoch is kept", cfg.epochs)
+
+    if encoder is None:
+        from xner.encoders import resolve_encoder
+
+        encoder = resolve_encoder(cfg.model, languages=languages, seed=encoder_seed)
+    labels = list(label_set.labels)
+    tokenizer = load_tokenizer(encoder)
+    model = load_token_classifier(encoder, labels)
+    if cfg.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    predictor = NERModel(model, tokenizer, labels, max_length=cfg.max_length, window_overlap=cfg.window_overlap,
+                         batch_size=cfg.eval_batch_size, num_threads=threads, name=run_name or cfg.model)
+
+    tokens = [list(t) for t in train["tokens"]]
+    feats, enc_stats = predictor.encoder.encode(tokens, train["ner_tags"])
+    if not feats:
+        raise TrainingDataError(f"all {len(tokens)} training sentences are empty")
+    lengths = [len(f) for f in feats]
+    steps_per_epoch = math.ceil(len(feats) / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    optim = _optimizer(model, cfg)
+    from transformers import get_linear_schedule_with_warmup
+
+    sched = get_linear_schedule_with_warmup(optim, int(cfg.warmup_ratio * total), total)
+    rng = np.random.default_rng(cfg.seed)
+    pad = pad_id_of(tokenizer)
+
+    history: list[dict[str, Any]] = []
+    best_f1, best_epoch, best_state, bad = -1.0, None, None, 0
+    from tqdm.auto import tqdm
+
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        t0 = time.perf_counter()
+        loss_sum, n_batches, n_tok = 0.0, 0, 0
+        batches = length_grouped_batches(lengths, cfg.batch_size, rng, cfg.group_by_length)
+        bar = tqdm(batches, desc=f"epoch {epoch}/{cfg.epochs}", disable=not cfg.progress, leave=False)
+        for idx in bar:
+            batch = pad_batch([feats[i] for i in idx], pad)
+            out = model(**batch)
+            out.loss.backward()
+            if cfg.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+            optim.step()
+            sched.step()
+            optim.zero_grad(set_to_none=True)
+            loss_sum += float(out.loss.detach())
+            n_batches += 1
+            n_tok += int(batch["attention_mask"].sum())
+            if n_batches % 20 == 0:
+                bar.set_postfix(loss=f"{loss_sum / n_batches:.4f}")
+        train_s = time.perf_counter() - t0
+        row: dict[str, Any] = {"epoch": epoch, "train_loss": loss_sum / max(1, n_batches), "train_seconds": train_s,
+                               "train_tokens_per_s": n_tok / train_s if train_s > 0 else float("nan")}
+        if dev_tokens:
+            t1 = time.perf_counter()
+            row.update(evaluate_dev(predictor, dev_tokens, dev_gold))
+            dt = time.perf_counter() - t1
+            row["dev_sentences_per_s"] = len(dev_tokens) / dt if dt > 0 else float("nan")
+        else:
+            row.update({"dev_precision": float("nan"), "dev_recall": float("nan"), "dev_f1": float("nan")})
+        history.append(row)
+        log.info("epoch %d: %s", epoch, {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
+        if dev_tokens:
+            if row["dev_f1"] > best_f1:
+                best_f1, best_epoch, bad = row["dev_f1"], epoch, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                bad += 1
+                if cfg.early_stopping_patience is not None and bad >= cfg.early_stopping_patience:
+                    log.info("early stopping after epoch %d (best epoch %d, dev F1 %.4f)", epoch, best_epoch, best_f1)
+                    break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    else:
+        best_epoch = history[-1]["epoch"] if not dev_tokens else best_epoch
+    model.eval()
+    hist = pd.DataFrame(history)
+    hist.insert(0, "run", run_name or cfg.model)
+    stats = {"n_train_sentences": len(tokens), "n_dev_sentences": len(dev_tokens), "n_train_windows": len(feats),
+             "encoder": encoder, "threads": threads, **{f"encode_{k}": v for k, v in enc_stats.as_dict().items()}}
+    out_dir = None
+    if output_dir is not None and cfg.save_checkpoint:
+        out_dir = Path(output_dir)
+        predictor.save(out_dir, extra={"encoder": encoder, "best_epoch": best_epoch, "train_config": dataclasses.asdict(cfg),
+                                       "labels_name": label_set.name, "stats": stats})
+        save_config(cfg, out_dir / "train_config.yaml")
+        hist.to_csv(out_dir / "history.csv", index=False, lineterminator="\n")
+    return TrainResult(model=predictor, history=hist, best_epoch=best_epoch, output_dir=out_dir, encoder=encoder, stats=stats)
+
+
+def copy_config(cfg: TrainConfig, **changes: Any) -> TrainConfig:
+    """A copy of a configuration with some fields changed (validated again)."""
+    return dataclasses.replace(copy.deepcopy(cfg), **changes)
+
+
+__all__ = [
+    "TrainResult", "TrainingDataError", "check_same_labels", "copy_config", "evaluate_dev", "length_grouped_batches",
+    "load_token_classifier", "set_seed", "train_ner",
+]
