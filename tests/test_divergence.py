@@ -97,6 +97,10 @@ def test_js_symmetry_and_bounds(cells):
 @given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50)), min_size=1, max_size=8), st.floats(0.01, 2))
 def test_kl_smoothed_is_finite_and_nonnegative(cells, alpha):
     p, q = [c[0] for c in cells], [c[1] for c in cells]
+    if sum(p) == 0 or sum(q) == 0:
+        with pytest.raises(dv.DivergenceError, match="all cells are zero"):
+            dv.kl_divergence(p, q, alpha)
+        return
     v = dv.kl_divergence(p, q, alpha)
     assert math.isfinite(v) and v >= 0
 
@@ -133,6 +137,10 @@ def test_bad_vectors():
             dv.js_divergence(bad, [1] * max(1, len(bad)))
     with pytest.raises(dv.DivergenceError, match="aligned"):
         dv.js_divergence([1, 2], [1, 2, 3])
+    with pytest.raises(dv.DivergenceError, match="non-negative"):
+        dv.kl_divergence([-0.1, 1], [1, 1], smoothing=0.5)  # smoothing must not hide a negative count
+    with pytest.raises(dv.DivergenceError, match="all cells are zero"):
+        dv.kl_divergence([0, 0], [1, 1], smoothing=0.5)
 
 
 # ---------------------------------------------------------------------------------------------- profiles
@@ -155,6 +163,51 @@ def test_profile_hand_counts(src):
     sums = table.groupby("family")["share"].sum()
     assert np.allclose(sums.to_numpy(), 1.0)  # every family of this split has entities
     assert table[table.family == "type_mix"].set_index("cell")["share"]["LOC"] == pytest.approx(0.6)
+
+
+TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
+
+
+def reference_profile(tokens, tags):
+    """Per-sentence counting with xner.metrics.get_entities: what the vectorised profile must reproduce."""
+    from collections import Counter
+
+    from xner.metrics import get_entities
+
+    types, lengths, per, trans, surf, ewords, ctx = (Counter() for _ in range(7))
+    for words, tg in zip(tokens, tags):
+        ents = get_entities(tg)
+        per[len(ents)] += 1
+        trans.update(zip(["<s>", *tg], [*tg, "</s>"]))
+        ctx.update(w for w, t in zip(words, tg) if t == "O")
+        for typ, s, e in ents:
+            types[typ] += 1
+            lengths[(typ, e - s)] += 1
+            surf[(typ, " ".join(words[s:e]))] += 1
+            ewords.update(words[s:e])
+    return types, lengths, per, trans, surf, ewords, ctx
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from("abcd"), st.sampled_from(TAGS)), max_size=7), min_size=1, max_size=6))
+def test_vectorised_profile_equals_per_sentence_reference(sents):
+    """Random tag sequences, orphan I- tags and empty sentences included."""
+    tokens = [[w for w, _ in s] for s in sents]
+    tags = [[t for _, t in s] for s in sents]
+    types, lengths, per, trans, surf, ewords, ctx = reference_profile(tokens, tags)
+    ds = from_lists(tokens, tags, lang="xx", label_set=WIKIANN)
+    if not types:
+        with pytest.raises(dv.DivergenceError, match="no entities"):
+            dv.profile_split(ds)
+        return
+    p = dv.profile_split(ds)
+    assert dict(p.type_counts) == dict(types)
+    assert {(t, n): k for t in WIKIANN.types for n, k in p.lengths[t].items()} == dict(lengths)
+    assert dict(p.entities_per_sentence) == dict(per)
+    assert dict(p.transitions) == dict(trans)
+    assert dict(p.typed_surfaces) == dict(surf)
+    assert dict(p.entity_words) == dict(ewords) and dict(p.context_words) == dict(ctx)
+    assert p.n_tokens == sum(map(len, tokens)) and p.n_sentences == len(tokens)
 
 
 def test_compare_hand_values(src, tgt):
@@ -276,6 +329,10 @@ def test_subword_overlap_hand_value(src, tgt):
     assert v["subword_overlap"] == pytest.approx(5 / 12)
     # entity words (8): Jakarta, Bank seen
     assert v["entity_subword_overlap"] == pytest.approx(2 / 8)
+    # the all-pairs index path agrees, [UNK] exclusion included
+    ps, pt = dv.profile_split(src, "s", tokenizer=tok), dv.profile_split(tgt, "t", tokenizer=tok)
+    table = dv.all_pairs({"s": ps}, {"t": pt}, ["subword_overlap", "entity_subword_overlap"])
+    assert dict(zip(table["measure"], table["value"])) == v
 
 
 def test_subword_overlap_with_trained_tokenizer_and_path(src, tgt, tmp_path):
@@ -322,6 +379,10 @@ def test_all_pairs_matrix_and_tables(tmp_path):
     assert ((df["value"] >= 0) & np.isfinite(df["value"])).all()
     with pytest.raises(dv.DivergenceError, match="not in the table"):
         dv.matrix(df, "nope.js")
+    # the vectorised overlap index of all_pairs gives exactly the per-pair dictionary numbers
+    for (s, t), grp in df.groupby(["source", "target"]):
+        direct = dv.compare_profiles(prof[s], prof[t], smoothing=0.25).values
+        assert dict(zip(grp["measure"], grp["value"])) == direct
     paths = dv.write_tables(tmp_path, all_pairs_df=df, sig_fields={"smoothing": 0.25, "data": "fixture"})
     assert paths == [tmp_path / "all_pairs.csv"]
     sig = json.loads((tmp_path / "all_pairs.csv.signature.json").read_text())
@@ -403,9 +464,10 @@ def test_drops_and_correlations(tmp_path):
     assert (drops["native_seeds"] == 2).all()
     # divergences: one measure tracks the drop monotonically (ρ = 1), one is reversed, one is constant
     pairs = list(true_drop)
+    overlap = {("a", "x"): 0.8, ("b", "x"): 0.75, ("a", "y"): 0.7, ("b", "y"): 0.4, ("c", "y"): 0.6}
     div = pd.DataFrame(
         [{"source": s, "target": t, "measure": "good.js", "value": true_drop[(s, t)] ** 2} for s, t in pairs]
-        + [{"source": s, "target": t, "measure": "entity_overlap", "value": 1 - true_drop[(s, t)] + 0.01 * i} for i, (s, t) in enumerate(pairs)]
+        + [{"source": s, "target": t, "measure": "entity_overlap", "value": overlap[(s, t)]} for s, t in pairs]
         + [{"source": s, "target": t, "measure": "flat.js", "value": 0.5} for s, t in pairs]
     )
     joined = drop.join_divergences(drops, div)
@@ -417,11 +479,12 @@ def test_drops_and_correlations(tmp_path):
     assert good["pearson"] == pytest.approx(stats.pearsonr(x, y)[0])
     assert good["rank"] == 1 and good["pearson_low"] <= good["pearson"] <= good["pearson_high"]
     ov = corr.set_index("measure").loc["entity_overlap"]
-    xo = np.array([1 - true_drop[p] + 0.01 * i for i, p in enumerate(pairs)])
+    xo = np.array([overlap[p] for p in pairs])
     assert ov["spearman"] == pytest.approx(stats.spearmanr(xo, y)[0]) and ov["kind"] == "overlap"
+    assert ov["spearman"] == pytest.approx(-0.9)  # by hand: one swapped neighbour pair, 1 − 6·2/(5·24)
     assert ov["spearman_low"] <= ov["spearman"] <= ov["spearman_high"]
     flat = corr.set_index("measure").loc["flat.js"]
-    assert math.isnan(flat["spearman"]) and "constant" in flat["note"] and math.isnan(flat["rank"])
+    assert math.isnan(flat["spearman"]) and "constant" in flat["note"] and pd.isna(flat["rank"])
     assert list(drop.best_predictors(corr)["measure"]) == ["good.js"]
     # reproducible
     again = drop.correlate(joined, n_resamples=500, seed=1)

@@ -26,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("-p", "--param", action="append", default=[], type=_parse_param, metavar="NAME=VALUE",
                      help="notebook parameter (value parsed as YAML: 3, 0.5, [a, b], true)")
     run.add_argument("--results", help="results root (default: $XNER_RESULTS_DIR or <repo>/results)")
+    run.add_argument("--variant", help="name of one grid cell (e.g. e5-small-s0): output <stage>--<variant>.ipynb")
     run.add_argument("--no-html", action="store_true", help="skip the HTML rendering")
     sub.add_parser("pairs", help="list the configured pairs")
     sub.add_parser("check-data", help="say where data comes from (XNER_DATA_DIR, else the hub); fail at once with neither")
@@ -49,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from xner.runs import StageFailed, run_stage
 
     try:
-        out = run_stage(args.stage, pair=args.pair, parameters=dict(args.param), results_root=args.results, html=not args.no_html)
+        out = run_stage(args.stage, pair=args.pair, parameters=dict(args.param), results_root=args.results,
+                        html=not args.no_html, variant=args.variant)
     except (StageFailed, ValueError, FileNotFoundError) as exc:
         print(f"xner run: {exc}", file=sys.stderr)
         return 1

@@ -38,8 +38,7 @@ from scipy.optimize import minimize
 from scipy.special import logsumexp
 
 from xner.data import label_set_of
-from xner.divergence import DivergenceError, columns, js_divergence
-from xner.metrics import get_entities
+from xner.divergence import DivergenceError, flatten, js_divergence
 
 if TYPE_CHECKING:
     import datasets
@@ -168,12 +167,9 @@ class Dial:
 
 def type_mix(ds: "datasets.Dataset") -> dict[str, int]:
     """Entity counts per type of a split (every type of its label set, zeros included)."""
-    types = label_set_of(ds).types
-    out = dict.fromkeys(types, 0)
-    for tags in columns(ds)[1]:
-        for typ, _, _ in get_entities(tags):
-            out[typ] += 1
-    return out
+    f = flatten(ds)
+    counts = np.bincount(f.ent_type, minlength=len(f.label_set.types))
+    return {t: int(c) for t, c in zip(f.label_set.types, counts)}
 
 
 def _tilt(u: np.ndarray, w: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -229,11 +225,7 @@ def fit_dial(
     if not np.all(np.isfinite(q)) or np.any(q < 0) or q.sum() <= 0:
         raise DivergenceError(f"target mix must be non-negative with at least one entity; got {dict(zip(types, q.tolist()))}")
     q = q / q.sum()
-    counts_all = np.zeros((len(source), len(types)))
-    index = {t: i for i, t in enumerate(types)}
-    for r, tags in enumerate(columns(source)[1]):
-        for typ, _, _ in get_entities(tags):
-            counts_all[r, index[typ]] += 1
+    counts_all = flatten(source).type_counts_per_sentence().astype(float)  # entities per sentence and type (strict IOB2)
     sizes = counts_all.sum(axis=1)
     entity_rows = np.flatnonzero(sizes > 0)
     if entity_rows.size == 0:

@@ -168,10 +168,51 @@ def run_domain_shift(
     return table.reindex(columns=first + [c for c in table.columns if c not in first])
 
 
+def run_for_models(
+    models: Mapping[str, ModelSpec], *, max_sentences: int | None = None, **kwargs: Any
+) -> tuple[pd.DataFrame, list[str]]:
+    """Domain shift for each model in the language it was trained on (``ModelSpec.source``).
+
+    For every training language with configured other-domain sets, the in-domain reference is that language's
+    WikiANN test split. Returns the table (empty when no model's language has other-domain data) and notes on
+    what was left out and why. ``max_sentences`` caps every evaluation set (the first N sentences).
+    """
+    from xner.data import load_split
+
+    by_lang: dict[str, dict[str, ModelSpec]] = {}
+    for name, spec in models.items():
+        by_lang.setdefault(spec.source, {})[name] = spec
+    conf = domain_languages()
+    tables, notes = [], []
+    for lang, specs in sorted(by_lang.items()):
+        sets = {k: v for k, v in domain_eval_sets([lang]).items()} if any(lang in ls for ls in conf.values()) else {}
+        if not sets:
+            notes.append(f"{', '.join(specs)}: no other-domain set in {lang!r} (configured: "
+                         + "; ".join(f"{d}: {', '.join(ls)}" for d, ls in conf.items()) + ")")
+            continue
+        ref = load_split(lang, "test", "wikiann")
+        if max_sentences is not None:
+            ref = ref.select(range(min(max_sentences, len(ref))))
+            sets = {k: EvalSet(v.dataset.select(range(min(max_sentences, len(v.dataset)))), v.lang, v.eval_dataset, v.split, v.extra)
+                    for k, v in sets.items()}
+        tables.append(run_domain_shift(specs, {lang: ref}, sets, **kwargs))
+    return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(SCHEMA))), notes
+
+
+def as_perturbation_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Domain-shift rows relabelled ``domain:<dataset>`` so they sit beside perturbations in one heatmap."""
+    out = table[table["perturbation"] == "domain_shift"].copy()
+    out["perturbation"] = "domain:" + out["eval_dataset"].astype(str)
+    return out
+
+
 def _lists(ds: "datasets.Dataset") -> tuple[list[list[str]], list[list[str]]]:
     from xner.data import tag_names
 
     return [list(t) for t in ds["tokens"]], tag_names(ds)
 
 
-__all__ = ["DEFAULT_TYPE_MAP", "ModelSpec", "domain_eval_set", "domain_eval_sets", "domain_languages", "run_domain_shift", "unpaired_drop"]
+__all__ = [
+    "DEFAULT_TYPE_MAP", "ModelSpec", "as_perturbation_rows", "domain_eval_set", "domain_eval_sets", "domain_languages",
+    "run_domain_shift", "run_for_models", "unpaired_drop",
+]

@@ -16,6 +16,7 @@ training (04) and adversarial (05) stages and correlate them with ``drop = nativ
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
@@ -145,8 +146,11 @@ def spearman(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def _boot_ci(x: np.ndarray, y: np.ndarray, stat, n_resamples: int, confidence: float, seed: int) -> tuple[float, float, int]:
-    res = stats.bootstrap((x, y), stat, paired=True, vectorized=True, n_resamples=n_resamples,
-                          confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
+    with warnings.catch_warnings():
+        # degenerate resamples (one side constant) are counted and handled below, not merely warned about
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        res = stats.bootstrap((x, y), stat, paired=True, vectorized=True, n_resamples=n_resamples,
+                              confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
     dist = np.asarray(res.bootstrap_distribution)
     ok = dist[np.isfinite(dist)]
     n_bad = int(dist.size - ok.size)
@@ -205,7 +209,7 @@ def correlate(
         rows.append(row)
     out = pd.DataFrame(rows)
     out["abs_spearman"] = out["spearman"].abs()
-    out["rank"] = out.groupby(by)["abs_spearman"].rank(ascending=False, method="min")
+    out["rank"] = out.groupby(by)["abs_spearman"].rank(ascending=False, method="min").astype("Int64")
     out = out.sort_values(by + ["rank", "measure"], na_position="last").drop(columns="abs_spearman").reset_index(drop=True)
     out.attrs["confidence"], out.attrs["n_resamples"], out.attrs["seed"] = confidence, n_resamples, seed
     return out

@@ -71,12 +71,15 @@ def run_stage(
     results_root: str | Path | None = None,
     html: bool = True,
     progress: bool = True,
+    variant: str | None = None,
 ) -> Path:
     """Execute a stage's notebook headlessly; return the path of the executed ``.ipynb``.
 
     ``pair`` (``src-tgt``) is passed as the ``pair`` parameter and names the output folder; ``results_dir``
-    defaults to ``<results_root>/<pair>/<stage>/`` unless given in ``parameters``. An unknown parameter name is
-    an error listing the declared ones.
+    defaults to ``<results_root>/<pair>/<stage>/`` unless given in ``parameters``. ``variant`` (for example
+    ``e5-small-s0``, one cell of a models × seeds grid) names a separate run of the same stage and pair: its
+    notebook is ``<stage>--<variant>.ipynb`` and its tables go to ``<stage>/<variant>/``. An unknown parameter
+    name is an error listing the declared ones.
     """
     import jupytext
     import papermill
@@ -96,13 +99,18 @@ def run_stage(
     root = Path(results_root) if results_root is not None else config.results_dir()
     out_dir = root / folder
     out_dir.mkdir(parents=True, exist_ok=True)
+    sub = Path(name) / variant if variant else Path(name)
     if "results_dir" in declared and "results_dir" not in params:
-        params["results_dir"] = str(out_dir / name)
+        params["results_dir"] = str(out_dir / sub)
     if "figures_dir" in declared and "figures_dir" not in params:
-        params["figures_dir"] = str(config.figures_dir() / folder / name)
-    out = out_dir / f"{name}.ipynb"
-    tmp_in = out_dir / f".{name}.input.ipynb"
-    tmp_out = out_dir / f".{name}.running.ipynb"
+        params["figures_dir"] = str(config.figures_dir() / folder / sub)
+    if variant:
+        name_out = f"{name}--{variant}"
+    else:
+        name_out = name
+    out = out_dir / f"{name_out}.ipynb"
+    tmp_in = out_dir / f".{name_out}.input.ipynb"
+    tmp_out = out_dir / f".{name_out}.running.ipynb"
     jupytext.write(jupytext.read(notebook_source(name)), tmp_in)
     try:
         papermill.execute_notebook(
@@ -110,17 +118,17 @@ def run_stage(
             cwd=str(config.repo_root()), log_output=False,
         )
     except PapermillExecutionError as exc:
-        failed = out_dir / f"{name}.failed.ipynb"
+        failed = out_dir / f"{name_out}.failed.ipynb"
         tmp_out.replace(failed)
         raise StageFailed(f"stage {name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} (executed copy: {failed})") from None
     finally:
         tmp_in.unlink(missing_ok=True)
-    sig = signature(stage=name, languages=pair.split("-") if pair else [], parameters=params)
-    (out_dir / f"{name}.signature.json").write_text(json.dumps(sig, indent=2, default=str) + "\n", encoding="utf-8")
+    sig = signature(stage=name, languages=pair.split("-") if pair else [], variant=variant or "", parameters=params)
+    (out_dir / f"{name_out}.signature.json").write_text(json.dumps(sig, indent=2, default=str) + "\n", encoding="utf-8")
     if html:
         _to_html(tmp_out, out.with_suffix(".html"))
     tmp_out.replace(out)
-    (out_dir / f"{name}.failed.ipynb").unlink(missing_ok=True)
+    (out_dir / f"{name_out}.failed.ipynb").unlink(missing_ok=True)
     return out
 
 

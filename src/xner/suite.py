@@ -296,6 +296,78 @@ def write_suite(result: SuiteResult, results_dir: str | Path, stem: str = "adver
     return paths
 
 
+# ------------------------------------------------------------------------------------------ models
+
+
+def load_predictor(path: str | Path) -> Any:
+    """Load a trained model folder: a feature CRF (``crf_config.json``) or a fine-tuned encoder (``config.json``)."""
+    path = Path(path)
+    if (path / "crf_config.json").is_file():
+        from xner.modeling.crf import CRFTagger
+
+        return CRFTagger.load(path)
+    if (path / "config.json").is_file():
+        from xner.modeling.predict import NERModel
+
+        return NERModel.load(path)
+    raise SuiteError(f"{path}: not a trained model folder (expected crf_config.json for a CRF or config.json for an encoder)")
+
+
+def _saved_meta(path: Path) -> dict[str, Any]:
+    import json
+
+    for name in ("xner_model.json", "crf_config.json"):
+        f = path / name
+        if f.is_file():
+            meta = json.loads(f.read_text(encoding="utf-8"))
+            return {k: meta[k] for k in ("setting", "source", "target", "seed", "model") if k in meta}
+    return {}
+
+
+def load_models(models: Mapping[str, Any], source: str, target: str) -> dict[str, ModelSpec]:
+    """Resolve the notebook's ``models`` parameter into :class:`ModelSpec` objects.
+
+    Each entry is ``name: path`` or ``name: {"path": ..., "setting": ..., "source": ..., "model": ..., "seed": ...}``.
+    Unset fields come from the checkpoint's saved metadata, then from the name: a model named/set ``native``
+    was trained on the target (``source = target``), any other on the pair's source.
+    """
+    out: dict[str, ModelSpec] = {}
+    for name, entry in models.items():
+        info = dict(entry) if isinstance(entry, Mapping) else {"path": entry}
+        if "path" not in info:
+            raise SuiteError(f"model {name!r}: no 'path' given ({info})")
+        path = Path(info.pop("path"))
+        if not path.exists():
+            raise SuiteError(f"model {name!r}: {path} does not exist")
+        meta = {**_saved_meta(path), **info}
+        setting = str(meta.get("setting", name))
+        src = str(meta.get("source", target if setting == "native" else source))
+        out[name] = ModelSpec(load_predictor(path), source=src, target=str(meta.get("target", target)), setting=setting,
+                              model=str(meta.get("model", "crf" if (path / "crf_config.json").is_file() else path.name)),
+                              seed=int(meta.get("seed", 0)))
+    return out
+
+
+def quick_crf_models(
+    source_train: "datasets.Dataset", target_train: "datasets.Dataset", source: str, target: str,
+    *, n_train: int = 1000, max_iterations: int = 50,
+) -> dict[str, ModelSpec]:
+    """Train two small feature CRFs in place (native: target train; zero-shot: source train) on the first
+    ``n_train`` sentences: the quick default that runs the stage without trained checkpoints."""
+    try:
+        from xner.modeling.crf import CRFConfig, train_crf
+    except ImportError as exc:  # pragma: no cover - the CRF ships with xner; this guards partial installs
+        raise SuiteError(
+            "no trained models were given and the CRF baseline (xner.modeling.crf, needs sklearn-crfsuite) is not "
+            f"available ({exc}); pass models={{name: path}} with trained checkpoints"
+        ) from exc
+    cfg = CRFConfig(max_train_samples=n_train, max_iterations=max_iterations)
+    return {
+        "native": ModelSpec(train_crf(target_train, config=cfg), source=target, target=target, setting="native", model="crf"),
+        "zero-shot": ModelSpec(train_crf(source_train, config=cfg), source=source, target=target, setting="zero-shot", model="crf"),
+    }
+
+
 # ------------------------------------------------------------------------------------- comparisons
 
 

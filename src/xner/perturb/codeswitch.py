@@ -5,6 +5,8 @@ Each context word (``O``, letters only) that the dictionary translates is replac
 Translations of several words are either skipped (default; the token count stays the same) or split into
 several ``O`` tokens (``multiword=True``). Words without a translation, and translations identical to the
 word, are counted in ``report.skipped``. The dictionary must translate *from* the test set's language.
+The ``langs`` column keeps the sentence's language on every word (downstream code reads it as the language
+of the test set); the language switched into is in the report's parameters (``to``).
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ import math
 import random
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
@@ -73,6 +74,40 @@ class WordVectors:
             return None
         arr = np.asarray(vec, dtype=np.float64).ravel()
         return arr if arr.size and np.isfinite(arr).all() else None
+
+
+def read_vectors(path: str | Path, limit: int | None = None) -> tuple[list[str], np.ndarray]:
+    """Read word vectors in the word2vec/fastText text format (``.vec``): an optional ``<count> <dim>`` header,
+    then ``word v1 v2 ...`` per line; returns ``(words, matrix)`` for :class:`WordVectors`.
+
+    Only the first ``limit`` vectors are read when given. A line of the wrong width is an error naming it.
+    """
+    path = Path(path)
+    words: list[str] = []
+    rows: list[np.ndarray] = []
+    dim: int | None = None
+    with path.open(encoding="utf-8", errors="strict") as fh:
+        for lineno, line in enumerate(fh, 1):
+            parts = line.rstrip("\n").rstrip().split(" ")
+            if lineno == 1 and len(parts) == 2 and all(x.isdigit() for x in parts):
+                dim = int(parts[1])
+                continue
+            if not line.strip():
+                continue
+            if dim is None:
+                dim = len(parts) - 1
+            if len(parts) != dim + 1:
+                raise ValueError(f"{path}:{lineno}: expected a word and {dim} numbers, got {len(parts) - 1} numbers")
+            try:
+                rows.append(np.asarray(parts[1:], dtype=np.float32))
+            except ValueError:
+                raise ValueError(f"{path}:{lineno}: the vector of {parts[0]!r} is not numeric") from None
+            words.append(parts[0])
+            if limit is not None and len(words) >= limit:
+                break
+    if not words:
+        raise ValueError(f"{path}: no word vectors")
+    return words, np.vstack(rows)
 
 
 def frequency_band(count: int) -> int:
