@@ -29,6 +29,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--variant", help="name of one grid cell (e.g. e5-small-s0): output <stage>--<variant>.ipynb")
     run.add_argument("--no-html", action="store_true", help="skip the HTML rendering")
     sub.add_parser("pairs", help="list the configured pairs")
+    rep = sub.add_parser("report", help="write an HTML index of the executed notebooks, tables and figures")
+    rep.add_argument("--results", help="results root (default: $XNER_RESULTS_DIR or <repo>/results)")
+    rep.add_argument("--figures", help="figures root (default: $XNER_FIGURES_DIR or <repo>/figures)")
+    rep.add_argument("--out", help="output file (default: <results>/index.html)")
     sub.add_parser("check-data", help="say where data comes from (XNER_DATA_DIR, else the hub); fail at once with neither")
     args = parser.parse_args(argv)
 
@@ -37,6 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         for p in pairs():
             print(f"{p.name}\t{p.group}\t{'hub' if p.needs_hub else 'local'}\t{p.why}")
+        return 0
+    if args.command == "report":
+        from xner import config
+        from xner.report import build_report
+
+        print(build_report(args.results or config.results_dir(), args.figures or config.figures_dir(), args.out))
         return 0
     if args.command == "check-data":
         from xner.data import DataNotFoundError, check_data_source

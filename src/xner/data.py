@@ -138,7 +138,13 @@ def label_set_of(ds: datasets.Dataset) -> LabelSet:
 def tag_names(ds: datasets.Dataset) -> list[list[str]]:
     """Return each sentence's tags as IOB2 strings."""
     names = label_set_of(ds).labels
-    return [[names[i] for i in sent] for sent in ds["ner_tags"]]
+    # Read the column through Arrow: ds["ner_tags"] decodes row by row in Python, several times slower.
+    col = ds.with_format("arrow")["ner_tags"]
+    col = col.combine_chunks() if hasattr(col, "combine_chunks") else col
+    flat = np.asarray(names, dtype=object)[col.flatten().to_numpy(zero_copy_only=False)].tolist()
+    offsets = col.offsets.to_numpy()
+    base = int(offsets[0])
+    return [flat[a - base:b - base] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
 
 
 def read_conll(

@@ -168,6 +168,15 @@ class SubwordEncoder:
     name: str
     encode: Callable[[list[str]], list[list[int]]]
     unk_id: int | None
+    cache: dict[str, list[int]] = field(default_factory=dict, repr=False, compare=False)
+
+    def pieces(self, words: Iterable[str]) -> dict[str, list[int]]:
+        """Subword ids of each distinct word, each word tokenized on its own; memoised across calls."""
+        words = set(words)
+        todo = sorted(words - self.cache.keys())
+        if todo:
+            self.cache.update(zip(todo, self.encode(todo)))
+        return {w: self.cache[w] for w in words}
 
 
 def resolve_tokenizer(tokenizer: Any) -> SubwordEncoder:
@@ -410,8 +419,7 @@ def add_subwords(prof: SplitProfile, words: Iterable[str], tokenizer: Any) -> Sp
     """
     enc = resolve_tokenizer(tokenizer)
     word_freq: Counter = Counter(words)
-    vocab = sorted(word_freq)
-    pieces = dict(zip(vocab, enc.encode(vocab)))
+    pieces = enc.pieces(word_freq)
     sub: Counter = Counter()
     esub: Counter = Counter()
     for w, n in word_freq.items():

@@ -21,9 +21,11 @@ Sentence pairs are given as two equally long lists of token lists; empty sentenc
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 import re
+import sqlite3
 import tempfile
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -309,7 +311,8 @@ class EmbeddingAligner:
 
     Each sentence is encoded alone; the hidden states of ``layer`` (0 = embeddings) of a word's subword
     pieces are averaged into one vector per word; the source x target cosine similarities (dot products for
-    ``extraction="softmax"``, as awesome-align does) go through ``distortion`` and the extraction. With
+    ``extraction="softmax"``, as awesome-align does) go through ``distortion`` and the extraction; alignments
+    are cached on disk (:class:`AlignmentCache`) unless ``cache=False``. With
     ``model="bert-base-multilingual-cased"``, ``layer=8`` this is SimAlign (Jalili Sabet et al. 2020); with
     ``extraction="softmax"`` it is awesome-align's extraction (Dou & Neubig 2021) without its fine-tuning.
     Offline, give the converted multilingual-e5-small (:func:`e5_aligner`).
@@ -323,6 +326,7 @@ class EmbeddingAligner:
     max_iter: int = 2
     batch_size: int = 32
     max_length: int = 512
+    cache: bool = True
     name: str = ""
     _encoder: object = field(default=None, init=False, repr=False)
     _tokenizer: object = field(default=None, init=False, repr=False)
@@ -411,12 +415,81 @@ class EmbeddingAligner:
         sv, tv = self.embed(src), self.embed(tgt)
         return [self.similarity(a, b) for a, b in zip(sv, tv)]
 
+    @property
+    def key(self) -> str:
+        """Cache key: the checkpoint (with its files' sizes and times when local) and every setting."""
+        path = Path(self.model)
+        stamp = ""
+        if path.is_dir():
+            stamp = ",".join(
+                f"{f.name}:{f.stat().st_size}:{int(f.stat().st_mtime)}" for f in sorted(path.iterdir()) if f.is_file()
+            )
+        return (
+            f"embed|{self.model}|{stamp}|L{self.layer}|{self.extraction}|t{self.threshold}|d{self.distortion}"
+            f"|i{self.max_iter}|m{self.max_length}"
+        )
+
     def align(self, src: Sequence[Tokens], tgt: Sequence[Tokens]) -> list[Alignment]:
-        """Align each sentence pair from its embedding similarity matrix."""
-        return [
-            extract(s, self.extraction, threshold=self.threshold, max_iter=self.max_iter)
-            for s in self.similarities(src, tgt)
-        ]
+        """Align each sentence pair from its embedding similarity matrix (cached on disk when ``cache``)."""
+        check_parallel(src, tgt)
+        store = AlignmentCache() if self.cache else None
+        found = store.get(self.key, src, tgt) if store else {}
+        todo = [k for k in range(len(src)) if k not in found]
+        if todo:
+            sims = self.similarities([src[k] for k in todo], [tgt[k] for k in todo])
+            new = {
+                k: extract(s, self.extraction, threshold=self.threshold, max_iter=self.max_iter)
+                for k, s in zip(todo, sims)
+            }
+            if store:
+                store.put(self.key, [src[k] for k in todo], [tgt[k] for k in todo], [new[k] for k in todo])
+            found.update(new)
+        return [found[k] for k in range(len(src))]
+
+
+class AlignmentCache:
+    """Alignments of deterministic aligners on disk (sqlite), keyed by aligner settings and sentence pair."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        from xner.config import cache_dir
+
+        self.path = Path(path) if path is not None else cache_dir() / "alignments.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(self.path, timeout=60) as db:
+            db.execute("CREATE TABLE IF NOT EXISTS alignments (aligner TEXT, pair TEXT, links TEXT, PRIMARY KEY (aligner, pair))")
+
+    @staticmethod
+    def _pair_key(s: Tokens, t: Tokens) -> str:
+        return hashlib.sha1(("\x1f".join(s) + "\x1e" + "\x1f".join(t)).encode("utf-8")).hexdigest()
+
+    def get(self, aligner: str, src: Sequence[Tokens], tgt: Sequence[Tokens]) -> dict[int, Alignment]:
+        """Cached alignments by sentence index."""
+        keys = [self._pair_key(s, t) for s, t in zip(src, tgt)]
+        rows: dict[str, str] = {}
+        with sqlite3.connect(self.path, timeout=60) as db:
+            uniq = list(dict.fromkeys(keys))
+            for start in range(0, len(uniq), 500):
+                chunk = uniq[start : start + 500]
+                rows.update(db.execute(
+                    f"SELECT pair, links FROM alignments WHERE aligner=? AND pair IN ({','.join('?' * len(chunk))})",
+                    [aligner, *chunk],
+                ).fetchall())
+        out = {}
+        for k, key in enumerate(keys):
+            if key in rows:
+                out[k] = frozenset(tuple(map(int, p.split("-"))) for p in rows[key].split())
+        return out
+
+    def put(self, aligner: str, src: Sequence[Tokens], tgt: Sequence[Tokens], alignments: Sequence[Alignment]) -> None:
+        """Store alignments of sentence pairs."""
+        with sqlite3.connect(self.path, timeout=60) as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO alignments VALUES (?, ?, ?)",
+                [
+                    (aligner, self._pair_key(s, t), " ".join(f"{i}-{j}" for i, j in sorted(a)))
+                    for s, t, a in zip(src, tgt, alignments)
+                ],
+            )
 
 
 def simalign_aligner(model: str = "bert-base-multilingual-cased", extraction: str = "itermax") -> EmbeddingAligner:
