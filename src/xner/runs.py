@@ -24,9 +24,10 @@ STAGES = {
     "04": "04_training",
     "05": "05_adversarial",
     "06": "06_figures",
+    "07": "07_methods",
 }
 _ALIASES = {"inspection": "01", "data": "01", "divergence": "02", "projection": "03", "training": "04",
-            "adversarial": "05", "figures": "06"}
+            "adversarial": "05", "figures": "06", "methods": "07"}
 
 
 class StageFailed(RuntimeError):

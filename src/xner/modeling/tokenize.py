@@ -73,7 +73,9 @@ def plan_windows(piece_counts: Sequence[int], budget: int, overlap: float = 0.5)
         if end == n:
             break
         nxt, ctx = end, 0
-        while nxt - 1 > start and ctx + piece_counts[nxt - 1] <= keep:
+        # keep context, but leave room for the next word so that every window reaches further than the last
+        while (nxt - 1 > start and ctx + piece_counts[nxt - 1] <= keep
+               and ctx + piece_counts[nxt - 1] + piece_counts[end] <= budget):
             nxt -= 1
             ctx += piece_counts[nxt]
         start = nxt

@@ -92,18 +92,26 @@ def load_token_classifier(encoder: str, labels: Sequence[str]) -> Any:
     """Load ``encoder`` with a fresh token-classification head for ``labels``; clear error when not found."""
     from transformers import AutoModelForTokenClassification
 
+    from transformers.utils import logging as hf_logging
+
     id2label = dict(enumerate(labels))
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the load report lists the new head and the unused LM head: expected here
     try:
-        return AutoModelForTokenClassification.from_pretrained(
+        model = AutoModelForTokenClassification.from_pretrained(
             encoder, num_labels=len(labels), id2label=id2label, label2id={v: k for k, v in id2label.items()},
             ignore_mismatched_sizes=True,
         )
+        log.info("loaded %s as %s with a new %d-label head", encoder, type(model).__name__, len(labels))
+        return model
     except OSError as exc:
         raise ModelLoadError(
             f"cannot load encoder {encoder!r}: {exc}. Offline, point the model setting at a local folder holding "
             "config.json, the weights and the tokenizer (e.g. saved with save_pretrained), or use 'e5-small' / "
             "'mini-<size>'."
         ) from exc
+    finally:
+        hf_logging.set_verbosity(verbosity)
 
 
 def _optimizer(model: Any, cfg: TrainConfig) -> torch.optim.Optimizer:

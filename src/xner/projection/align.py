@@ -367,7 +367,6 @@ class EmbeddingAligner:
         self._load()
         import torch
 
-        out: list[np.ndarray] = []
         order = sorted(range(len(sentences)), key=lambda k: len(sentences[k]))
         result: dict[int, np.ndarray] = {}
         for start in range(0, len(order), self.batch_size):
@@ -396,8 +395,7 @@ class EmbeddingAligner:
                         f"max_length={self.max_length} or empty tokens)"
                     )
                 result[k] = vec / cnt[:, None]
-        out = [result[k] for k in range(len(sentences))]
-        return out
+        return [result[k] for k in range(len(sentences))]
 
     def similarity(self, src_vec: np.ndarray, tgt_vec: np.ndarray) -> np.ndarray:
         """Source x target similarity matrix: cosine, or dot product for the softmax extraction."""

@@ -18,8 +18,19 @@ import pandas as pd
 
 from xner.data import load_split, read_conll, tag_names
 from xner.metrics import bootstrap_ci, score
-from xner.projection.align import Aligner, Alignment, check_parallel
+from xner.projection.align import (
+    Aligner,
+    Alignment,
+    EflomalAligner,
+    StringAligner,
+    awesome_aligner,
+    check_parallel,
+    e5_aligner,
+    simalign_aligner,
+)
+from xner.projection.candidates import Predictor
 from xner.projection.project import CorpusProjection, ProjectionConfig, project_corpus
+from xner.projection.translate import Translator, parallel_by_translation
 
 
 @dataclass
@@ -165,10 +176,62 @@ def align_all(aligners: dict[str, Aligner], gold: ParallelGold) -> tuple[dict[st
     return out, secs
 
 
+ALIGNER_NAMES = ("eflomal", "eflomal+mt", "e5-small", "simalign", "awesome", "string")
+
+
+def build_aligner(name: str, gold: ParallelGold | None = None, translator: Translator | None = None) -> Aligner:
+    """An aligner by name, as the notebook and the benchmark use them.
+
+    ``eflomal`` fits on the corpus alone; ``eflomal+mt`` also on a translator's translations of both sides of
+    ``gold`` (machine-made parallel text, no labels); ``e5-small`` is the SimAlign-style aligner over the
+    offline multilingual-e5-small (layer 8, IterMax); ``simalign`` / ``awesome`` use mBERT (hub);
+    ``string`` links similar words only.
+    """
+    if name == "eflomal":
+        return EflomalAligner()
+    if name == "eflomal+mt":
+        if gold is None or translator is None:
+            raise ValueError("aligner 'eflomal+mt' needs the corpus (gold=...) and a translator")
+        xs1, xt1, _ = parallel_by_translation(gold.src_tokens, translator, gold.src_lang, gold.tgt_lang)
+        xt2, xs2, _ = parallel_by_translation(gold.tgt_tokens, translator, gold.tgt_lang, gold.src_lang)
+        return EflomalAligner(extra_src=xs1 + xs2, extra_tgt=xt1 + xt2, name="eflomal+mt")
+    if name == "e5-small":
+        return e5_aligner(layer=8, extraction="itermax")
+    if name == "simalign":
+        return simalign_aligner()
+    if name == "awesome":
+        return awesome_aligner()
+    if name == "string":
+        return StringAligner()
+    raise ValueError(f"unknown aligner {name!r}; expected one of {ALIGNER_NAMES}")
+
+
+def load_predictor(spec: str | None, lang: str) -> Predictor | None:
+    """A NER predictor on the target language for model candidates.
+
+    ``None``: none (the ``model`` method is then unavailable); ``"crf:<dataset>"``: a CRF trained on that
+    dataset's ``lang`` train split (e.g. ``"crf:conll2002"``); a folder: a CRF saved by
+    :meth:`xner.modeling.crf.CRFTagger.save`, or a fine-tuned token-classification checkpoint.
+    """
+    if spec is None:
+        return None
+    if spec.startswith("crf:"):
+        from xner.modeling.crf import train_crf
+
+        return train_crf(load_split(lang, "train", dataset=spec[4:])).predict
+    path = Path(spec)
+    if (path / "crf_config.json").is_file():
+        from xner.modeling.crf import CRFTagger
+
+        return CRFTagger.load(path).predict
+    from xner.modeling.predict import NERModel
+
+    return NERModel.load(path).predict
+
+
 def plot_projection_f1(table: pd.DataFrame, *, title: str = "Projection on parallel gold") -> Any:
     """Bar chart of strict span F1 (with bootstrap CI) per method, one bar per aligner; returns the figure."""
     import matplotlib.pyplot as plt
-    import numpy as np
 
     from xner.figures import style
 
@@ -177,22 +240,24 @@ def plot_projection_f1(table: pd.DataFrame, *, title: str = "Projection on paral
         aligners = list(dict.fromkeys(table["aligner"]))
         fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(methods) + 1.5), 3.0))
         width = 0.8 / max(1, len(aligners))
-        for a_i, aligner in enumerate(aligners):
-            sub = table[table["aligner"] == aligner].set_index("method")
-            xs, ys, lo, hi = [], [], [], []
-            for m_i, m in enumerate(methods):
-                if m in sub.index:
-                    r = sub.loc[m]
-                    xs.append(m_i + (a_i - (len(aligners) - 1) / 2) * width)
-                    ys.append(r["f1"])
-                    lo.append(r["f1"] - r["f1_low"])
-                    hi.append(r["f1_high"] - r["f1"])
-            ax.bar(xs, ys, width=width, yerr=np.array([lo, hi]), capsize=2, label=aligner)
+        colours = {a: f"C{i}" for i, a in enumerate(aligners)}
+        labelled: set[str] = set()
+        for m_i, m in enumerate(methods):
+            sub = table[table["method"] == m]
+            present = [a for a in aligners if a in set(sub["aligner"])]
+            for k, aligner in enumerate(present):
+                r = sub[sub["aligner"] == aligner].iloc[0]
+                x = m_i + (k - (len(present) - 1) / 2) * width
+                name = aligner if aligner != "-" else "none (translation)"
+                ax.bar(x, r["f1"], width=width, color=colours[aligner],
+                       yerr=[[r["f1"] - r["f1_low"]], [r["f1_high"] - r["f1"]]], capsize=2,
+                       label=None if aligner in labelled else name)
+                labelled.add(aligner)
         ax.set_xticks(range(len(methods)))
         ax.set_xticklabels(methods, rotation=30, ha="right")
         ax.set_ylabel("strict span F1")
         ax.set_ylim(0, 1)
         ax.set_title(title)
-        ax.legend(title="aligner", loc="lower right")
+        ax.legend(title="aligner", loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.tight_layout()
     return fig

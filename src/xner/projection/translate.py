@@ -40,13 +40,17 @@ class UnsupportedPairError(ValueError):
 # ----------------------------------------------------------------------------------------------------------
 # word tokenization
 
-_TOKEN = re.compile(r"\d+(?:[.,:/]\d+)*|\w+(?:[-'’]\w+)*|[^\w\s]")
+_TOKEN = re.compile(r"(?:[^\W\d_]\.){2,}|\d+(?:[.,:/]\d+)*|\w+(?:[-'’]\w+)*|[^\w\s]")
 _NO_SPACE_BEFORE = set(",.;:!?)]}%»”")
 _NO_SPACE_AFTER = set("([{¿¡«“")
 
 
 def tokenize(text: str) -> list[str]:
-    """Split text into words and punctuation marks (Europarl/CoNLL style: ``"(Madrid)."`` → 4 tokens)."""
+    """Split text into words and punctuation marks (Europarl/CoNLL style: ``"(Madrid)."`` → 4 tokens).
+
+    Numbers keep their separators (``1.000,5``), words their inner hyphens and apostrophes, and dotted
+    initials stay whole (``R.H.``, ``U.S.``).
+    """
     return _TOKEN.findall(text)
 
 
@@ -363,6 +367,19 @@ class NLLBTranslator(Translator):
             tok_lp = logp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
             out.extend((tok_lp.sum(-1) / mask.sum(-1).clamp(min=1)).tolist())
         return out
+
+
+def parallel_by_translation(
+    sentences: Sequence[Sequence[str]], translator: Translator, src: str, tgt: str
+) -> tuple[list[list[str]], list[list[str]], int]:
+    """Machine-made parallel text: each sentence with its translation, tokenized (extra text for eflomal).
+
+    Returns ``(source tokens, target tokens, n_empty)``; pairs whose translation is empty are left out and
+    counted in ``n_empty``.
+    """
+    translated = translator.translate_tokens(sentences, src, tgt)
+    keep = [(list(s), t) for s, t in zip(sentences, translated) if s and t]
+    return [s for s, _ in keep], [t for _, t in keep], len(sentences) - len(keep)
 
 
 def get_translator(name: str, **kwargs: object) -> Translator:

@@ -1,0 +1,50 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 — Paper figures
+#
+# Every figure of the compendium rebuilt only from the tables under `results_root` (no training, no inference),
+# in one colour-blind-safe style, as PDF and PNG with deterministic bytes: native vs transfer per pair,
+# degradation heatmaps, divergence vs drop, projection methods on parallel gold, the robustness comparison of
+# methods, and the divergence dial. A figure whose tables do not exist yet is listed with the stage to run.
+
+# %% tags=["parameters"]
+results_root = "results"  # the root the stages wrote to (results/<pair>/<stage>/…)
+figures_dir = "figures/paper"
+figures = None  # list of figure names to draw; None: all (see xner.paper.FIGURES)
+require = []  # figures that must be drawn: a missing table then fails the run instead of being listed
+results_dir = "results/all/06_figures"  # where the list of figures drawn is written
+
+# %%
+from pathlib import Path
+
+import pandas as pd
+
+from xner import paper
+from xner.signature import signature, write_table
+
+unknown = sorted(set(figures or []) | set(require) - set(paper.FIGURES))
+assert not unknown, f"unknown figures {unknown}; known: {list(paper.FIGURES)}"
+results_root, figures_dir, results_dir = Path(results_root), Path(figures_dir), Path(results_dir)
+assert results_root.is_dir(), f"{results_root} does not exist: run the stages first"
+print("tables found:", {k: len(v) for k, v in paper.collect(results_root).items()})
+
+# %%
+outcomes = paper.build_all(results_root, figures_dir, only=figures)
+listing = pd.DataFrame([{"figure": o.name, "files": " ".join(str(p) for p in o.paths), "skipped": o.skipped} for o in outcomes])
+listing
+
+# %%
+missing = [o.name for o in outcomes if o.skipped and o.name in require]
+assert not missing, f"required figures could not be drawn: {listing[listing.figure.isin(missing)].to_dict('records')}"
+write_table(listing, results_dir / "figures.csv", signature(stage="06_figures", data=str(results_root)))

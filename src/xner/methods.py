@@ -1,0 +1,628 @@
+"""Question 4: which transfer method is most robust? Train methods, run the perturbation suite, compare.
+
+Methods (:data:`METHODS`), all trained without target labels:
+
+* ``direct`` — fine-tune on the first source (zero-shot transfer, :func:`xner.modeling.train_ner`);
+* ``multi-source`` — fine-tune on all sources interleaved (:mod:`xner.transfer`'s multi-source data);
+* ``distill`` — a student trained on the target train split's *tokens* to match the ``direct`` teachers of every
+  source (:mod:`xner.distill`; one source: single-source, several: similarity-weighted multi-source);
+* ``lora`` — LoRA adapters + full head on the first source (:mod:`xner.adapters`);
+* ``madx`` — LoRA language adapters (MLM on source and target text) + task adapter, target adapter swapped in.
+
+Trained models are cached under ``models_dir`` by method, languages, encoder and every setting that shapes
+them (a teacher of ``distill`` *is* the ``direct`` model of its source, so it is trained once). Evaluation
+(:func:`evaluate_methods`) runs :func:`xner.suite.run_suite` over all methods at once, adds domain-shift rows
+(:mod:`xner.domain`) for every involved language that has other-domain data, and tests each method against a
+baseline with paired bootstraps (:func:`compare_to_baseline`): the difference in F1 and the difference in
+drop, resampling the same sentences for both methods. :func:`plot_method_heatmap` draws the method ×
+perturbation drop heatmap. ``python -m xner.methods --help`` runs the whole comparison from a shell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from xner.adapters import LoraSettings, MLMSettings
+from xner.distill import DistillConfig
+from xner.metrics import sentence_counts
+from xner.suite import ModelSpec
+
+if TYPE_CHECKING:
+    import matplotlib.figure
+
+log = logging.getLogger(__name__)
+
+METHODS = ("direct", "multi-source", "distill", "lora", "madx")
+SETTING = {"direct": "zero-shot", "multi-source": "multi-source", "distill": "distilled", "lora": "adapter-lora",
+           "madx": "adapter-madx"}
+METHOD_OF_SETTING = {v: k for k, v in SETTING.items()}
+
+
+class MethodError(ValueError):
+    """A method cannot run with the given languages or settings."""
+
+
+@dataclass
+class MethodConfig:
+    """Everything that shapes a trained method (the cache key covers all of it)."""
+
+    method: str
+    target: str
+    sources: tuple[str, ...]
+    encoder: str = "e5-small"
+    epochs: int = 1
+    max_train_samples: int | None = 2000
+    max_eval_samples: int | None = 300
+    max_unlabeled: int | None = 2000
+    freeze_embeddings: bool = True
+    learning_rate: float = 5e-5
+    batch_size: int = 32
+    seed: int = 0
+    encoder_seed: int = 0
+    dataset: str = "wikiann"
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    mlm: MLMSettings = field(default_factory=MLMSettings)
+
+    def __post_init__(self) -> None:
+        self.sources = tuple(self.sources)
+        if self.method not in METHODS:
+            raise MethodError(f"unknown method {self.method!r}; expected one of {', '.join(METHODS)}")
+        if not self.sources:
+            raise MethodError("give at least one source language")
+        if self.target in self.sources:
+            raise MethodError(f"the target {self.target!r} is also a source {self.sources}: that is not transfer")
+        if self.method == "multi-source" and len(self.sources) < 2:
+            raise MethodError(f"multi-source needs ≥ 2 sources, got {self.sources}")
+
+    @property
+    def languages(self) -> list[str]:
+        """All languages involved (a mini encoder is pretrained on their text)."""
+        return sorted(set(self.sources) | {self.target})
+
+    @property
+    def used_sources(self) -> tuple[str, ...]:
+        """The sources this method trains on (direct, lora and madx use the first one only)."""
+        return self.sources if self.method in ("multi-source", "distill") else self.sources[:1]
+
+    def train_config(self, **changes: Any) -> Any:
+        """The :class:`~xner.modeling.TrainConfig` of the fine-tuning steps."""
+        from xner.modeling.config import TrainConfig
+
+        return TrainConfig(model=self.encoder, epochs=self.epochs, max_train_samples=self.max_train_samples,
+                           max_eval_samples=self.max_eval_samples, freeze_embeddings=self.freeze_embeddings,
+                           learning_rate=self.learning_rate, batch_size=self.batch_size, seed=self.seed,
+                           early_stopping_patience=None, progress=False, **changes)
+
+    def key(self) -> str:
+        """A short digest of every setting that shapes the trained model of this method."""
+        d = dataclasses.asdict(self)
+        d["sources"] = list(self.used_sources)
+        if self.method not in ("distill", "madx"):
+            d.pop("target")  # the model does not depend on the target
+        for k, used in (("lora", ("lora", "madx")), ("distill", ("distill",)), ("mlm", ("madx",))):
+            if self.method not in used:
+                d.pop(k)
+        if self.method not in ("distill",):
+            d.pop("max_unlabeled")
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+    def folder_name(self) -> str:
+        """``<method>-<sources>[-to-<target>]-<encoder>-<key>``."""
+        enc = Path(self.encoder).name if Path(self.encoder).exists() else self.encoder.replace("/", "_")
+        to = f"-to-{self.target}" if self.method in ("distill", "madx") else ""
+        return f"{self.method}-{'+'.join(self.used_sources)}{to}-{enc}-{self.key()}"
+
+
+@dataclass
+class TrainedMethod:
+    """A trained (or cached) method: its predictor as a suite ModelSpec, where it lives, what it cost."""
+
+    spec: ModelSpec
+    path: Path
+    cached: bool
+    seconds: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _resolve(mc: MethodConfig) -> str:
+    from xner.encoders import resolve_encoder
+
+    return resolve_encoder(mc.encoder, languages=mc.languages, seed=mc.encoder_seed)
+
+
+def _setting_data(mc: MethodConfig, sources: Sequence[str], loader: Callable[..., Any]) -> Any:
+    from xner.transfer import build_setting_data, spec_for
+
+    setting = "zero-shot" if len(sources) == 1 else "multi-source"
+    spec = spec_for(setting, "+".join(sources), mc.target, dataset=mc.dataset)
+    return build_setting_data(spec, seed=mc.seed, max_train_samples=mc.max_train_samples,
+                              max_eval_samples=mc.max_eval_samples, max_predict_samples=1, loader=loader)
+
+
+def _load(method: str, path: Path) -> Any:
+    if method in ("lora", "madx"):
+        from xner.adapters import load_adapter_model
+
+        return load_adapter_model(path)
+    from xner.modeling.predict import NERModel
+
+    return NERModel.load(path)
+
+
+def language_adapter(mc: MethodConfig, lang: str, models_dir: Path, loader: Callable[..., Any], encoder: str) -> Path:
+    """The cached MLM language adapter of ``lang`` for this encoder and these settings (trained when missing)."""
+    from xner.adapters import train_language_adapter
+
+    key = hashlib.sha256(json.dumps({"enc": mc.encoder, "lang": lang, "lora": dataclasses.asdict(mc.lora),
+                                     "mlm": dataclasses.asdict(mc.mlm), "ds": mc.dataset, "es": mc.encoder_seed},
+                                    sort_keys=True).encode()).hexdigest()[:10]
+    enc = mc.encoder.replace("/", "_") if not Path(mc.encoder).exists() else Path(mc.encoder).name
+    out = models_dir / f"lang-adapter-{lang}-{enc}-{key}"
+    if (out / "language_adapter.json").is_file():
+        return out
+    text = [list(t) for t in loader(lang, "train", mc.dataset)["tokens"]]
+    tmp = out.with_name(out.name + ".tmp")
+    train_language_adapter(encoder, text, lang, tmp, mc.lora, mc.mlm)
+    tmp.rename(out)
+    return out
+
+
+def train_method(mc: MethodConfig, models_dir: str | Path, *, loader: Callable[..., Any] | None = None,
+                 say: Callable[[str], None] = lambda m: None) -> TrainedMethod:
+    """Train ``mc.method`` (or load it from ``models_dir`` when trained before with the same settings)."""
+    from xner.data import load_split
+
+    loader = loader or load_split
+    models_dir = Path(models_dir)
+    path = models_dir / mc.folder_name()
+    spec_kw = {"source": "+".join(mc.used_sources), "target": mc.target, "setting": SETTING[mc.method],
+               "model": mc.encoder, "seed": mc.seed}
+    if (path / "xner_model.json").is_file():
+        say(f"{mc.method}: cached {path}")
+        info = json.loads((path / "method.json").read_text(encoding="utf-8")) if (path / "method.json").is_file() else {}
+        return TrainedMethod(ModelSpec(_load(mc.method, path), **spec_kw), path, True, 0.0, info)
+    t0 = time.perf_counter()
+    encoder = _resolve(mc)
+    cfg = mc.train_config()
+    info: dict[str, Any] = {"method": mc.method, "config": dataclasses.asdict(mc), "encoder_path": encoder}
+    tmp = path.with_name(path.name + ".tmp")
+    say(f"{mc.method}: training {path.name}")
+    if mc.method in ("direct", "multi-source"):
+        from xner.modeling.train import train_ner
+
+        data = _setting_data(mc, mc.used_sources, loader)
+        res = train_ner(data.train, data.dev, dataclasses.replace(cfg, max_train_samples=None, max_eval_samples=None),
+                        encoder=encoder, output_dir=tmp, run_name=path.name)
+        predictor = res.model
+        info["history"] = res.history.to_dict("records")
+    elif mc.method == "distill":
+        from xner.distill import distill
+
+        teachers = {}
+        for src in mc.sources:
+            tm = train_method(dataclasses.replace(mc, method="direct", sources=(src,)), models_dir, loader=loader, say=say)
+            teachers[src] = tm.spec.predictor
+            info.setdefault("teacher_paths", {})[src] = str(tm.path)
+        text = [list(t) for t in loader(mc.target, "train", mc.dataset)["tokens"]]
+        src_text = {s: [list(t) for t in loader(s, "train", mc.dataset)["tokens"]] for s in mc.sources}
+        data = _setting_data(mc, mc.sources, loader)
+        res = distill(teachers, text, encoder, dataclasses.replace(cfg, max_train_samples=mc.max_unlabeled),
+                      mc.distill, source_texts=src_text if len(mc.sources) > 1 else None, dev=data.dev, output_dir=tmp,
+                      run_name=path.name)
+        predictor = res.model
+        info["teacher_weights"] = [dataclasses.asdict(w) for w in res.weights]
+        info["history"] = res.history.to_dict("records")
+    elif mc.method == "lora":
+        from xner.adapters import train_lora_ner
+
+        data = _setting_data(mc, mc.used_sources, loader)
+        res = train_lora_ner(data.train, data.dev, encoder, dataclasses.replace(cfg, max_train_samples=None, max_eval_samples=None),
+                             mc.lora, output_dir=tmp, run_name=path.name)
+        predictor = res.model
+        info.update(res.stats)
+    else:  # madx
+        from xner.adapters import train_madx
+
+        src = mc.used_sources[0]
+        adapters = {lang: language_adapter(mc, lang, models_dir, loader, encoder) for lang in (src, mc.target)}
+        data = _setting_data(mc, (src,), loader)
+        res = train_madx(data.train, data.dev, encoder, adapters, src, mc.target,
+                         dataclasses.replace(cfg, max_train_samples=None, max_eval_samples=None), mc.lora,
+                         output_dir=tmp, run_name=path.name)
+        predictor = res.model
+        info.update(res.stats)
+        info["language_adapters"] = {k: str(v) for k, v in adapters.items()}
+    seconds = time.perf_counter() - t0
+    info["train_seconds"] = seconds
+    (tmp / "method.json").write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
+    if path.exists():
+        import shutil
+
+        shutil.rmtree(path)
+    tmp.rename(path)
+    if mc.method == "madx":  # saved adapters now live under the final folder
+        from xner.adapters import load_adapter_model
+
+        predictor = load_adapter_model(path)
+    return TrainedMethod(ModelSpec(predictor, **spec_kw), path, False, seconds, info)
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+
+
+class CachedPredictor:
+    """Remembers the predictions of a predictor by input, so a comparison can re-read them without re-running."""
+
+    def __init__(self, predictor: Any) -> None:
+        self.predictor = predictor
+        self._cache: dict[str, list[list[str]]] = {}
+
+    @staticmethod
+    def _key(tokens: Sequence[Sequence[str]]) -> str:
+        h = hashlib.sha256()
+        for s in tokens:
+            h.update("\x1f".join(s).encode("utf-8"))
+            h.update(b"\x1e")
+        return h.hexdigest()
+
+    def predict(self, tokens: list[list[str]]) -> list[list[str]]:
+        """Predictions for ``tokens`` (computed once per distinct input)."""
+        k = self._key(tokens)
+        if k not in self._cache:
+            fn = self.predictor.predict if hasattr(self.predictor, "predict") else self.predictor
+            self._cache[k] = [list(t) for t in fn(tokens)]
+        return self._cache[k]
+
+    __call__ = predict
+
+
+def _f1(c: np.ndarray) -> np.ndarray:
+    den = c[..., 0].sum(-1) + c[..., 1].sum(-1)
+    return np.divide(2.0 * c[..., 2].sum(-1), den, out=np.zeros(np.shape(den)), where=den > 0)
+
+
+def drop_difference(
+    gold_clean: list[list[str]], clean_a: list[list[str]], clean_b: list[list[str]],
+    gold_pert: list[list[str]], pert_a: list[list[str]], pert_b: list[list[str]], *,
+    same_sentences: bool = True, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0,
+) -> dict[str, float]:
+    """Paired bootstrap of two methods a, b: ``f1_delta = F1_a − F1_b`` on the perturbed set and
+    ``drop_delta = drop_a − drop_b`` (drop = clean F1 − perturbed F1; negative: a is more robust).
+
+    Both methods are scored on the same resampled sentences. With ``same_sentences`` (a perturbed copy) the
+    clean and perturbed sets share the resampled indices; otherwise (another domain) they are resampled
+    independently of each other, still jointly for a and b.
+    """
+    ca, cb = sentence_counts(gold_clean, clean_a), sentence_counts(gold_clean, clean_b)
+    pa, pb = sentence_counts(gold_pert, pert_a), sentence_counts(gold_pert, pert_b)
+    if same_sentences and len(ca) != len(pa):
+        raise MethodError(f"paired drop test needs the same sentences: {len(ca)} clean vs {len(pa)} perturbed")
+    point_f1 = float(_f1(pa) - _f1(pb))
+    point_drop = float((_f1(ca) - _f1(pa)) - (_f1(cb) - _f1(pb)))
+    rng = np.random.default_rng(seed)
+    f1d = np.empty(n_resamples)
+    dd = np.empty(n_resamples)
+    step = max(1, 1_000_000 // max(len(ca), len(pa), 1))
+    for s in range(0, n_resamples, step):
+        n = min(step, n_resamples - s)
+        ic = rng.integers(0, len(ca), size=(n, len(ca)))
+        ip = ic if same_sentences else rng.integers(0, len(pa), size=(n, len(pa)))
+        fa, fb = _f1(pa[ip]), _f1(pb[ip])
+        f1d[s : s + n] = fa - fb
+        dd[s : s + n] = (_f1(ca[ic]) - fa) - (_f1(cb[ic]) - fb)
+    alpha = (1 - confidence) / 2
+
+    def p(d: np.ndarray) -> float:
+        return min(1.0, 2 * min(float(np.mean(d <= 0)), float(np.mean(d >= 0))))
+
+    lo1, hi1 = np.quantile(f1d, [alpha, 1 - alpha])
+    lo2, hi2 = np.quantile(dd, [alpha, 1 - alpha])
+    return {"f1_delta": point_f1, "f1_delta_low": float(lo1), "f1_delta_high": float(hi1), "f1_delta_p": p(f1d),
+            "drop_delta": point_drop, "drop_delta_low": float(lo2), "drop_delta_high": float(hi2), "drop_delta_p": p(dd)}
+
+
+@dataclass
+class MethodsEvaluation:
+    """The suite table (all methods, perturbations and domain shift) and the paired comparison with the baseline."""
+
+    table: pd.DataFrame
+    comparison: pd.DataFrame
+    notes: list[str]
+
+
+def _method_column(table: pd.DataFrame, reference_encoder: str | None) -> pd.DataFrame:
+    t = table.copy()
+    t["method"] = t["setting"].map(METHOD_OF_SETTING).fillna(t["setting"])
+    enc = t["model"].astype(str)
+    ref = reference_encoder if reference_encoder is not None else (enc.mode().iloc[0] if len(enc) else "")
+    t["variant"] = np.where(enc == ref, t["method"], t["method"] + "@" + enc)
+    return t
+
+
+def evaluate_methods(
+    models: Mapping[str, ModelSpec],
+    target: str,
+    sources: Sequence[str],
+    perturbations: Sequence[Any],
+    *,
+    baseline: str | None = "direct",
+    seeds: Sequence[int] = (0,),
+    max_test_samples: int | None = 300,
+    domain_shift: bool = True,
+    max_domain_sentences: int | None = 300,
+    n_resamples: int = 1000,
+    dataset: str = "wikiann",
+    loader: Callable[..., Any] | None = None,
+    context_kwargs: Mapping[str, Any] | None = None,
+    reference_encoder: str | None = None,
+    say: Callable[[str], None] = lambda m: None,
+) -> MethodsEvaluation:
+    """Run the perturbation suite (and domain shift) over ``models`` (name → ModelSpec) on the target test set;
+    test every model against ``models[baseline]`` with :func:`drop_difference`."""
+    from xner.data import load_split, tag_names
+    from xner.perturb import PerturbationContext, build
+    from xner.suite import run_suite
+
+    loader = loader or load_split
+    cached = {n: dataclasses.replace(s, predictor=CachedPredictor(s.predictor)) for n, s in models.items()}
+    test = loader(target, "test", dataset)
+    if max_test_samples is not None:
+        test = test.select(range(min(max_test_samples, len(test))))
+    ctx = PerturbationContext(lang=target, source_lang=sources[0], source_train=loader(sources[0], "train", dataset),
+                              target_train=loader(target, "train", dataset), **dict(context_kwargs or {}))
+    res = run_suite(cached, {f"{dataset}-{target}": test}, perturbations, contexts=ctx, seeds=seeds,
+                    n_resamples=n_resamples, log=say)
+    tables = [res.table.assign(pair_source="+".join(sources), pair_target=target)]
+    notes: list[str] = []
+    # the perturbed copies, rebuilt deterministically (same specs, context and seeds) for the paired comparison
+    sets: list[tuple[str, str, Any, list, list, list, list, bool]] = []
+    tokens, gold = [list(t) for t in test["tokens"]], tag_names(test)
+    for p in perturbations:
+        pert = build(p, ctx, on_unavailable="record")
+        for s in seeds:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pds, rep = pert.apply(test, seed=s)
+            if rep.applied:
+                sets.append((pert.name, f"{dataset}-{target}", s, tokens, gold, [list(t) for t in pds["tokens"]],
+                             tag_names(pds), True))
+    if domain_shift:
+        from xner.domain import domain_eval_sets, domain_languages, run_domain_shift
+
+        conf = domain_languages()
+        langs = [lg for lg in sorted(set(sources) | {target}) if any(lg in v for v in conf.values())]
+        if not langs:
+            notes.append(f"domain shift: no other-domain data in {sorted(set(sources) | {target})} "
+                         f"(configured: {json.dumps(conf)})")
+        for lang in langs:
+            ref = loader(lang, "test", dataset)
+            if max_domain_sentences is not None:
+                ref = ref.select(range(min(max_domain_sentences, len(ref))))
+            dsets = domain_eval_sets([lang])
+            if max_domain_sentences is not None:
+                from xner.suite import EvalSet
+
+                dsets = {k: EvalSet(v.dataset.select(range(min(max_domain_sentences, len(v.dataset)))), v.lang,
+                                    v.eval_dataset, v.split, v.extra) for k, v in dsets.items()}
+            dt = run_domain_shift(cached, {lang: ref}, dsets, n_resamples=n_resamples, log=say)
+            dt = dt.assign(pair_source="+".join(sources), pair_target=target, applied=True)
+            dt.loc[dt["perturbation"] == "domain_shift", "perturbation"] = "domain:" + dt["eval_dataset"].astype(str)
+            dt.loc[dt["perturbation"] == "clean", "perturbation"] = "clean (domain ref)"
+            tables.append(dt)
+            rt, rg = [list(t) for t in ref["tokens"]], tag_names(ref)
+            for name, es in dsets.items():
+                sets.append((f"domain:{es.eval_dataset}", name, 0, rt, rg, [list(t) for t in es.dataset["tokens"]],
+                             tag_names(es.dataset), False))
+    table = _method_column(pd.concat(tables, ignore_index=True), reference_encoder)
+    comparison = pd.DataFrame()
+    if baseline is not None:
+        if baseline not in cached:
+            raise MethodError(f"baseline {baseline!r} is not among the models {sorted(cached)}")
+        rows = []
+        b = cached[baseline]
+        for name, spec in cached.items():
+            if name == baseline:
+                continue
+            for pert, eval_set, s, ct, cg, pt, pg, same in sets:
+                r = drop_difference(cg, spec.predictor.predict(ct), b.predictor.predict(ct), pg,
+                                    spec.predictor.predict(pt), b.predictor.predict(pt), same_sentences=same,
+                                    n_resamples=n_resamples)
+                rows.append({"source": spec.source, "target": target, "method": name, "setting": spec.setting,
+                             "model": spec.model, "baseline": baseline, "eval_set": eval_set, "perturbation": pert,
+                             "perturbation_seed": s, "n_sentences": len(pt), **r})
+        comparison = pd.DataFrame(rows)
+    return MethodsEvaluation(table, comparison, notes)
+
+
+# ---------------------------------------------------------------------------------------------- summary and figure
+
+
+def robustness_summary(comparison: pd.DataFrame) -> pd.DataFrame:
+    """Per target and perturbation, the method with the smallest drop relative to the baseline (means over
+    perturbation seeds), with its drop difference, CI and p-value."""
+    if comparison.empty:
+        return comparison
+    cols = ["drop_delta", "drop_delta_low", "drop_delta_high", "drop_delta_p", "f1_delta"]
+    g = comparison.groupby(["target", "perturbation", "method"], as_index=False)[cols].mean()
+    idx = g.groupby(["target", "perturbation"])["drop_delta"].idxmin()
+    return g.loc[idx].sort_values(["target", "perturbation"]).reset_index(drop=True)
+
+
+def drop_matrix(table: pd.DataFrame, column: str = "variant") -> pd.DataFrame:
+    """Mean F1 drop (points) per (target, perturbation) × method, clean rows left out."""
+    sub = table[~table["perturbation"].astype(str).str.startswith("clean")]
+    sub = sub[sub["applied"].fillna(True).astype(bool)]
+    mat = sub.pivot_table(index=["pair_target", "perturbation"], columns=column, values="drop", aggfunc="mean")
+    return mat * 100.0
+
+
+def plot_method_heatmap(table: pd.DataFrame, column: str = "variant", title: str | None = None) -> "matplotlib.figure.Figure":
+    """Method × perturbation heatmap of the F1 drop (points), one panel per target language."""
+    import matplotlib.pyplot as plt
+
+    from xner.figures import SEQUENTIAL_CMAP, style
+
+    mat = drop_matrix(table, column)
+    targets = list(dict.fromkeys(mat.index.get_level_values(0)))
+    if not targets:
+        raise MethodError("no perturbed rows to plot")
+    methods = [m for m in (*METHODS, *sorted(mat.columns)) if m in mat.columns]
+    methods = list(dict.fromkeys(methods))
+    finite = mat.to_numpy(dtype=float)
+    finite = finite[np.isfinite(finite)]
+    vmin, vmax = (min(0.0, float(finite.min())), float(finite.max()) or 1.0) if finite.size else (0.0, 1.0)
+    with style():
+        n_rows = max(len(mat.loc[t]) for t in targets)
+        fig, axes = plt.subplots(1, len(targets), figsize=(1.6 + 0.75 * len(methods) * len(targets) + 1.2,
+                                                          1.0 + 0.33 * n_rows), squeeze=False, sharey=False)
+        im = None
+        for ax, t in zip(axes[0], targets):
+            sub = mat.loc[t].reindex(columns=methods)
+            data = sub.to_numpy(dtype=float)
+            im = ax.imshow(np.ma.masked_invalid(data), cmap=SEQUENTIAL_CMAP, vmin=vmin, vmax=vmax, aspect="auto")
+            ax.set_xticks(range(len(methods)), methods, rotation=35, ha="right")
+            ax.set_yticks(range(len(sub.index)), [str(i) for i in sub.index])
+            for i in range(data.shape[0]):
+                for j in range(data.shape[1]):
+                    v = data[i, j]
+                    ax.text(j, i, "n/a" if not np.isfinite(v) else f"{v:.1f}", ha="center", va="center", fontsize=6.5,
+                            color="white" if np.isfinite(v) and v < vmin + 0.6 * (vmax - vmin) else "black")
+            src = table.loc[table["pair_target"] == t, "pair_source"]
+            ax.set_title(f"{src.iloc[0] if len(src) else '?'} → {t}")
+            ax.spines[:].set_visible(False)
+        fig.colorbar(im, ax=list(axes[0]), label="F1 drop (points)", shrink=0.8)
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def write_evaluation(ev: MethodsEvaluation, results_dir: str | Path, stem: str = "methods", **sig_fields: Any) -> list[Path]:
+    """Write the suite table, the comparison and the robustness summary (CSV + signature)."""
+    from xner.signature import signature, write_table
+
+    results_dir = Path(results_dir)
+    t = ev.table
+    sig = signature(stage="07_methods", data=sorted(set(t["eval_dataset"].astype(str))),
+                    languages=sorted(set(t["eval_lang"].astype(str)) | set(t["pair_target"].astype(str))),
+                    model=sorted(set(t["model"].astype(str))), methods=sorted(set(t["method"].astype(str))),
+                    seed=sorted({str(s) for s in t["seed"]}), mode="strict IOB2; percentile bootstrap over sentences",
+                    **sig_fields)
+    paths = [write_table(t, results_dir / f"{stem}_suite.csv", sig)]
+    if not ev.comparison.empty:
+        paths.append(write_table(ev.comparison, results_dir / f"{stem}_vs_baseline.csv", sig))
+        paths.append(write_table(robustness_summary(ev.comparison), results_dir / f"{stem}_most_robust.csv", sig))
+    return paths
+
+
+# ---------------------------------------------------------------------------------------------- command line
+
+DEFAULT_PERTURBATIONS = ("unseen_entities", "context_replacement", "foreign_names", "mask", "random_replace", "typos",
+                         "strip_diacritics", "case_noise", "code_switch", "mask+typos")
+
+
+def run_comparison(
+    pairs: Sequence[tuple[str, Sequence[str]]], methods: Sequence[str] = METHODS, *, encoder: str = "e5-small",
+    epochs: int = 1, max_train_samples: int | None = 2000, max_unlabeled: int | None = 2000,
+    max_eval_samples: int | None = 300, max_test_samples: int | None = 300, perturbations: Sequence[Any] = DEFAULT_PERTURBATIONS,
+    seeds: Sequence[int] = (0,), n_resamples: int = 1000, models_dir: str | Path = "results/models/07_methods",
+    results_dir: str | Path = "results/07_methods", figures_dir: str | Path = "figures/07_methods",
+    say: Callable[[str], None] = print,
+) -> tuple[MethodsEvaluation, pd.DataFrame]:
+    """Every method on every ``(target, sources)`` pair, one suite per pair, one table, comparison and figure.
+
+    The first source of each pair is its ``direct``/``lora``/``madx`` source; ``multi-source`` and ``distill``
+    use all. Returns the combined evaluation and the cost table (training seconds per method and pair).
+    """
+    from xner.figures import save_figure
+
+    evs, costs = [], []
+    for target, sources in pairs:
+        models = {}
+        for m in methods:
+            mc = MethodConfig(method=m, target=target, sources=tuple(sources if m in ("multi-source", "distill") else sources[:1]),
+                              encoder=encoder, epochs=epochs, max_train_samples=max_train_samples,
+                              max_unlabeled=max_unlabeled, max_eval_samples=max_eval_samples)
+            tm = train_method(mc, models_dir, say=say)
+            models[m] = tm.spec
+            costs.append({"target": target, "method": m, "sources": "+".join(mc.used_sources), "cached": tm.cached,
+                          "train_seconds": tm.info.get("train_seconds", tm.seconds), "path": str(tm.path),
+                          "teacher_weights": json.dumps(tm.info.get("teacher_weights"))})
+        evs.append(evaluate_methods(models, target, sources, perturbations, seeds=seeds, max_test_samples=max_test_samples,
+                                    max_domain_sentences=max_test_samples, n_resamples=n_resamples,
+                                    baseline="direct" if "direct" in models else None, say=say))
+    ev = MethodsEvaluation(pd.concat([e.table for e in evs], ignore_index=True),
+                           pd.concat([e.comparison for e in evs], ignore_index=True), [n for e in evs for n in e.notes])
+    write_evaluation(ev, results_dir, pairs=[f"{'+'.join(s)}-{t}" for t, s in pairs], encoder=encoder)
+    cost = pd.DataFrame(costs)
+    from xner.signature import signature, write_table
+
+    write_table(cost, Path(results_dir) / "methods_training_cost.csv", signature(stage="07_methods", encoder=encoder))
+    save_figure(plot_method_heatmap(ev.table, title=f"F1 drop under perturbation, by method ({encoder})"),
+                Path(figures_dir) / "methods_heatmap")
+    return ev, cost
+
+
+def _parse_pair(text: str) -> tuple[str, list[str]]:
+    """``"id+nl:ms"`` → (``"ms"``, [``"id"``, ``"nl"``])."""
+    if ":" not in text:
+        raise argparse.ArgumentTypeError(f"pair {text!r}: expected SOURCES:TARGET, e.g. id+nl:ms")
+    src, tgt = text.split(":", 1)
+    return tgt, src.split("+")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``python -m xner.methods --pair id+nl:ms --pair nl+id:af``."""
+    ap = argparse.ArgumentParser(prog="python -m xner.methods", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pair", action="append", type=_parse_pair, required=True,
+                    help="SOURCES:TARGET; the first source is the direct/lora/madx source (repeatable)")
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    ap.add_argument("--encoder", default="e5-small")
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--max-train-samples", type=int, default=2000)
+    ap.add_argument("--max-unlabeled", type=int, default=2000)
+    ap.add_argument("--max-eval-samples", type=int, default=300)
+    ap.add_argument("--max-test-samples", type=int, default=300)
+    ap.add_argument("--perturbations", nargs="+", default=list(DEFAULT_PERTURBATIONS))
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--n-resamples", type=int, default=1000)
+    ap.add_argument("--models-dir", default="results/models/07_methods")
+    ap.add_argument("--results-dir", default="results/07_methods")
+    ap.add_argument("--figures-dir", default="figures/07_methods")
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    ev, cost = run_comparison(a.pair, a.methods, encoder=a.encoder, epochs=a.epochs, max_train_samples=a.max_train_samples,
+                              max_unlabeled=a.max_unlabeled, max_eval_samples=a.max_eval_samples,
+                              max_test_samples=a.max_test_samples, perturbations=a.perturbations, seeds=a.seeds,
+                              n_resamples=a.n_resamples, models_dir=a.models_dir, results_dir=a.results_dir,
+                              figures_dir=a.figures_dir)
+    print(cost.to_string())
+    print(robustness_summary(ev.comparison).round(4).to_string())
+    for n in ev.notes:
+        print("note:", n)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+__all__ = [
+    "CachedPredictor", "METHODS", "MethodConfig", "MethodError", "MethodsEvaluation", "SETTING", "TrainedMethod",
+    "drop_difference", "drop_matrix", "evaluate_methods", "language_adapter", "main", "plot_method_heatmap",
+    "robustness_summary", "run_comparison", "train_method", "write_evaluation",
+]

@@ -1,0 +1,198 @@
+"""Stage 06, the paper figures: every figure rebuilt only from the tables under ``results/``.
+
+:func:`collect` reads the tables the stages wrote (no training, no inference) into one frame per kind, adding
+``pair`` and ``variant`` from the paths; the ``fig_*`` functions each draw one figure from those frames, reusing
+the stage modules' figure functions where a stage already draws it. :func:`build_all` draws every figure whose
+tables exist and says plainly which ones it could not draw and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+# kind → glob under the results root (relative), matching what the stages write
+TABLES: dict[str, str] = {
+    "evaluation": "*/04_training/**/*eval*.csv",
+    "adversarial": "*/05_adversarial/**/adversarial.csv",
+    "domain": "*/05_adversarial/**/domain_shift.csv",
+    "drop_joined": "*/02_divergence/drop_joined.csv",
+    "drop_correlations": "*/02_divergence/drop_correlations.csv",
+    "dial": "*/02_divergence/dial/*/dial.csv",
+    "projection": "*/03_projection/**/projection_scores.csv",
+    "methods": "*/07_methods/**/methods.csv",
+}
+
+
+class MissingTables(LookupError):
+    """A figure's tables are not under the results root (the stage that writes them has not run)."""
+
+
+def _read(path: Path, root: Path) -> pd.DataFrame:
+    df = pd.read_csv(path)
+    rel = path.relative_to(root).parts
+    df["pair"] = df.get("pair", rel[0])
+    df["variant"] = rel[2] if len(rel) > 3 else ""
+    return df.drop(columns=[c for c in ("signature",) if c in df])
+
+
+def collect(root: str | Path) -> dict[str, pd.DataFrame]:
+    """Read every known table kind under ``root`` (sorted paths, so the result is deterministic)."""
+    root = Path(root)
+    out: dict[str, pd.DataFrame] = {}
+    for kind, pattern in TABLES.items():
+        files = sorted(p for p in root.glob(pattern) if p.is_file())
+        if files:
+            out[kind] = pd.concat([_read(p, root) for p in files], ignore_index=True)
+    return out
+
+
+def _need(tables: dict[str, pd.DataFrame], kind: str, stage: str) -> pd.DataFrame:
+    if kind not in tables or tables[kind].empty:
+        raise MissingTables(f"no {kind} tables ({TABLES[kind]}): run stage {stage} first")
+    return tables[kind]
+
+
+def fig_native_vs_transfer(tables: dict[str, pd.DataFrame]):
+    """Native vs zero-shot transfer strict F1 on each pair's target test set, per model, with 95% CIs."""
+    from xner.figures import PALETTE, plt, style
+
+    ev = _need(tables, "evaluation", "04")
+    ev = ev[(ev["perturbation"] == "clean") & (ev["eval_lang"] == ev["target"]) & ev["setting"].isin(["native", "zero-shot"])]
+    if ev.empty:
+        raise MissingTables("the evaluation tables hold no clean native/zero-shot rows on a target test set")
+    g = ev.groupby(["pair", "model", "setting"], sort=True)[["f1", "f1_low", "f1_high"]].mean().reset_index()
+    pairs, models = sorted(g["pair"].unique()), sorted(g["model"].unique())
+    cells = [(m, s) for m in models for s in ("native", "zero-shot")]
+    width = 0.8 / len(cells)
+    with style():
+        fig, ax = plt.subplots(figsize=(1.2 + 1.3 * len(pairs), 2.8))
+        for k, (m, s) in enumerate(cells):
+            sub = g[(g["model"] == m) & (g["setting"] == s)].set_index("pair").reindex(pairs)
+            x = np.arange(len(pairs)) + (k - (len(cells) - 1) / 2) * width
+            err = np.vstack([sub["f1"] - sub["f1_low"], sub["f1_high"] - sub["f1"]]) * 100
+            ax.bar(x, sub["f1"] * 100, width, yerr=err, capsize=2, label=f"{m} {s}",
+                   color=PALETTE[(k // 2) % len(PALETTE)], alpha=1.0 if s == "native" else 0.55,
+                   edgecolor=PALETTE[(k // 2) % len(PALETTE)])
+        ax.set_xticks(range(len(pairs)), pairs)
+        ax.set_ylabel("strict span F1 (target test)")
+        ax.set_ylim(0, 100)
+        ax.legend(frameon=False, ncols=2, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 1.25))
+    return fig
+
+
+def fig_degradation(tables: dict[str, pd.DataFrame]):
+    """Degradation heatmap: mean F1 drop per perturbation (rows) × pair/setting/model (columns)."""
+    from xner.suite import plot_degradation_heatmap
+
+    adv = _need(tables, "adversarial", "05").copy()
+    if "applied" in adv:
+        adv = adv[adv["applied"].astype(str).str.lower().isin(["true", "1"])]
+    adv["column"] = adv["pair"] + " " + adv["setting"] + " (" + adv["model"].astype(str) + ")"
+    return plot_degradation_heatmap(adv, value="drop", rows="perturbation", cols="column", title="F1 drop (points)")
+
+
+def fig_divergence_vs_drop(tables: dict[str, pd.DataFrame], n_measures: int = 6):
+    """Transfer drop against the best-ranked divergences, with least-squares fits (stage 02's scatter)."""
+    from xner.drop import plot_drop_scatter
+
+    joined = _need(tables, "drop_joined", "02 (over all pairs, after 04)")
+    corr = _need(tables, "drop_correlations", "02 (over all pairs, after 04)")
+    best = list(corr.dropna(subset=["spearman"]).sort_values("rank")["measure"].unique()[:n_measures])
+    if not best:
+        raise MissingTables("no measure has a defined correlation (too few pairs?)")
+    return plot_drop_scatter(joined.drop(columns=["pair", "variant"], errors="ignore"), best,
+                             corr=corr.drop(columns=["pair", "variant"], errors="ignore"))
+
+
+def fig_projection(tables: dict[str, pd.DataFrame]):
+    """Projection methods on parallel gold: strict span F1 per method and aligner, with the published anchors."""
+    from xner.figures import PALETTE, plt, style
+
+    pj = _need(tables, "projection", "03")
+    label = pj["method"].astype(str) + (" + " + pj["aligner"].astype(str) if "aligner" in pj else "")
+    pj = pj.assign(label=label).sort_values("f1")
+    with style():
+        fig, ax = plt.subplots(figsize=(4.6, 0.6 + 0.28 * len(pj)))
+        y = np.arange(len(pj))
+        xerr = None
+        if {"f1_low", "f1_high"} <= set(pj.columns):
+            xerr = np.vstack([pj["f1"] - pj["f1_low"], pj["f1_high"] - pj["f1"]])
+        ax.barh(y, pj["f1"], xerr=xerr, color=PALETTE[0], capsize=2)
+        ax.set_yticks(y, pj["label"])
+        for x, name in ((0.907, "SimAlign heuristic (published)"), (0.75, "XLM-R large model transfer (published)")):
+            ax.axvline(x, color=PALETTE[3], ls="--", lw=0.8)
+            ax.text(x, len(pj) - 0.4, name, rotation=90, va="top", ha="right", fontsize=6, color=PALETTE[3])
+        ax.set_xlabel("strict span F1 against target gold")
+        ax.set_xlim(0, 1)
+    return fig
+
+
+def fig_methods(tables: dict[str, pd.DataFrame]):
+    """Robustness of the methods: mean F1 drop per method × perturbation (stage 07's comparison)."""
+    from xner.suite import plot_degradation_heatmap
+
+    m = _need(tables, "methods", "07").copy()
+    m = m[m["perturbation"] != "clean"]
+    return plot_degradation_heatmap(m, value="drop", rows="perturbation", cols="setting", title="F1 drop by method (points)")
+
+
+def fig_dial(tables: dict[str, pd.DataFrame]):
+    """The divergence dial: achieved against requested Jensen–Shannon divergence of the resampled source."""
+    from xner.figures import PALETTE, plt, style
+
+    d = _need(tables, "dial", "02")
+    d = d[d["status"] == "ok"]
+    with style():
+        fig, ax = plt.subplots(figsize=(3.2, 3.0))
+        for i, (pair, grp) in enumerate(sorted(d.groupby("pair"))):
+            ax.plot(grp["target_js"], grp["achieved_js"], "o-", ms=3, color=PALETTE[i % len(PALETTE)], label=pair)
+        lim = float(max(d["target_js"].max(), d["achieved_js"].max()) * 1.05 or 1)
+        ax.plot([0, lim], [0, lim], color="grey", lw=0.6, ls=":")
+        ax.set_xlabel("requested JS (bits)")
+        ax.set_ylabel("achieved JS (bits)")
+        ax.legend(frameon=False)
+    return fig
+
+
+FIGURES: dict[str, Callable[[dict[str, pd.DataFrame]], object]] = {
+    "native_vs_transfer": fig_native_vs_transfer,
+    "degradation": fig_degradation,
+    "divergence_vs_drop": fig_divergence_vs_drop,
+    "projection": fig_projection,
+    "methods": fig_methods,
+    "dial": fig_dial,
+}
+
+
+@dataclass(frozen=True)
+class FigureOutcome:
+    """One figure of :func:`build_all`: the files written, or why it was not drawn."""
+
+    name: str
+    paths: tuple[Path, ...]
+    skipped: str = ""
+
+
+def build_all(results_root: str | Path, figures_dir: str | Path, only: list[str] | None = None) -> list[FigureOutcome]:
+    """Draw every figure whose tables exist under ``results_root`` into ``figures_dir`` (PDF + PNG)."""
+    from xner.figures import save_figure
+
+    tables = collect(results_root)
+    names = list(FIGURES) if only is None else only
+    unknown = sorted(set(names) - set(FIGURES))
+    if unknown:
+        raise ValueError(f"unknown figures {unknown}; known: {', '.join(FIGURES)}")
+    out = []
+    for name in names:
+        try:
+            fig = FIGURES[name](tables)
+        except MissingTables as exc:
+            out.append(FigureOutcome(name, (), str(exc)))
+            continue
+        out.append(FigureOutcome(name, tuple(save_figure(fig, Path(figures_dir) / name))))
+    return out
