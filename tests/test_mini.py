@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,20 +38,26 @@ def test_named_sizes_grow():
         assert mini.SIZES[n].hidden % mini.SIZES[n].heads == 0
 
 
-def test_tokenizer_is_wordpiece_and_round_trips(tmp_path):
+def test_tokenizer_is_unigram_deterministic_and_round_trips(tmp_path):
     from transformers import AutoTokenizer
 
     toks, _ = toy_sentences(80)
     tok = train_tokenizer(toks, vocab_size=120, min_frequency=1)
+    assert tok.get_vocab() == train_tokenizer(toks, vocab_size=120, min_frequency=1).get_vocab()
     assert tok.convert_ids_to_tokens(list(range(5))) == list(mini.SPECIALS)
     enc = tok(["Jakarta", "Petronasku"], is_split_into_words=True)
     pieces = tok.convert_ids_to_tokens(enc["input_ids"])
     assert pieces[0] == "[CLS]" and pieces[-1] == "[SEP]"
-    assert any(p.startswith("##") for p in pieces)  # an unseen word is split into pieces
+    assert pieces[1] == "\u2581Jakarta"  # a frequent word is one piece, with the word-start mark
+    assert enc.word_ids().count(1) > 1  # an unseen word is split into pieces
+    assert [p for p, w in zip(pieces, enc.word_ids()) if w is not None and p.startswith("\u2581")] == pieces[1:2] + [
+        pieces[enc.word_ids().index(1)]]
     tok.save_pretrained(tmp_path)
     again = AutoTokenizer.from_pretrained(tmp_path)
     assert again(["Jakarta"], is_split_into_words=True)["input_ids"] == tok(["Jakarta"], is_split_into_words=True)["input_ids"]
     assert again.mask_token == "[MASK]" and again.pad_token_id == 0
+    with pytest.raises(MiniEncoderError, match="no words"):
+        train_tokenizer([["a"], ["b"]], min_frequency=5)
 
 
 def test_mask_batch_whole_words_and_determinism():
@@ -112,8 +119,11 @@ def test_cache_reuses_and_keys_on_seed(micro, cache, monkeypatch):
 
 def test_resolve_mini_by_name_uses_train_split_text(micro, cache, fixture_data_dir):
     path = resolve_encoder("mini-micro", languages=["id", "ms"], seed=0)
-    meta = json.loads((__import__("pathlib").Path(path) / "mini_encoder.json").read_text())
-    assert meta["languages"] == ["id", "ms"] and meta["n_sentences"] == 6  # the two train splits of the fixture
+    meta = json.loads((Path(path) / "mini_encoder.json").read_text())
+    from conftest import FIXTURE_SENTENCES
+
+    n_train = len(FIXTURE_SENTENCES["id"]) + len(FIXTURE_SENTENCES["ms"])
+    assert meta["languages"] == ["id", "ms"] and meta["n_sentences"] == n_train  # the two train splits
     assert resolve_encoder("mini-micro", languages=["ms", "id"]) == path
 
 

@@ -60,7 +60,7 @@ def toy_dataset(n: int, seed: int = 0, lang: str = "id"):
 
 
 def tiny_checkpoint(folder: Path, *, layers: int = 2, hidden: int = 64, seed: int = 0, max_position: int = 64) -> Path:
-    """Save a tiny randomly initialised BERT with a WordPiece tokenizer trained on toy text into ``folder``."""
+    """Save a tiny randomly initialised BERT with a Unigram tokenizer trained on toy text into ``folder``."""
     import torch
     from transformers import BertConfig, BertForMaskedLM
 

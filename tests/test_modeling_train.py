@@ -260,3 +260,54 @@ def test_classifier_learning_rate_applies_to_head_only(tiny):
         is_head = {id(p) in head for p in g["params"]}
         assert len(is_head) == 1
         assert g["lr"] == (1e-2 if is_head.pop() else 1e-4)
+
+
+def test_constrained_decoding_gives_valid_iob2_and_the_best_valid_sequence():
+    import itertools
+
+    from xner.labels import WIKIANN, validate_iob2
+    from xner.modeling.predict import constrained_decode
+
+    labels = WIKIANN.labels
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        n = int(rng.integers(1, 5))
+        logits = rng.normal(size=(n, len(labels))) * 3
+        best = constrained_decode(logits, labels)
+        assert not validate_iob2([labels[i] for i in best])
+        lp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        valid = [seq for seq in itertools.product(range(len(labels)), repeat=n)
+                 if not validate_iob2([labels[i] for i in seq])]
+        brute = max(valid, key=lambda seq: sum(lp[t, j] for t, j in enumerate(seq)))
+        assert sum(lp[t, j] for t, j in enumerate(best)) == pytest.approx(sum(lp[t, j] for t, j in enumerate(brute)))
+    # where arg-max is already valid, decoding keeps it
+    logits = np.full((3, len(labels)), -5.0)
+    for t, lab in enumerate(["B-PER", "I-PER", "O"]):
+        logits[t, labels.index(lab)] = 5.0
+    assert [labels[i] for i in constrained_decode(logits, labels)] == ["B-PER", "I-PER", "O"]
+
+
+def test_learning_curve_figure_is_deterministic(tmp_path):
+    import pandas as pd
+
+    from xner.figures import save_figure
+    from xner.modeling.figures import f1_by_model, learning_curves
+
+    hist = pd.DataFrame({"run": ["a", "a", "b", "b"], "epoch": [1, 2, 1, 2], "train_loss": [1.0, 0.5, 1.2, 0.7],
+                         "dev_f1": [0.4, 0.6, 0.3, float("nan")]})
+    one = save_figure(learning_curves(hist, title="t"), tmp_path / "one")
+    two = save_figure(learning_curves(hist, title="t"), tmp_path / "two")
+    assert [p.read_bytes() for p in one] == [p.read_bytes() for p in two]
+    with pytest.raises(ValueError, match="lacks"):
+        learning_curves(hist.drop(columns="dev_f1"))
+    rows = pd.DataFrame({"model": ["crf", "mini"], "eval_lang": ["ms", "ms"], "setting": ["native"] * 2,
+                         "f1": [0.8, 0.7], "f1_low": [0.75, 0.65], "f1_high": [0.85, 0.75]})
+    assert save_figure(f1_by_model(rows), tmp_path / "bars")[0].is_file()
+
+
+def test_dropout_override(tiny):
+    from xner.modeling.train import load_token_classifier
+
+    model = load_token_classifier(tiny, ["O", "B-PER", "I-PER"], dropout=0.3)
+    assert model.config.hidden_dropout_prob == 0.3 and model.config.attention_probs_dropout_prob == 0.3
+    assert load_token_classifier(tiny, ["O"]).config.hidden_dropout_prob == 0.1

@@ -94,8 +94,9 @@ class MethodConfig:
 
     @property
     def used_sources(self) -> tuple[str, ...]:
-        """The sources this method trains on (direct, lora and madx use the first one only)."""
-        return self.sources if self.method in ("multi-source", "distill") else self.sources[:1]
+        """The sources this method trains on: all of them, sorted, for multi-source and distill (their order does
+        not matter, so one model serves every pair with the same sources); the first one for the others."""
+        return tuple(sorted(self.sources)) if self.method in ("multi-source", "distill") else self.sources[:1]
 
     def train_config(self, **changes: Any) -> Any:
         """The :class:`~xner.modeling.TrainConfig` of the fine-tuning steps."""
@@ -212,15 +213,15 @@ def train_method(mc: MethodConfig, models_dir: str | Path, *, loader: Callable[.
         from xner.distill import distill
 
         teachers = {}
-        for src in mc.sources:
+        for src in mc.used_sources:
             tm = train_method(dataclasses.replace(mc, method="direct", sources=(src,)), models_dir, loader=loader, say=say)
             teachers[src] = tm.spec.predictor
             info.setdefault("teacher_paths", {})[src] = str(tm.path)
         text = [list(t) for t in loader(mc.target, "train", mc.dataset)["tokens"]]
-        src_text = {s: [list(t) for t in loader(s, "train", mc.dataset)["tokens"]] for s in mc.sources}
-        data = _setting_data(mc, mc.sources, loader)
+        src_text = {s: [list(t) for t in loader(s, "train", mc.dataset)["tokens"]] for s in mc.used_sources}
+        data = _setting_data(mc, mc.used_sources, loader)
         res = distill(teachers, text, encoder, dataclasses.replace(cfg, max_train_samples=mc.max_unlabeled),
-                      mc.distill, source_texts=src_text if len(mc.sources) > 1 else None, dev=data.dev, output_dir=tmp,
+                      mc.distill, source_texts=src_text if len(mc.used_sources) > 1 else None, dev=data.dev, output_dir=tmp,
                       run_name=path.name)
         predictor = res.model
         info["teacher_weights"] = [dataclasses.asdict(w) for w in res.weights]
@@ -529,6 +530,27 @@ def write_evaluation(ev: MethodsEvaluation, results_dir: str | Path, stem: str =
     return paths
 
 
+def scale_encoders(online: bool = False, path: str | Path | None = None) -> list[dict[str, Any]]:
+    """The encoders of the scale axis from ``configs/scale.yaml`` (offline ones; with ``online`` the hub ones too)."""
+    import yaml
+
+    from xner.config import config_dir
+
+    f = Path(path) if path is not None else config_dir() / "scale.yaml"
+    if not f.is_file():
+        raise MethodError(f"{f}: scale configuration not found")
+    conf = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+    if not isinstance(conf.get("offline"), list):
+        raise MethodError(f"{f}: expected a list under 'offline:'")
+    out = [dict(e, online=False) for e in conf["offline"]]
+    if online:
+        out += [dict(e, online=True) for e in conf.get("online", [])]
+    for e in out:
+        if "name" not in e:
+            raise MethodError(f"{f}: every encoder needs a name, got {e}")
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- command line
 
 DEFAULT_PERTURBATIONS = ("unseen_entities", "context_replacement", "foreign_names", "mask", "random_replace", "typos",
@@ -539,7 +561,7 @@ def run_comparison(
     pairs: Sequence[tuple[str, Sequence[str]]], methods: Sequence[str] = METHODS, *, encoder: str = "e5-small",
     epochs: int = 1, max_train_samples: int | None = 2000, max_unlabeled: int | None = 2000,
     max_eval_samples: int | None = 300, max_test_samples: int | None = 300, perturbations: Sequence[Any] = DEFAULT_PERTURBATIONS,
-    seeds: Sequence[int] = (0,), n_resamples: int = 1000, models_dir: str | Path = "results/models/07_methods",
+    seeds: Sequence[int] = (0,), n_resamples: int = 1000, mlm_sentences: int | None = 1000, models_dir: str | Path = "results/models/07_methods",
     results_dir: str | Path = "results/07_methods", figures_dir: str | Path = "figures/07_methods",
     say: Callable[[str], None] = print,
 ) -> tuple[MethodsEvaluation, pd.DataFrame]:
@@ -556,7 +578,8 @@ def run_comparison(
         for m in methods:
             mc = MethodConfig(method=m, target=target, sources=tuple(sources if m in ("multi-source", "distill") else sources[:1]),
                               encoder=encoder, epochs=epochs, max_train_samples=max_train_samples,
-                              max_unlabeled=max_unlabeled, max_eval_samples=max_eval_samples)
+                              max_unlabeled=max_unlabeled, max_eval_samples=max_eval_samples,
+                              mlm=MLMSettings(max_sentences=mlm_sentences, progress=False))
             tm = train_method(mc, models_dir, say=say)
             models[m] = tm.spec
             costs.append({"target": target, "method": m, "sources": "+".join(mc.used_sources), "cached": tm.cached,
@@ -597,6 +620,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--max-unlabeled", type=int, default=2000)
     ap.add_argument("--max-eval-samples", type=int, default=300)
     ap.add_argument("--max-test-samples", type=int, default=300)
+    ap.add_argument("--mlm-sentences", type=int, default=1000, help="text sentences per MAD-X language adapter")
     ap.add_argument("--perturbations", nargs="+", default=list(DEFAULT_PERTURBATIONS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--n-resamples", type=int, default=1000)
@@ -608,7 +632,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ev, cost = run_comparison(a.pair, a.methods, encoder=a.encoder, epochs=a.epochs, max_train_samples=a.max_train_samples,
                               max_unlabeled=a.max_unlabeled, max_eval_samples=a.max_eval_samples,
                               max_test_samples=a.max_test_samples, perturbations=a.perturbations, seeds=a.seeds,
-                              n_resamples=a.n_resamples, models_dir=a.models_dir, results_dir=a.results_dir,
+                              n_resamples=a.n_resamples, mlm_sentences=a.mlm_sentences, models_dir=a.models_dir, results_dir=a.results_dir,
                               figures_dir=a.figures_dir)
     print(cost.to_string())
     print(robustness_summary(ev.comparison).round(4).to_string())
@@ -624,5 +648,5 @@ if __name__ == "__main__":
 __all__ = [
     "CachedPredictor", "METHODS", "MethodConfig", "MethodError", "MethodsEvaluation", "SETTING", "TrainedMethod",
     "drop_difference", "drop_matrix", "evaluate_methods", "language_adapter", "main", "plot_method_heatmap",
-    "robustness_summary", "run_comparison", "train_method", "write_evaluation",
+    "robustness_summary", "run_comparison", "scale_encoders", "train_method", "write_evaluation",
 ]

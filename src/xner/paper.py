@@ -17,7 +17,7 @@ import pandas as pd
 
 # kind → glob under the results root (relative), matching what the stages write
 TABLES: dict[str, str] = {
-    "evaluation": "*/04_training/**/*eval*.csv",
+    "evaluation": "*/04_training/**/training.csv",
     "adversarial": "*/05_adversarial/**/adversarial.csv",
     "domain": "*/05_adversarial/**/domain_shift.csv",
     "drop_joined": "*/02_divergence/drop_joined.csv",

@@ -286,6 +286,7 @@ def run_setting(
     train_config: TrainConfig | None = None,
     crf_config: CRFConfig | None = None,
     seed: int | None = None,
+    encoder: str | None = None,
     encoder_seed: int = 0,
     output_dir: str | Path | None = None,
     n_resamples: int = 1000,
@@ -295,7 +296,8 @@ def run_setting(
 
     The sample caps and the seed come from ``train_config`` (also for the CRF, so both see the same data). With
     ``output_dir`` the model (``save_pretrained`` / CRFsuite file), its learning curve and the predictions on
-    every evaluation set are written there.
+    every evaluation set are written there. ``encoder`` is an already resolved checkpoint (path) for ``model``
+    (default: ``resolve_encoder(model, languages=spec.languages, seed=encoder_seed)``); ``model`` names the rows.
     """
     import time
 
@@ -314,7 +316,7 @@ def run_setting(
             predictor.save(out / "model")
     else:
         ft = dataclasses.replace(cfg, max_train_samples=None, max_eval_samples=None)  # caps applied per language above
-        res = train_ner(data.train, data.dev, ft, languages=spec.languages, encoder_seed=encoder_seed,
+        res = train_ner(data.train, data.dev, ft, encoder=encoder, languages=spec.languages, encoder_seed=encoder_seed,
                         output_dir=(out / "model") if out is not None else None,
                         run_name=f"{model} {spec.setting} {spec.source}→{spec.target} seed {seed}")
         predictor, history = res.model, res.history

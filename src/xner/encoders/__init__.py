@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from xner.encoders.mini import MiniConfig
 
 OFFLINE_ENCODERS = ("e5-small", "mini-tiny", "mini-small", "mini-base")
 
@@ -36,13 +39,16 @@ def _not_found(name: str, why: str) -> EncoderNotFoundError:
     )
 
 
-def resolve_encoder(name: str, *, languages: Sequence[str] | None = None, seed: int = 0) -> str:
+def resolve_encoder(name: str, *, languages: Sequence[str] | None = None, seed: int = 0,
+                    mini_config: "MiniConfig | None" = None) -> str:
     """Map an encoder name to a path or hub name that ``from_pretrained`` accepts (see the module docstring).
 
     Args:
         name: ``e5-small``, ``mini-<size>``, a local folder, or a Hugging Face model name.
         languages: the pretraining languages of a ``mini-<size>`` encoder (required for those).
         seed: the pretraining seed of a ``mini-<size>`` encoder.
+        mini_config: pretraining settings of a ``mini-<size>`` encoder (its size and seed come from the name
+            and ``seed``); default :class:`xner.encoders.mini.MiniConfig`.
     """
     if not name:
         raise EncoderNotFoundError("empty encoder name; use e.g. 'e5-small', 'mini-small' or a local folder")
@@ -56,7 +62,7 @@ def resolve_encoder(name: str, *, languages: Sequence[str] | None = None, seed: 
         size = parse_name(name)
         if not languages:
             raise EncoderNotFoundError(f"{name} is pretrained on the text of given languages: pass languages=[...]")
-        return str(mini_encoder(languages, size=size or "small", seed=seed))
+        return str(mini_encoder(languages, size=size or "small", seed=seed, config=mini_config))
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():

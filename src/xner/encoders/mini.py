@@ -127,7 +127,7 @@ def parse_name(name: str) -> str | None:
 # ---------------------------------------------------------------------------------------------- tokenizer
 
 
-def train_tokenizer(sentences: Sequence[Sequence[str]], vocab_size: int = 8000, min_frequency: int = 2,
+def train_tokenizer(sentences: Sequence[Sequence[str]], vocab_size: int = 8000, min_frequency: int = 1,
                     lowercase: bool = False, max_length: int = 128) -> Any:
     """Train a Unigram (SentencePiece-style, as XLM-R's) tokenizer on word-tokenized sentences; return a fast
     Hugging Face tokenizer (``tokenizers`` Unigram model, ``▁`` word prefix, ``[CLS] … [SEP]``).

@@ -63,6 +63,9 @@ class TrainConfig:
         "Stop after this many epochs without a better dev strict F1 and keep the best epoch; None disables.",
         default=2,
     )
+    dropout: float | None = _help(
+        "Hidden and attention dropout while fine-tuning (None: the checkpoint's own, e.g. 0.1 for BERT).", default=None
+    )
     freeze_embeddings: bool = _help(
         "Freeze the word-embedding matrix (position embeddings and all layers still train). Makes CPU training "
         "of large-vocabulary encoders several times faster.",
@@ -74,6 +77,11 @@ class TrainConfig:
     )
     num_threads: int | None = _help(
         "torch CPU threads (default: the CPUs this process may use).", default=None
+    )
+    decode: str = _help(
+        "Reading labels from per-word logits: 'viterbi' (the most probable valid strict-IOB2 sequence) or "
+        "'argmax' (per word; may emit I-X after O, which strict scoring drops).",
+        default="viterbi",
     )
     save_checkpoint: bool = _help("Save the best model with save_pretrained into the run's output folder.", default=True)
     progress: bool = _help("Show tqdm progress bars.", default=True)
@@ -90,6 +98,10 @@ class TrainConfig:
             raise ConfigError(f"window_overlap must be in [0, 1), got {self.window_overlap}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1) or None, got {self.dropout}")
+        if self.decode not in ("viterbi", "argmax"):
+            raise ConfigError(f"decode must be 'viterbi' or 'argmax', got {self.decode!r}")
         for name in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
             v = getattr(self, name)
             if v is not None and v < 1:

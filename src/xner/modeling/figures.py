@@ -34,8 +34,12 @@ def learning_curves(history: pd.DataFrame, *, title: str = "") -> Any:
         ax_f.set_xlabel("epoch")
         ax_f.set_ylabel("dev strict F1")
         ax_f.set_ylim(0, 1)
+        from matplotlib.ticker import MaxNLocator
+
+        last = int(history["epoch"].max())
         for ax in (ax_l, ax_f):
-            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_xlim(0.5, last + 0.5)
         handles, labels = ax_l.get_legend_handles_labels()
         if handles:
             fig.legend(handles, labels, loc="outside lower center", ncol=min(3, len(labels)), frameon=False)

@@ -67,6 +67,44 @@ def load_tokenizer(name_or_path: str, **kwargs: Any) -> Any:
     return tok
 
 
+def allowed_transitions(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Strict IOB2 constraints: ``(start_ok[j], trans_ok[i, j])`` — ``I-X`` may only follow ``B-X`` or ``I-X``."""
+    n = len(labels)
+    start = np.array([not lab.startswith("I-") for lab in labels])
+    trans = np.ones((n, n), dtype=bool)
+    for j, lab in enumerate(labels):
+        if lab.startswith("I-"):
+            for i, prev in enumerate(labels):
+                trans[i, j] = prev in ("B-" + lab[2:], lab)
+    return start, trans
+
+
+def constrained_decode(logits: np.ndarray, labels: Sequence[str]) -> list[int]:
+    """The label sequence of highest total log-probability that is valid strict IOB2 (Viterbi over words).
+
+    Arg-max per word can produce ``I-X`` after ``O``, which strict scoring drops; this decoding picks the best
+    valid sequence instead, using the model's own per-word probabilities (no learned transitions).
+    """
+    n = len(logits)
+    if n == 0:
+        return []
+    lp = logits - logits.max(axis=-1, keepdims=True)
+    lp = lp - np.log(np.exp(lp).sum(axis=-1, keepdims=True))
+    start, trans = allowed_transitions(labels)
+    neg = -1e30
+    score = np.where(start, lp[0], neg)
+    back = np.zeros((n, len(labels)), dtype=np.int64)
+    penalty = np.where(trans, 0.0, neg)
+    for t in range(1, n):
+        cand = score[:, None] + penalty  # previous label × next label
+        back[t] = cand.argmax(axis=0)
+        score = cand.max(axis=0) + lp[t]
+    best = [int(score.argmax())]
+    for t in range(n - 1, 0, -1):
+        best.append(int(back[t, best[-1]]))
+    return best[::-1]
+
+
 class NERModel:
     """A token-classification model with its tokenizer and label set, exposing ``predict(tokens)``."""
 
@@ -81,6 +119,7 @@ class NERModel:
         batch_size: int = 64,
         num_threads: int | None = None,
         name: str = "",
+        decode: str = "viterbi",
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -93,6 +132,9 @@ class NERModel:
         self.batch_size = batch_size
         self.num_threads = num_threads
         self.name = name
+        if decode not in ("viterbi", "argmax"):
+            raise ValueError(f"decode must be 'viterbi' (valid IOB2, default) or 'argmax', got {decode!r}")
+        self.decode = decode
         self.last_stats = EncodeStats()
 
     # ------------------------------------------------------------------ prediction
@@ -136,8 +178,13 @@ class NERModel:
         return out
 
     def predict(self, tokens: Sequence[Sequence[str]]) -> list[list[str]]:
-        """IOB2 tag strings per word for each sentence (arg-max of the first sub-word's logits)."""
-        return [[self.labels[i] for i in lg.argmax(axis=-1)] if len(lg) else [] for lg in self.predict_logits(tokens)]
+        """IOB2 tag strings per word for each sentence, from the first sub-word's logits: the most probable
+        valid IOB2 sequence (``decode="viterbi"``, default) or the arg-max per word (``decode="argmax"``)."""
+        out = []
+        for lg in self.predict_logits(tokens):
+            ids = constrained_decode(lg, self.labels) if self.decode == "viterbi" else lg.argmax(axis=-1).tolist()
+            out.append([self.labels[i] for i in ids])
+        return out
 
     __call__ = predict
 
@@ -150,7 +197,7 @@ class NERModel:
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
         meta = {"labels": list(self.labels), "max_length": self.max_length,
-                "window_overlap": self.encoder.window_overlap, "name": self.name}
+                "window_overlap": self.encoder.window_overlap, "name": self.name, "decode": self.decode}
         meta.update(extra or {})
         (path / META_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
         return path
@@ -168,7 +215,9 @@ class NERModel:
         labels = meta.get("labels") or [model.config.id2label[i] for i in range(model.config.num_labels)]
         return cls(model, load_tokenizer(str(path), local_files_only=True), labels,
                    max_length=int(meta.get("max_length", 128)), window_overlap=float(meta.get("window_overlap", 0.5)),
-                   batch_size=batch_size, num_threads=num_threads or default_threads(), name=meta.get("name", path.name))
+                   batch_size=batch_size, num_threads=num_threads or default_threads(), name=meta.get("name", path.name),
+                   decode=meta.get("decode", "viterbi"))
 
 
-__all__ = ["META_FILE", "ModelLoadError", "NERModel", "load_tokenizer", "pad_batch", "pad_id_of"]
+__all__ = ["META_FILE", "ModelLoadError", "NERModel", "allowed_transitions", "constrained_decode", "load_tokenizer",
+           "pad_batch", "pad_id_of"]

@@ -88,8 +88,14 @@ def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: np.rand
     return [batches[i] for i in order]
 
 
-def load_token_classifier(encoder: str, labels: Sequence[str]) -> Any:
-    """Load ``encoder`` with a fresh token-classification head for ``labels``; clear error when not found."""
+DROPOUT_KEYS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout_rate", "dropout", "attention_dropout",
+                "classifier_dropout")
+
+
+def load_token_classifier(encoder: str, labels: Sequence[str], dropout: float | None = None) -> Any:
+    """Load ``encoder`` with a fresh token-classification head for ``labels``; clear error when not found.
+
+    ``dropout`` overrides every dropout setting the checkpoint's configuration has (BERT, XLM-R, T5 names)."""
     from transformers import AutoModelForTokenClassification
 
     from transformers.utils import logging as hf_logging
@@ -98,9 +104,15 @@ def load_token_classifier(encoder: str, labels: Sequence[str]) -> Any:
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the load report lists the new head and the unused LM head: expected here
     try:
+        extra: dict[str, Any] = {}
+        if dropout is not None:
+            from transformers import AutoConfig
+
+            cfg = AutoConfig.from_pretrained(encoder)
+            extra = {k: dropout for k in DROPOUT_KEYS if k in cfg.to_dict()}
         model = AutoModelForTokenClassification.from_pretrained(
             encoder, num_labels=len(labels), id2label=id2label, label2id={v: k for k, v in id2label.items()},
-            ignore_mismatched_sizes=True,
+            ignore_mismatched_sizes=True, **extra,
         )
         log.info("loaded %s as %s with a new %d-label head", encoder, type(model).__name__, len(labels))
         return model
@@ -190,11 +202,12 @@ def train_ner(
         encoder = resolve_encoder(cfg.model, languages=languages, seed=encoder_seed)
     labels = list(label_set.labels)
     tokenizer = load_tokenizer(encoder)
-    model = load_token_classifier(encoder, labels)
+    model = load_token_classifier(encoder, labels, cfg.dropout)
     if cfg.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
     predictor = NERModel(model, tokenizer, labels, max_length=cfg.max_length, window_overlap=cfg.window_overlap,
-                         batch_size=cfg.eval_batch_size, num_threads=threads, name=run_name or cfg.model)
+                         batch_size=cfg.eval_batch_size, num_threads=threads, name=run_name or cfg.model,
+                         decode=cfg.decode)
 
     tokens = [list(t) for t in train["tokens"]]
     feats, enc_stats = predictor.encoder.encode(tokens, train["ner_tags"])

@@ -1,0 +1,148 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 — Training: native, zero-shot and other transfer settings
+#
+# Fine-tunes an encoder for NER on a language pair under one or more settings — `native` (target train →
+# target test), `zero-shot` (source train → target test), `multi-source`, `few-shot` (source plus `few_shot_k`
+# target sentences), `translate-train` (the projected data of stage 03) — next to the feature-CRF baseline,
+# trained and evaluated by the same runner (`xner.transfer.run_setting`). Every row reports strict span F1 with a
+# percentile-bootstrap CI on the target test set and on the source's own test set.
+#
+# The encoder is any Hugging Face name or local folder, `e5-small` (offline default), or the mini encoder
+# `mini-<size>` pretrained here on the pair's unlabelled train text (cached). `sizes` adds more mini sizes for
+# the scaling axis. Models, predictions and tables go to `results_dir`; learning curves to `figures_dir`.
+# The small defaults run in a few minutes on a CPU; `max_*_samples = None` uses the full splits.
+
+# %% tags=["parameters"]
+pair = "id-ms"  # source-target
+model = "mini-tiny"  # encoder: mini-tiny|mini-small|mini-base, e5-small, a hub name or a local folder
+setting = ["native", "zero-shot"]  # one setting or a list: native, zero-shot, multi-source, few-shot, translate-train
+sizes = []  # more encoders to run the same way (scaling axis), e.g. ["mini-small", "mini-base"]
+include_crf = True  # also train the feature-CRF baseline
+extra_sources = []  # multi-source: source languages besides the pair's source, e.g. ["jv"]
+few_shot_k = 100  # few-shot: target training sentences added to the source data
+projected = None  # translate-train: CoNLL file or folder written by stage 03 (projection)
+epochs = 3  # fine-tuning epochs (early stopping on dev strict F1)
+learning_rate = 5e-4  # peak learning rate (mini encoders like ~5e-4; pretrained hub encoders ~3e-5)
+batch_size = 32
+freeze_embeddings = False  # freeze the word-embedding matrix (faster on CPU for large vocabularies)
+max_train_samples = 1000  # sentences per training language (None: all)
+max_eval_samples = 300  # dev sentences per language for early stopping (None: all)
+max_predict_samples = None  # test sentences per evaluation set (None: all)
+mini_pretrain_epochs = 5  # pretraining epochs of a mini encoder (None: the size's default, see xner.encoders.mini.SIZES)
+crf_iterations = 100  # L-BFGS iterations of the CRF
+seed = 0
+dataset = "wikiann"  # dataset of every train/dev/test split
+data_dir = None  # local data root; None: $XNER_DATA_DIR, else the hub
+n_resamples = 1000  # bootstrap resamples for the CIs
+num_threads = None  # torch threads (None: all CPUs this process may use)
+results_dir = "results/id-ms/04_training"
+figures_dir = "figures/id-ms/04_training"
+
+# %%
+from pathlib import Path
+
+import pandas as pd
+
+from xner import config, data
+from xner.encoders import resolve_encoder
+from xner.encoders.mini import MiniConfig
+from xner.figures import save_figure
+from xner.modeling import CRFConfig, TrainConfig
+from xner.modeling.figures import f1_by_model, learning_curves
+from xner.signature import signature, write_table
+from xner.transfer import SETTINGS, run_setting, spec_for
+
+pair_ = config.parse_pair(pair)
+source_lang, target_lang = pair_.source, pair_.target
+settings = [setting] if isinstance(setting, str) else list(setting)
+unknown = [s for s in settings if s not in SETTINGS]
+assert settings and not unknown, f"unknown settings {unknown}; choose from {SETTINGS}"
+assert "translate-train" not in settings or projected, "translate-train needs projected=<stage-03 CoNLL file or folder>"
+assert "multi-source" not in settings or extra_sources, "multi-source needs extra_sources, e.g. ['jv']"
+for lang in extra_sources:
+    config.language(lang)
+encoders = list(dict.fromkeys([model, *sizes]))
+train_config = TrainConfig(
+    model=model, learning_rate=learning_rate, epochs=epochs, batch_size=batch_size, freeze_embeddings=freeze_embeddings,
+    max_train_samples=max_train_samples, max_eval_samples=max_eval_samples, max_predict_samples=max_predict_samples,
+    seed=seed, num_threads=num_threads, progress=False,
+)
+data.use_data_dir(data_dir)
+results_dir, figures_dir = Path(results_dir), Path(figures_dir)
+print("pair:", pair, "| settings:", settings, "| encoders:", encoders, "| CRF:", include_crf,
+      "| data:", data.data_dir() or "the Hugging Face hub")
+
+
+# %% [markdown]
+# ## Encoders
+#
+# Mini encoders are pretrained once on the unlabelled train text of every language involved (no labels) and
+# cached; hub names and folders are checked here so that a missing model fails before any training.
+
+# %%
+def spec_of(name: str):
+    """The transfer spec of one setting for this pair."""
+    sources = [source_lang, *extra_sources] if name == "multi-source" else [source_lang]
+    return spec_for(name, "+".join(sources), target_lang, k=few_shot_k, projected=projected, dataset=dataset)
+
+
+languages = sorted({lang for s in settings for lang in spec_of(s).languages})
+resolved = {}
+for enc in encoders:
+    mini_cfg = MiniConfig(size=enc.split("-", 1)[1], epochs=mini_pretrain_epochs, num_threads=num_threads,
+                          progress=False) if enc.startswith("mini-") else None
+    resolved[enc] = resolve_encoder(enc, languages=languages, seed=0, mini_config=mini_cfg)
+pd.DataFrame({"encoder": list(resolved), "checkpoint": list(resolved.values())})
+
+# %% [markdown]
+# ## Train and evaluate every setting × model
+
+# %%
+rows, histories, runs = [], [], []
+for name in settings:
+    spec = spec_of(name)
+    for m in (["crf"] if include_crf else []) + encoders:
+        run_dir = results_dir / "models" / f"{name}-{spec.source}-{target_lang}-{m.replace('/', '_')}-s{seed}"
+        res = run_setting(spec, m, train_config=train_config, encoder=resolved.get(m),
+                          crf_config=CRFConfig(max_iterations=crf_iterations), output_dir=run_dir,
+                          n_resamples=n_resamples)
+        rows.append(res.rows)
+        if res.history is not None:
+            histories.append(res.history.assign(run=f"{m} · {name}"))
+        runs.append({"setting": name, "model": m, "train_seconds": round(res.stats["train_seconds"], 1),
+                     "n_train_sentences": res.stats["n_train_sentences"], "folder": str(run_dir)})
+        print(f"{name:15s} {m:12s} done in {res.stats['train_seconds']:.0f} s")
+table = pd.concat(rows, ignore_index=True)
+pd.DataFrame(runs)
+
+# %%
+table[["setting", "source", "model", "eval_lang", "n_sentences", "precision", "recall", "f1", "f1_low", "f1_high",
+       "lenient_f1"]].round(3)
+
+# %% [markdown]
+# ## Write the table and the figures
+
+# %%
+sig = signature(data=dataset, split="test", languages=[source_lang, target_lang], model=encoders + (["crf"] if include_crf else []),
+                seed=seed, mode="strict", stage="04_training", settings=settings, max_train_samples=max_train_samples,
+                epochs=epochs, learning_rate=learning_rate)
+written = [write_table(table, results_dir / "training.csv", sig)]
+if histories:
+    history = pd.concat(histories, ignore_index=True)
+    written.append(write_table(history, results_dir / "learning_curves.csv", sig))
+    written += save_figure(learning_curves(history, title=f"{pair}: learning curves"), figures_dir / "learning_curves")
+written += save_figure(f1_by_model(table, title=f"{pair}: strict F1 (95 % CI)"), figures_dir / "f1_by_model")
+for path in written:
+    print(path)

@@ -1,0 +1,106 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 — Methods under attack: distillation, adapters, multi-source, scale
+#
+# Trains one transfer method for a pair (`method` ∈ direct, multi-source, distill, lora, madx) with one encoder,
+# and the baseline (`direct`) beside it, then runs the perturbation suite of stage 05 and the domain-shift sets
+# over both. Each method is compared with the baseline by a paired bootstrap (difference in F1 and in drop).
+# Change one parameter to run another method or encoder (`encoder` ∈ configs/scale.yaml for the scale axis).
+# Trained models are cached in `models_dir`, so the baseline is trained once per pair and encoder.
+
+# %% tags=["parameters"]
+pair = "id-ms"  # source-target (configs/languages.yaml)
+method = "distill"  # direct | multi-source | distill | lora | madx
+encoder = "e5-small"  # e5-small, mini-tiny/-small/-base, or a Hugging Face name (configs/scale.yaml)
+sources = None  # source languages (first = the direct/lora/madx source); None: the pair's source (+ "nl" for multi-source)
+baseline = "direct"  # method the others are tested against (None: no comparison)
+epochs = 1
+max_train_samples = 300  # labelled source sentences per source (quick default)
+max_unlabeled = 300  # unlabelled target sentences for distillation
+mlm_sentences = 300  # text sentences per MAD-X language adapter
+max_eval_samples = 100  # source dev sentences
+max_test_samples = 200  # target test sentences (and each domain set)
+perturbations = ["unseen_entities", "context_replacement", "foreign_names", "mask", "typos", "code_switch"]
+seeds = [0]  # perturbation seeds
+domain_shift = True
+n_resamples = 500
+data_dir = None  # local data root; None: $XNER_DATA_DIR, else the hub
+models_dir = "results/models/07_methods"
+results_dir = "results/id-ms/07_methods"
+figures_dir = "figures/id-ms/07_methods"
+
+# %%
+from pathlib import Path
+
+import pandas as pd
+
+from xner import config, data, methods, perturb
+from xner.adapters import MLMSettings
+from xner.figures import save_figure
+
+source_lang, target_lang = (p := config.parse_pair(pair)).source, p.target
+assert method in methods.METHODS, f"method must be one of {methods.METHODS}"
+assert baseline is None or baseline in methods.METHODS, f"baseline must be None or one of {methods.METHODS}"
+if sources is None:
+    sources = [source_lang] + (["nl" if source_lang != "nl" else "id"] if method in ("multi-source", "distill") else [])
+sources = list(sources)
+assert sources and target_lang not in sources, f"sources {sources} must be non-empty and exclude the target"
+unknown = [n for spec in perturbations for n in str(spec).split("+") if n not in perturb.available()]
+assert not unknown, f"unknown perturbations {unknown}; available: {sorted(perturb.available())}"
+data.use_data_dir(data_dir)
+results_dir, figures_dir, models_dir = Path(results_dir), Path(figures_dir), Path(models_dir)
+print(f"{method} with {encoder}: {'+'.join(sources)} → {target_lang} | data: {data.data_dir() or 'the hub'}")
+
+# %% [markdown]
+# ## Train (or load from the cache) the method and the baseline
+
+# %%
+def make(m):
+    srcs = tuple(sources if m in ("multi-source", "distill") else sources[:1])
+    return methods.MethodConfig(method=m, target=target_lang, sources=srcs, encoder=encoder, epochs=epochs,
+                                max_train_samples=max_train_samples, max_unlabeled=max_unlabeled,
+                                max_eval_samples=max_eval_samples, mlm=MLMSettings(max_sentences=mlm_sentences, progress=False))
+
+trained = {m: methods.train_method(make(m), models_dir, say=print) for m in dict.fromkeys([baseline, method]) if m}
+pd.DataFrame([{"method": m, "path": str(t.path), "cached": t.cached, "train_seconds": t.info.get("train_seconds"),
+               "teacher_weights": t.info.get("teacher_weights")} for m, t in trained.items()])
+
+# %% [markdown]
+# ## Perturbation suite and domain shift
+
+# %%
+ev = methods.evaluate_methods({m: t.spec for m, t in trained.items()}, target_lang, sources, perturbations,
+                              baseline=baseline if baseline in trained and len(trained) > 1 else None, seeds=seeds,
+                              max_test_samples=max_test_samples, domain_shift=domain_shift,
+                              max_domain_sentences=max_test_samples, n_resamples=n_resamples, say=print)
+for note in ev.notes:
+    print("note:", note)
+ev.table[["method", "eval_dataset", "eval_lang", "perturbation", "f1", "f1_low", "f1_high", "drop", "drop_low",
+          "drop_high", "p_value"]].round(3)
+
+# %% [markdown]
+# ## Method against the baseline (paired bootstrap; negative drop_delta = more robust than the baseline)
+
+# %%
+ev.comparison.round(4) if not ev.comparison.empty else "no comparison (baseline is the method itself or None)"
+
+# %% [markdown]
+# ## Write the tidy tables and the method × perturbation heatmap
+
+# %%
+written = methods.write_evaluation(ev, results_dir, stem=f"methods_{method}_{Path(encoder).name}", pair=pair, encoder=encoder)
+written += save_figure(methods.plot_method_heatmap(ev.table, title=f"{pair}: F1 drop (points)"),
+                       figures_dir / f"methods_heatmap_{method}_{Path(encoder).name}")
+for path in written:
+    print(path)

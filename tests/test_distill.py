@@ -1,0 +1,124 @@
+"""Teacher–student distillation: similarity weights, soft targets, losses, and a tiny end-to-end student."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from xner.distill import (
+    DistillConfig, DistillError, distill, distill_loss, soft_batch, softmax_weights, source_weights,
+    teacher_probabilities, vocabulary_similarity,
+)
+from xner.modeling.tokenize import Feature
+
+SENTS = {
+    "id": [["Joko", "Widodo", "tinggal", "di", "Jakarta"], ["Bank", "Indonesia", "buka"], ["di", "Bandung", "dan", "Surabaya"]],
+    "ms": [["Anwar", "Ibrahim", "tinggal", "di", "Jakarta"], ["Bank", "Negara", "Malaysia", "buka"], ["di", "Kuala", "Lumpur"]],
+    "nl": [["Mark", "Rutte", "woont", "in", "Den", "Haag"], ["De", "Nederlandsche", "Bank", "opent"], ["in", "Utrecht", "en", "Delft"]],
+}
+TAGS = {
+    "id": [["B-PER", "I-PER", "O", "O", "B-LOC"], ["B-ORG", "I-ORG", "O"], ["O", "B-LOC", "O", "B-LOC"]],
+    "nl": [["B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC"], ["B-ORG", "I-ORG", "I-ORG", "O"], ["O", "B-LOC", "O", "B-LOC"]],
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory):
+    """An untrained 2-layer BERT with a WordPiece tokenizer over the fixture text (a real checkpoint folder)."""
+    from xner.encoders.mini import MiniConfig, pretrain
+
+    text = [s for v in SENTS.values() for s in v] * 3
+    cfg = MiniConfig(size="tiny", epochs=0, vocab_size=200, min_frequency=1, progress=False, num_threads=1)
+    return str(pretrain(text, cfg, tmp_path_factory.mktemp("enc")))
+
+
+def _teacher(encoder, lang, seed=0, epochs=8):
+    from xner.data import from_lists
+    from xner.modeling import TrainConfig, train_ner
+
+    ds = from_lists(SENTS[lang] * 4, TAGS[lang] * 4, lang=lang, label_set="wikiann")
+    cfg = TrainConfig(model=encoder, epochs=epochs, learning_rate=5e-3, batch_size=4, seed=seed, progress=False,
+                      early_stopping_patience=None, num_threads=1)
+    return train_ner(ds, None, cfg, encoder=encoder).model
+
+
+def test_softmax_weights_order_and_sum():
+    w = softmax_weights([0.9, 0.8], 0.05)
+    assert math.isclose(w.sum(), 1.0) and w[0] > w[1]
+    assert np.allclose(softmax_weights([0.5, 0.5], 0.01), [0.5, 0.5])
+    with pytest.raises(DistillError):
+        softmax_weights([1.0], 0.0)
+
+
+def test_vocabulary_similarity_ranks_related_language_higher():
+    assert vocabulary_similarity(SENTS["id"], SENTS["ms"]) > vocabulary_similarity(SENTS["nl"], SENTS["ms"])
+    ws = source_weights({"id": SENTS["id"], "nl": SENTS["nl"]}, SENTS["ms"], measure="vocabulary")
+    assert [w.source for w in ws] == ["id", "nl"] and ws[0].weight > ws[1].weight
+    assert math.isclose(sum(w.weight for w in ws), 1.0)
+
+
+def test_embedding_similarity_is_reported(tiny_encoder):
+    ws = source_weights({"id": SENTS["id"], "nl": SENTS["nl"]}, SENTS["ms"], measure="embedding", encoder=tiny_encoder)
+    assert all(-1.0 <= w.similarity <= 1.0 and w.measure == "embedding" for w in ws)
+    assert math.isclose(sum(w.weight for w in ws), 1.0, rel_tol=1e-9)
+
+
+def test_soft_batch_places_targets_at_first_subwords():
+    f = Feature(input_ids=[1, 5, 6, 7, 2], labels=[-100] * 5, word_index=[-1, 0, -1, 1, -1], sentence=0)
+    probs = [np.array([[0.9, 0.1], [0.2, 0.8]], dtype=np.float32)]
+    t, m = soft_batch([f], probs, width=6, n_labels=2)
+    assert m[0].tolist() == [False, True, False, True, False, False]
+    assert torch.allclose(t[0, 1], torch.tensor([0.9, 0.1])) and torch.allclose(t[0, 3], torch.tensor([0.2, 0.8]))
+
+
+def test_distill_loss_zero_when_student_matches_teacher():
+    logits = torch.tensor([[[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]]])
+    target = torch.softmax(logits, -1)
+    mask = torch.tensor([[True, True]])
+    assert float(distill_loss(logits, target, mask, "mse")) < 1e-10
+    assert abs(float(distill_loss(logits, target, mask, "kl", 1.0))) < 1e-6
+    other = torch.softmax(torch.zeros_like(logits), -1)
+    assert float(distill_loss(logits, other, mask, "mse")) > 0.01
+    with pytest.raises(DistillError):
+        distill_loss(logits, target, mask, "hinge")
+    with pytest.raises(DistillError):
+        DistillConfig(loss="mse", temperature=2.0)
+
+
+def test_teacher_mixture_is_the_weighted_average(tiny_encoder):
+    a, b = _teacher(tiny_encoder, "id", epochs=2), _teacher(tiny_encoder, "nl", seed=1, epochs=2)
+    pa, pb = teacher_probabilities([a], [1.0], SENTS["ms"]), teacher_probabilities([b], [1.0], SENTS["ms"])
+    mix = teacher_probabilities([a, b], [0.25, 0.75], SENTS["ms"])
+    for x, y, m in zip(pa, pb, mix):
+        assert np.allclose(0.25 * x + 0.75 * y, m, atol=1e-6)
+        assert np.allclose(m.sum(-1), 1.0, atol=1e-5)
+    with pytest.raises(DistillError):
+        teacher_probabilities([a, b], [0.5, 0.6], SENTS["ms"])
+
+
+def test_student_learns_the_teacher_and_reloads(tiny_encoder, tmp_path):
+    from xner.modeling import NERModel, TrainConfig
+
+    teacher = _teacher(tiny_encoder, "id")
+    text = SENTS["ms"] * 6
+    cfg = TrainConfig(model=tiny_encoder, epochs=10, learning_rate=5e-3, batch_size=4, progress=False, num_threads=1)
+    res = distill({"id": teacher}, text, tiny_encoder, cfg, DistillConfig(loss="kl", temperature=2.0), output_dir=tmp_path / "student")
+    t_pred = teacher.predict(SENTS["ms"])
+    s_pred = res.model.predict(SENTS["ms"])
+    agree = np.mean([a == b for ts, ss in zip(t_pred, s_pred) for a, b in zip(ts, ss)])
+    assert agree >= 0.7, (t_pred, s_pred)
+    assert res.history["train_loss"].iloc[-1] < res.history["train_loss"].iloc[0]
+    assert res.weights[0].weight == 1.0
+    loaded = NERModel.load(tmp_path / "student")
+    assert loaded.predict(SENTS["ms"]) == s_pred
+
+
+def test_multi_source_needs_source_text(tiny_encoder):
+    from xner.modeling import TrainConfig
+
+    t = _teacher(tiny_encoder, "id", epochs=1)
+    with pytest.raises(DistillError, match="source_texts"):
+        distill({"id": t, "nl": t}, SENTS["ms"], tiny_encoder, TrainConfig(model=tiny_encoder, epochs=1, progress=False))

@@ -1,0 +1,115 @@
+"""The methods comparison: configuration and caching, paired drop tests, the suite over methods, the figure."""
+
+from __future__ import annotations
+
+import pytest
+
+from xner.methods import (
+    CachedPredictor, MethodConfig, MethodError, drop_difference, evaluate_methods, plot_method_heatmap,
+    robustness_summary, train_method,
+)
+from xner.suite import ModelSpec
+
+
+def test_config_validation_and_cache_key():
+    with pytest.raises(MethodError):
+        MethodConfig(method="nope", target="ms", sources=("id",))
+    with pytest.raises(MethodError):
+        MethodConfig(method="multi-source", target="ms", sources=("id",))
+    with pytest.raises(MethodError):
+        MethodConfig(method="direct", target="ms", sources=("ms",))
+    a = MethodConfig(method="direct", target="ms", sources=("id",))
+    b = MethodConfig(method="direct", target="af", sources=("id",))
+    assert a.folder_name() == b.folder_name()  # a direct model does not depend on the target
+    c = MethodConfig(method="distill", target="ms", sources=("nl", "id"))
+    d = MethodConfig(method="distill", target="af", sources=("id", "nl"))
+    assert c.used_sources == ("id", "nl") and c.folder_name() != d.folder_name()
+    assert MethodConfig(method="direct", target="ms", sources=("id",), epochs=2).key() != a.key()
+
+
+def test_cached_predictor_calls_once():
+    calls = []
+
+    def pred(tokens):
+        calls.append(1)
+        return [["O"] * len(s) for s in tokens]
+
+    c = CachedPredictor(pred)
+    x = [["a", "b"], ["c"]]
+    assert c.predict(x) == c.predict([list(s) for s in x]) == [["O", "O"], ["O"]]
+    assert len(calls) == 1
+
+
+def test_drop_difference_signs():
+    gold = [["B-PER", "O"], ["B-LOC", "O"], ["O", "B-ORG"]] * 5
+    perfect = [list(s) for s in gold]
+    none = [["O", "O"]] * len(gold)
+    # a keeps its F1 under perturbation, b loses all of it: a is more robust (negative drop difference)
+    r = drop_difference(gold, perfect, perfect, gold, perfect, none, n_resamples=200)
+    assert r["f1_delta"] == pytest.approx(1.0) and r["drop_delta"] == pytest.approx(-1.0)
+    assert r["drop_delta_high"] < 0 and r["drop_delta_p"] < 0.05
+    same = drop_difference(gold, perfect, perfect, gold, perfect, perfect, n_resamples=50)
+    assert same["drop_delta"] == 0.0 and same["drop_delta_p"] == 1.0
+    with pytest.raises(MethodError):
+        drop_difference(gold, perfect, perfect, gold[:3], perfect[:3], perfect[:3])
+    r2 = drop_difference(gold, perfect, perfect, gold[:4], perfect[:4], none[:4], same_sentences=False, n_resamples=100)
+    assert r2["drop_delta"] == pytest.approx(-1.0)
+
+
+def _memoriser(ds):
+    """A predictor that knows the gold tags of the words of ``ds`` (by word) and says O otherwise."""
+    from xner.data import tag_names
+
+    lex = {w: t for s, g in zip(ds["tokens"], tag_names(ds)) for w, t in zip(s, g)}
+    return lambda tokens: [[lex.get(w, "O") for w in s] for s in tokens]
+
+
+def test_evaluate_methods_table_comparison_and_figure(fixture_data_dir, tmp_path):
+    from xner.data import load_split
+    from xner.figures import save_figure
+
+    test = load_split("ms", "test")
+    models = {
+        "direct": ModelSpec(_memoriser(load_split("id", "train")), source="id", target="ms", setting="zero-shot", model="m"),
+        "lora": ModelSpec(_memoriser(test), source="id", target="ms", setting="adapter-lora", model="m"),
+    }
+    ev = evaluate_methods(models, "ms", ["id"], ["mask", "typos"], n_resamples=50, max_test_samples=None)
+    t = ev.table
+    assert set(t["method"]) == {"direct", "lora"}
+    assert set(t["perturbation"]) == {"clean", "mask", "typos"}
+    assert any("domain shift" in n for n in ev.notes)  # no other-domain data for id/ms: said, not hidden
+    clean = t[t["perturbation"] == "clean"].set_index("method")["f1"]
+    assert clean["lora"] == pytest.approx(1.0) and clean["lora"] > clean["direct"]
+    comp = ev.comparison
+    assert set(comp["method"]) == {"lora"} and set(comp["perturbation"]) <= {"mask", "typos"}
+    assert {"drop_delta", "drop_delta_low", "drop_delta_high", "drop_delta_p", "f1_delta"} <= set(comp.columns)
+    summ = robustness_summary(comp)
+    assert len(summ) == comp["perturbation"].nunique()
+    paths = save_figure(plot_method_heatmap(t), tmp_path / "fig")
+    assert all(p.stat().st_size > 0 for p in paths)
+
+
+def test_train_method_caches(fixture_data_dir, tmp_path):
+    from xner.encoders.mini import MiniConfig, pretrain
+    from xner.data import load_split
+
+    text = [list(s) for lang in ("id", "ms") for s in load_split(lang, "train")["tokens"]] * 3
+    enc = str(pretrain(text, MiniConfig(size="tiny", epochs=0, vocab_size=120, min_frequency=1, progress=False,
+                                        num_threads=1), tmp_path / "enc"))
+    mc = MethodConfig(method="direct", target="ms", sources=("id",), encoder=enc, epochs=1, batch_size=4)
+    first = train_method(mc, tmp_path / "models")
+    second = train_method(mc, tmp_path / "models")
+    assert not first.cached and second.cached and first.path == second.path
+    assert second.spec.setting == "zero-shot" and second.spec.source == "id"
+    toks = [list(s) for s in load_split("ms", "test")["tokens"]]
+    assert first.spec.predictor.predict(toks) == second.spec.predictor.predict(toks)
+
+
+def test_scale_config_lists_offline_and_online_encoders():
+    from xner.methods import scale_encoders
+
+    off = scale_encoders()
+    names = [e["name"] for e in off]
+    assert names[:3] == ["mini-tiny", "mini-small", "mini-base"] and "e5-small" in names
+    full = [e["name"] for e in scale_encoders(online=True)]
+    assert {"bert-base-multilingual-cased", "xlm-roberta-base", "xlm-roberta-large", "google/mt5-base"} <= set(full)
