@@ -23,7 +23,7 @@ TABLES: dict[str, str] = {
     "drop_joined": "*/02_divergence/drop_joined.csv",
     "drop_correlations": "*/02_divergence/drop_correlations.csv",
     "dial": "*/02_divergence/dial/*/dial.csv",
-    "projection": "*/03_projection/**/projection_scores.csv",
+    "projection": "*/03_projection/projection_eval.csv",
     "methods": "*/07_methods/**/methods.csv",
 }
 
@@ -110,26 +110,11 @@ def fig_divergence_vs_drop(tables: dict[str, pd.DataFrame], n_measures: int = 6)
 
 
 def fig_projection(tables: dict[str, pd.DataFrame]):
-    """Projection methods on parallel gold: strict span F1 per method and aligner, with the published anchors."""
-    from xner.figures import PALETTE, plt, style
+    """Projection methods on parallel gold: strict span F1 per method and aligner (stage 03's bar chart)."""
+    from xner.projection.evaluate import plot_projection_f1
 
     pj = _need(tables, "projection", "03")
-    label = pj["method"].astype(str) + (" + " + pj["aligner"].astype(str) if "aligner" in pj else "")
-    pj = pj.assign(label=label).sort_values("f1")
-    with style():
-        fig, ax = plt.subplots(figsize=(4.6, 0.6 + 0.28 * len(pj)))
-        y = np.arange(len(pj))
-        xerr = None
-        if {"f1_low", "f1_high"} <= set(pj.columns):
-            xerr = np.vstack([pj["f1"] - pj["f1_low"], pj["f1_high"] - pj["f1"]])
-        ax.barh(y, pj["f1"], xerr=xerr, color=PALETTE[0], capsize=2)
-        ax.set_yticks(y, pj["label"])
-        for x, name in ((0.907, "SimAlign heuristic (published)"), (0.75, "XLM-R large model transfer (published)")):
-            ax.axvline(x, color=PALETTE[3], ls="--", lw=0.8)
-            ax.text(x, len(pj) - 0.4, name, rotation=90, va="top", ha="right", fontsize=6, color=PALETTE[3])
-        ax.set_xlabel("strict span F1 against target gold")
-        ax.set_xlim(0, 1)
-    return fig
+    return plot_projection_f1(pj.drop(columns=["pair", "variant"]), title="Annotation projection on parallel gold")
 
 
 def fig_methods(tables: dict[str, pd.DataFrame]):
