@@ -10,6 +10,7 @@ BIN    := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 CORES ?= 2
+CONFIG ?= configs/offline.yaml
 
 .PHONY: all test venv system-deps bench clean-results help
 
@@ -38,7 +39,8 @@ test: venv system-deps
 
 all: venv system-deps
 	$(BIN)/xner check-data
-	$(BIN)/snakemake --snakefile workflow/Snakefile --configfile configs/offline.yaml --cores $(CORES) --printshellcmds
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --snakefile workflow/Snakefile --configfile $(CONFIG) \
+		--cores $(CORES) --printshellcmds --rerun-triggers mtime
 
 bench: venv
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done

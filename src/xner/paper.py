@@ -24,8 +24,17 @@ TABLES: dict[str, str] = {
     "drop_correlations": "*/02_divergence/drop_correlations.csv",
     "dial": "*/02_divergence/dial/*/dial.csv",
     "projection": "*/03_projection/projection_eval.csv",
-    "methods": "*/07_methods/**/methods.csv",
+    "methods": "*/07_methods/**/methods_*_suite.csv",
 }
+
+
+# Columns collect() adds: the pair folder and the variant folder (model × seed) a table was found in.
+RUN_PAIR, RUN_VARIANT = "_run_pair", "_run_variant"
+
+
+def _stage_view(df: pd.DataFrame) -> pd.DataFrame:
+    """A table as its stage wrote it (without the columns collect() added)."""
+    return df.drop(columns=[RUN_PAIR, RUN_VARIANT], errors="ignore")
 
 
 class MissingTables(LookupError):
@@ -35,8 +44,8 @@ class MissingTables(LookupError):
 def _read(path: Path, root: Path) -> pd.DataFrame:
     df = pd.read_csv(path)
     rel = path.relative_to(root).parts
-    df["pair"] = df.get("pair", rel[0])
-    df["variant"] = rel[2] if len(rel) > 3 else ""
+    df[RUN_PAIR] = rel[0]
+    df[RUN_VARIANT] = rel[2] if len(rel) > 3 else ""
     return df.drop(columns=[c for c in ("signature",) if c in df])
 
 
@@ -65,6 +74,7 @@ def fig_native_vs_transfer(tables: dict[str, pd.DataFrame]):
     ev = ev[(ev["perturbation"] == "clean") & (ev["eval_lang"] == ev["target"]) & ev["setting"].isin(["native", "zero-shot"])]
     if ev.empty:
         raise MissingTables("the evaluation tables hold no clean native/zero-shot rows on a target test set")
+    ev = ev.assign(pair=ev[RUN_PAIR])
     g = ev.groupby(["pair", "model", "setting"], sort=True)[["f1", "f1_low", "f1_high"]].mean().reset_index()
     pairs, models = sorted(g["pair"].unique()), sorted(g["model"].unique())
     cells = [(m, s) for m in models for s in ("native", "zero-shot")]
@@ -92,8 +102,8 @@ def fig_degradation(tables: dict[str, pd.DataFrame]):
     adv = _need(tables, "adversarial", "05").copy()
     if "applied" in adv:
         adv = adv[adv["applied"].astype(str).str.lower().isin(["true", "1"])]
-    adv["column"] = adv["pair"] + " " + adv["setting"] + " (" + adv["model"].astype(str) + ")"
-    return plot_degradation_heatmap(adv, value="drop", rows="perturbation", cols="column", title="F1 drop (points)")
+    adv["column"] = adv[RUN_PAIR] + " " + adv["setting"] + " (" + adv["model"].astype(str) + ")"
+    return plot_degradation_heatmap(_stage_view(adv), value="drop", rows="perturbation", cols="column", title="F1 drop (points)")
 
 
 def fig_divergence_vs_drop(tables: dict[str, pd.DataFrame], n_measures: int = 6):
@@ -105,8 +115,7 @@ def fig_divergence_vs_drop(tables: dict[str, pd.DataFrame], n_measures: int = 6)
     best = list(corr.dropna(subset=["spearman"]).sort_values("rank")["measure"].unique()[:n_measures])
     if not best:
         raise MissingTables("no measure has a defined correlation (too few pairs?)")
-    return plot_drop_scatter(joined.drop(columns=["pair", "variant"], errors="ignore"), best,
-                             corr=corr.drop(columns=["pair", "variant"], errors="ignore"))
+    return plot_drop_scatter(_stage_view(joined), best, corr=_stage_view(corr))
 
 
 def fig_projection(tables: dict[str, pd.DataFrame]):
@@ -114,16 +123,14 @@ def fig_projection(tables: dict[str, pd.DataFrame]):
     from xner.projection.evaluate import plot_projection_f1
 
     pj = _need(tables, "projection", "03")
-    return plot_projection_f1(pj.drop(columns=["pair", "variant"]), title="Annotation projection on parallel gold")
+    return plot_projection_f1(_stage_view(pj), title="Annotation projection on parallel gold")
 
 
 def fig_methods(tables: dict[str, pd.DataFrame]):
-    """Robustness of the methods: mean F1 drop per method × perturbation (stage 07's comparison)."""
-    from xner.suite import plot_degradation_heatmap
+    """Robustness of the methods: F1 drop per method × perturbation, one panel per target (stage 07's heatmap)."""
+    from xner.methods import plot_method_heatmap
 
-    m = _need(tables, "methods", "07").copy()
-    m = m[m["perturbation"] != "clean"]
-    return plot_degradation_heatmap(m, value="drop", rows="perturbation", cols="setting", title="F1 drop by method (points)")
+    return plot_method_heatmap(_stage_view(_need(tables, "methods", "07")), title="F1 drop under perturbation, by method")
 
 
 def fig_dial(tables: dict[str, pd.DataFrame]):
@@ -134,7 +141,7 @@ def fig_dial(tables: dict[str, pd.DataFrame]):
     d = d[d["status"] == "ok"]
     with style():
         fig, ax = plt.subplots(figsize=(3.2, 3.0))
-        for i, (pair, grp) in enumerate(sorted(d.groupby("pair"))):
+        for i, (pair, grp) in enumerate(sorted(d.groupby(RUN_PAIR))):
             ax.plot(grp["target_js"], grp["achieved_js"], "o-", ms=3, color=PALETTE[i % len(PALETTE)], label=pair)
         lim = float(max(d["target_js"].max(), d["achieved_js"].max()) * 1.05 or 1)
         ax.plot([0, lim], [0, lim], color="grey", lw=0.6, ls=":")

@@ -78,9 +78,16 @@ class TrainConfig:
     num_threads: int | None = _help(
         "torch CPU threads (default: the CPUs this process may use).", default=None
     )
+    head: str = _help(
+        "Output layer: 'softmax' (independent per-word classification, the standard) or 'crf' (a linear-chain CRF "
+        "over the per-word logits, trained jointly; its transitions are saved as xner_crf.json).",
+        default="softmax",
+    )
+    crf_learning_rate: float = _help("Learning rate of the CRF head's transition scores (head='crf').", default=1e-2)
     decode: str = _help(
-        "Reading labels from per-word logits: 'viterbi' (the most probable valid strict-IOB2 sequence) or "
-        "'argmax' (per word; may emit I-X after O, which strict scoring drops).",
+        "Reading labels from per-word logits with head='softmax': 'viterbi' (the most probable valid strict-IOB2 "
+        "sequence) or 'argmax' (per word; may emit I-X after O, which strict scoring drops). head='crf' always "
+        "decodes with its learned transitions.",
         default="viterbi",
     )
     save_checkpoint: bool = _help("Save the best model with save_pretrained into the run's output folder.", default=True)
@@ -102,6 +109,8 @@ class TrainConfig:
             raise ConfigError(f"dropout must be in [0, 1) or None, got {self.dropout}")
         if self.decode not in ("viterbi", "argmax"):
             raise ConfigError(f"decode must be 'viterbi' or 'argmax', got {self.decode!r}")
+        if self.head not in ("softmax", "crf"):
+            raise ConfigError(f"head must be 'softmax' or 'crf', got {self.head!r}")
         for name in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
             v = getattr(self, name)
             if v is not None and v < 1:

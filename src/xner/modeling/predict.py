@@ -120,6 +120,7 @@ class NERModel:
         num_threads: int | None = None,
         name: str = "",
         decode: str = "viterbi",
+        crf: Any | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -132,9 +133,12 @@ class NERModel:
         self.batch_size = batch_size
         self.num_threads = num_threads
         self.name = name
-        if decode not in ("viterbi", "argmax"):
-            raise ValueError(f"decode must be 'viterbi' (valid IOB2, default) or 'argmax', got {decode!r}")
+        if decode not in ("viterbi", "argmax", "crf"):
+            raise ValueError(f"decode must be 'viterbi' (valid IOB2, default), 'argmax' or 'crf', got {decode!r}")
+        if decode == "crf" and crf is None:
+            raise ValueError("decode='crf' needs a trained CRF head (xner.modeling.crf_head.CRFHead)")
         self.decode = decode
+        self.crf = crf
         self.last_stats = EncodeStats()
 
     # ------------------------------------------------------------------ prediction
@@ -181,8 +185,17 @@ class NERModel:
         """IOB2 tag strings per word for each sentence, from the first sub-word's logits: the most probable
         valid IOB2 sequence (``decode="viterbi"``, default) or the arg-max per word (``decode="argmax"``)."""
         out = []
+        if self.decode == "crf":
+            from xner.modeling.crf_head import viterbi
+
+            sc = self.crf.to_numpy()
         for lg in self.predict_logits(tokens):
-            ids = constrained_decode(lg, self.labels) if self.decode == "viterbi" else lg.argmax(axis=-1).tolist()
+            if self.decode == "crf":
+                ids = viterbi(lg.astype(np.float64), sc["start"], sc["end"], sc["trans"])
+            elif self.decode == "viterbi":
+                ids = constrained_decode(lg, self.labels)
+            else:
+                ids = lg.argmax(axis=-1).tolist()
             out.append([self.labels[i] for i in ids])
         return out
 
@@ -200,6 +213,8 @@ class NERModel:
                 "window_overlap": self.encoder.window_overlap, "name": self.name, "decode": self.decode}
         meta.update(extra or {})
         (path / META_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
+        if self.crf is not None:
+            self.crf.save(path)
         return path
 
     @classmethod
@@ -213,10 +228,13 @@ class NERModel:
         meta = json.loads((path / META_FILE).read_text(encoding="utf-8")) if (path / META_FILE).is_file() else {}
         model = AutoModelForTokenClassification.from_pretrained(path, local_files_only=True)
         labels = meta.get("labels") or [model.config.id2label[i] for i in range(model.config.num_labels)]
+        from xner.modeling.crf_head import FILE as CRF_FILE, CRFHead
+
+        crf = CRFHead.load(path) if (path / CRF_FILE).is_file() else None
         return cls(model, load_tokenizer(str(path), local_files_only=True), labels,
                    max_length=int(meta.get("max_length", 128)), window_overlap=float(meta.get("window_overlap", 0.5)),
                    batch_size=batch_size, num_threads=num_threads or default_threads(), name=meta.get("name", path.name),
-                   decode=meta.get("decode", "viterbi"))
+                   decode=meta.get("decode", "viterbi"), crf=crf)
 
 
 __all__ = ["META_FILE", "ModelLoadError", "NERModel", "allowed_transitions", "constrained_decode", "load_tokenizer",

@@ -126,7 +126,7 @@ def load_token_classifier(encoder: str, labels: Sequence[str], dropout: float | 
         hf_logging.set_verbosity(verbosity)
 
 
-def _optimizer(model: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
+def _optimizer(model: Any, cfg: TrainConfig, crf: Any | None = None) -> torch.optim.Optimizer:
     prefix = getattr(model, "base_model_prefix", "")
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     for name, p in model.named_parameters():
@@ -140,6 +140,8 @@ def _optimizer(model: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
         {"params": ps, "lr": head_lr if head else cfg.learning_rate, "weight_decay": 0.0 if nd else cfg.weight_decay}
         for (head, nd), ps in sorted(groups.items())
     ]
+    if crf is not None:
+        params.append({"params": list(crf.parameters()), "lr": cfg.crf_learning_rate, "weight_decay": 0.0})
     return torch.optim.AdamW(params)
 
 
@@ -205,9 +207,14 @@ def train_ner(
     model = load_token_classifier(encoder, labels, cfg.dropout)
     if cfg.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
+    crf = None
+    if cfg.head == "crf":
+        from xner.modeling.crf_head import CRFHead
+
+        crf = CRFHead(labels)
     predictor = NERModel(model, tokenizer, labels, max_length=cfg.max_length, window_overlap=cfg.window_overlap,
                          batch_size=cfg.eval_batch_size, num_threads=threads, name=run_name or cfg.model,
-                         decode=cfg.decode)
+                         decode="crf" if crf is not None else cfg.decode, crf=crf)
 
     tokens = [list(t) for t in train["tokens"]]
     feats, enc_stats = predictor.encoder.encode(tokens, train["ner_tags"])
@@ -216,7 +223,7 @@ def train_ner(
     lengths = [len(f) for f in feats]
     steps_per_epoch = math.ceil(len(feats) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
-    optim = _optimizer(model, cfg)
+    optim = _optimizer(model, cfg, crf)
     from transformers import get_linear_schedule_with_warmup
 
     sched = get_linear_schedule_with_warmup(optim, int(cfg.warmup_ratio * total), total)
@@ -235,14 +242,21 @@ def train_ner(
         bar = tqdm(batches, desc=f"epoch {epoch}/{cfg.epochs}", disable=not cfg.progress, leave=False)
         for idx in bar:
             batch = pad_batch([feats[i] for i in idx], pad)
-            out = model(**batch)
-            out.loss.backward()
+            if crf is None:
+                loss = model(**batch).loss
+            else:
+                from xner.modeling.crf_head import word_emissions
+
+                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                em, tags_, mask = word_emissions(logits, batch["labels"])
+                loss = crf.nll(em, tags_, mask) / mask.sum()
+            loss.backward()
             if cfg.max_grad_norm > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
             optim.step()
             sched.step()
             optim.zero_grad(set_to_none=True)
-            loss_sum += float(out.loss.detach())
+            loss_sum += float(loss.detach())
             n_batches += 1
             n_tok += int(batch["attention_mask"].sum())
             if n_batches % 20 == 0:
@@ -263,13 +277,18 @@ def train_ner(
             if row["dev_f1"] > best_f1:
                 best_f1, best_epoch, bad = row["dev_f1"], epoch, 0
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                if crf is not None:
+                    best_state.update({f"__crf__.{k}": v.detach().clone() for k, v in crf.state_dict().items()})
             else:
                 bad += 1
                 if cfg.early_stopping_patience is not None and bad >= cfg.early_stopping_patience:
                     log.info("early stopping after epoch %d (best epoch %d, dev F1 %.4f)", epoch, best_epoch, best_f1)
                     break
     if best_state is not None:
+        crf_state = {k[len("__crf__."):]: best_state.pop(k) for k in list(best_state) if k.startswith("__crf__.")}
         model.load_state_dict(best_state)
+        if crf is not None:
+            crf.load_state_dict(crf_state)
     else:
         best_epoch = history[-1]["epoch"] if not dev_tokens else best_epoch
     model.eval()
