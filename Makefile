@@ -40,7 +40,7 @@ test: venv system-deps
 all: venv system-deps
 	$(BIN)/xner check-data
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --snakefile workflow/Snakefile --configfile $(CONFIG) \
-		--cores $(CORES) --printshellcmds --rerun-triggers mtime
+		--rerun-triggers mtime --rerun-incomplete --cores $(CORES) --printshellcmds
 
 bench: venv
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done

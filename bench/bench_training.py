@@ -50,7 +50,7 @@ JOBS = [
 
 def train_config(args: argparse.Namespace, seed: int) -> TrainConfig:
     """Fine-tuning settings shared by every mini-encoder run of the benchmark."""
-    return TrainConfig(model=args.model, learning_rate=args.lr, epochs=args.epochs, batch_size=args.batch_size,
+    return TrainConfig(model=args.model, learning_rate=args.lr, epochs=args.epochs, batch_size=args.batch_size, head=args.head,
                        early_stopping_patience=args.patience, seed=seed, num_threads=args.threads, progress=False,
                        max_train_samples=args.max_train_samples)
 
@@ -177,7 +177,8 @@ def main() -> None:
     ap.add_argument("--pretrain-epochs", type=int, default=None, help="mini pretraining epochs (default: the size's)")
     ap.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs (early stopping on dev F1)")
     ap.add_argument("--patience", type=int, default=3)
-    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--head", choices=["crf", "softmax"], default="crf", help="output layer of the encoder")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-train-samples", type=int, default=None)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])

@@ -34,8 +34,9 @@ extra_sources = []  # multi-source: source languages besides the pair's source, 
 few_shot_k = 100  # few-shot: target training sentences added to the source data
 projected = None  # translate-train: CoNLL file or folder written by stage 03 (projection)
 epochs = 3  # fine-tuning epochs (early stopping on dev strict F1)
-learning_rate = 5e-4  # peak learning rate (mini encoders like ~5e-4; pretrained hub encoders ~3e-5)
+learning_rate = 1e-3  # peak learning rate (mini encoders like 5e-4…1e-3; pretrained hub encoders ~3e-5)
 batch_size = 32
+head = "crf"  # output layer: "crf" (linear-chain CRF over the encoder's word logits) or "softmax"
 freeze_embeddings = False  # freeze the word-embedding matrix (faster on CPU for large vocabularies)
 max_train_samples = 1000  # sentences per training language (None: all)
 max_eval_samples = 300  # dev sentences per language for early stopping (None: all)
@@ -75,7 +76,7 @@ for lang in extra_sources:
     config.language(lang)
 encoders = list(dict.fromkeys([model, *sizes]))
 train_config = TrainConfig(
-    model=model, learning_rate=learning_rate, epochs=epochs, batch_size=batch_size, freeze_embeddings=freeze_embeddings,
+    model=model, learning_rate=learning_rate, epochs=epochs, batch_size=batch_size, freeze_embeddings=freeze_embeddings, head=head,
     max_train_samples=max_train_samples, max_eval_samples=max_eval_samples, max_predict_samples=max_predict_samples,
     seed=seed, num_threads=num_threads, progress=False,
 )
@@ -137,7 +138,7 @@ table[["setting", "source", "model", "eval_lang", "n_sentences", "precision", "r
 # %%
 sig = signature(data=dataset, split="test", languages=[source_lang, target_lang], model=encoders + (["crf"] if include_crf else []),
                 seed=seed, mode="strict", stage="04_training", settings=settings, max_train_samples=max_train_samples,
-                epochs=epochs, learning_rate=learning_rate)
+                epochs=epochs, learning_rate=learning_rate, head=head)
 written = [write_table(table, results_dir / "training.csv", sig)]
 if histories:
     history = pd.concat(histories, ignore_index=True)
