@@ -18,6 +18,8 @@ import statistics
 import time
 from pathlib import Path
 
+from _results import write_section  # noqa: E402  (bench/ is on sys.path when a script runs)
+
 TARGET_S = 10.0
 SECTION = "Divergence"
 
@@ -40,18 +42,6 @@ def one_run(langs: list[str], tokenizer: str | None) -> tuple[dict[str, float], 
     return {"load": t1 - t0, "profile": t2 - t1, "compare": t3 - t2, "total": t3 - t0, "cpu": time.process_time() - c0}, len(table)
 
 
-def write_section(path: Path, body: str) -> None:
-    """Replace (or append) the ``## Divergence`` section of a markdown file, keeping the other sections."""
-    text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == f"## {SECTION}"), None)
-    new = [f"## {SECTION}", "", *body.rstrip().splitlines(), ""]
-    if start is None:
-        lines = [*lines, *([""] if lines and lines[-1] else []), *new]
-    else:
-        end = next((j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")), len(lines))
-        lines = [*lines[:start], *new, *lines[end:]]
-    path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -95,7 +85,7 @@ Repeat: `XNER_DATA_DIR=../shared/data .venv/bin/python bench/bench_divergence.py
     print(body)
     if not args.no_write:
         out = Path(__file__).resolve().parent / "RESULTS.md"
-        write_section(out, body)
+        write_section(f"## {SECTION}\n\n{body}", out)
         print("updated", out)
 
 

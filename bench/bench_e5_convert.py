@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _results import write_section  # noqa: E402  (bench/ is on sys.path when a script runs)
+
 SECTION = "e5 conversion"
 TARGET_S = 60.0
 
@@ -56,18 +58,6 @@ def import_seconds() -> float:
     return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
-def write_section(path: Path, body: str) -> None:
-    """Replace (or append) this benchmark's section of a markdown file, keeping the other sections."""
-    text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmark results\n"
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == f"## {SECTION}"), None)
-    new = [f"## {SECTION}", "", *body.rstrip().splitlines(), ""]
-    if start is None:
-        lines = [*lines, *([""] if lines and lines[-1] else []), *new]
-    else:
-        end = next((j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")), len(lines))
-        lines = [*lines[:start], *new, *lines[end:]]
-    path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -110,7 +100,7 @@ Repeat: `.venv/bin/python bench/bench_e5_convert.py --repeats {args.repeats}`
     print(body)
     if args.write:
         out = Path(__file__).resolve().parent / "RESULTS.md"
-        write_section(out, body)
+        write_section(f"## {SECTION}\n\n{body}", out)
         print("updated", out)
 
 

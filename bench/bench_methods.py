@@ -23,6 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _results import write_section  # noqa: E402  (bench/ is on sys.path when a script runs)
+
 SECTION = "## Methods: training cost"
 METHODS = ("direct", "multi-source", "distill", "lora", "madx")
 
@@ -94,14 +96,6 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str, path: Path) -> None:
-    """Replace (or append) the section in RESULTS.md."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if SECTION in old:
-        head, rest = old.split(SECTION, 1)
-        nxt = rest.find("\n## ")
-        old = head + (rest[nxt + 1 :] if nxt >= 0 else "")
-    path.write_text(old.rstrip("\n") + "\n\n" + text, encoding="utf-8")
 
 
 def main() -> None:
@@ -123,7 +117,7 @@ def main() -> None:
     text = markdown(rows, args)
     print(text)
     if args.write:
-        write_section(text, Path(__file__).with_name("RESULTS.md"))
+        write_section(text)
 
 
 if __name__ == "__main__":

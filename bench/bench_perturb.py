@@ -17,6 +17,8 @@ import time
 import warnings
 from pathlib import Path
 
+from _results import write_section  # noqa: E402  (bench/ is on sys.path when a script runs)
+
 SECTION = "## Perturbations"
 
 
@@ -82,17 +84,6 @@ def bench_suite(pair: str, repeats: int, n_train: int) -> list[str]:
     ]
 
 
-def write_section(text: str, path: Path) -> None:
-    """Replace (or append) the ``## Perturbations`` section of RESULTS.md, leaving the other sections as they are."""
-    old = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmark results\n"
-    lines = old.splitlines()
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == SECTION), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        new = "\n".join(lines[:start] + text.rstrip("\n").splitlines() + ([""] + lines[end:] if end < len(lines) else [])) + "\n"
-    path.write_text(new, encoding="utf-8")
 
 
 def main() -> None:
@@ -131,7 +122,7 @@ def main() -> None:
     ])
     print(text)
     if args.write:
-        write_section(text, Path(__file__).with_name("RESULTS.md"))
+        write_section(text)
 
 
 if __name__ == "__main__":

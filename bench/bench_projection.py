@@ -34,6 +34,8 @@ from xner.projection.project import ProjectionConfig, project_corpus
 from xner.projection.translate import ApertiumTranslator
 from xner.signature import signature, write_table
 
+from _results import write_section  # noqa: E402  (bench/ is on sys.path when a script runs)
+
 SECTION = "## Projection on Europarl en→es"
 DEV, HELD = range(0, 400), range(400, 799)
 
@@ -255,16 +257,6 @@ def render(table: pd.DataFrame | None, timing: dict | None, args, load: tuple[fl
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str, path: Path) -> None:
-    """Replace (or append) this section of RESULTS.md, leaving the other sections as they are."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if SECTION in old:
-        start = old.index(SECTION)
-        nxt = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + (old[nxt + 1 :] if nxt >= 0 else "")
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.write_text(new, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -313,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{k}: {v}")
     text = render(table, timing, args, load, sweep, combos)
     if args.write:
-        write_section(text, Path(__file__).with_name("RESULTS.md"))
+        write_section(text)
         print("updated bench/RESULTS.md")
     else:
         sys.stdout.write(text)

@@ -188,16 +188,19 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="update the Training section of bench/RESULTS.md")
     args = ap.parse_args()
     cmd = "XNER_DATA_DIR=../shared/data .venv/bin/python bench/bench_training.py " + " ".join(sys.argv[1:])
-    text = [SECTION, "", "Issue 4 (stage 04). Command: `" + cmd.strip() + "`", ""]
+    args.out.mkdir(parents=True, exist_ok=True)
     if args.part in ("quality", "both"):
         table = quality(args)
+        text = ["Command: `" + cmd.strip() + "`", ""]
         text += ["Strict span F1 on the full WikiANN test splits, 95 % percentile-bootstrap CIs (1,000 resamples over "
                  "sentences). Training on the full train split (5,000 sentences), early stopping on the dev split "
                  "of the training language(s). The mini encoder of each row is pretrained only on the unlabelled "
                  "train text of its pair (en-sw, ar-fa, id-ms, nl-af).", ""]
         text += quality_markdown(table) + [""]
+        (args.out / "training_quality.md").write_text("\n".join(text), encoding="utf-8")
     if args.part in ("speed", "both"):
         s = speed(args)
+        text = ["Command: `" + cmd.strip() + "`", ""]
         text += [f"Speed, pair {args.speed_pair}, {args.model} (pretraining from scratch in an empty cache):", "",
                  "| what | value |", "|---|---|",
                  f"| pretraining ({s.get('pretrain_epochs', 0):.0f} epochs, {s.get('parameters', 0) / 1e6:.1f} M encoder parameters) | "
@@ -208,7 +211,9 @@ def main() -> None:
                  f"({s['zero-shot_train_tokens_per_s']:,.0f} training tokens/s) |",
                  f"| prediction | {s['native_predict_sentences_per_s']:,.0f} sentences/s |",
                  f"| **total** (target < 600 s on 2 cores) | **{s['total_s']:.0f} s** |", ""]
-    md = "\n".join(text)
+        (args.out / "training_speed.md").write_text("\n".join(text), encoding="utf-8")
+    parts = [args.out / f"training_{p}.md" for p in ("quality", "speed")]
+    md = "\n".join([SECTION, "", "Issue 4 (stage 04)."] + [p.read_text(encoding="utf-8") for p in parts if p.is_file()])
     print(md)
     if args.write:
         write_section(md, Path(__file__).with_name("RESULTS.md"))

@@ -4,7 +4,8 @@
 * :mod:`xner.modeling.tokenize` — first-sub-word alignment and windows for long sentences;
 * :mod:`xner.modeling.train` — :func:`train_ner` (plain torch loop, early stopping on dev strict F1);
 * :mod:`xner.modeling.predict` — :class:`NERModel`, the predictor ``predict(tokens) -> tags``;
-* :mod:`xner.modeling.crf` — :class:`CRFTagger`, the same interface over hand-made features;
+* :mod:`xner.modeling.crf_head` — an optional linear-chain CRF output layer for any encoder (``head="crf"``);
+* :mod:`xner.modeling.crf` — :class:`CRFTagger`, the feature-CRF baseline with the same interface;
 * :mod:`xner.modeling.figures` — learning curves.
 
 The settings (native, zero-shot, multi-source, few-shot, translate-train) are run by :mod:`xner.transfer`.

@@ -220,6 +220,7 @@ class SubwordEncoder:
             enc = self.tokenizer(
                 [list(sentences[i]) for i in part], is_split_into_words=True, add_special_tokens=False,
                 return_attention_mask=False, return_token_type_ids=False,
+                verbose=False,  # long sentences are windowed below, so the "longer than maximum" warning is moot
             )
             for j, si in enumerate(part):
                 words: list[list[int]] = [[] for _ in sentences[si]]
