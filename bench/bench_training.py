@@ -35,6 +35,8 @@ from xner.modeling import CRFConfig, TrainConfig
 from xner.signature import signature, write_table
 from xner.transfer import run_setting, spec_for
 
+from _results import write_section  # noqa: E402  (bench/ is on sys.path when a script runs)
+
 SECTION = "## Training"
 # (pair whose two languages pretrain the mini encoder, setting, source, target)
 JOBS = [
@@ -155,27 +157,13 @@ def quality_markdown(table: pd.DataFrame) -> list[str]:
     return lines
 
 
-def write_section(text: str, path: Path) -> None:
-    """Replace (or append) the ``## Training`` section of RESULTS.md, leaving the other sections as they are."""
-    old = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmark results\n"
-    lines = old.splitlines()
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == SECTION), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        new = "\n".join(lines[:start] + text.rstrip("\n").splitlines() + ([""] + lines[end:] if end < len(lines) else [])) + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(new, encoding="utf-8")
-    tmp.replace(path)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=["quality", "speed", "both"], default="both")
+    ap.add_argument("--part", choices=["quality", "speed", "both", "none"], default="both",
+                    help="what to run; 'none' only assembles the Markdown of earlier runs (with --write)")
     ap.add_argument("--model", default="mini-tiny", help="encoder compared with the CRF")
     ap.add_argument("--pretrain-epochs", type=int, default=None, help="mini pretraining epochs (default: the size's)")
-    ap.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs (early stopping on dev F1)")
+    ap.add_argument("--epochs", type=int, default=12, help="fine-tuning epochs (early stopping on dev F1)")
     ap.add_argument("--patience", type=int, default=3)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--head", choices=["crf", "softmax"], default="crf", help="output layer of the encoder")
@@ -216,7 +204,7 @@ def main() -> None:
     md = "\n".join([SECTION, "", "Issue 4 (stage 04)."] + [p.read_text(encoding="utf-8") for p in parts if p.is_file()])
     print(md)
     if args.write:
-        write_section(md, Path(__file__).with_name("RESULTS.md"))
+        write_section(md)
 
 
 if __name__ == "__main__":
