@@ -39,7 +39,7 @@ def test_kill_resume_and_up_to_date(fixture_data_dir, tmp_path):
         assert time.time() < deadline, "the first notebook run did not finish in time"
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGTERM)  # kill the workflow with the second notebook running
-    proc.wait(timeout=60)
+    proc.wait(timeout=300)  # snakemake stops its running job first; slow on a loaded machine
     done = [t for t in targets if t.exists()]
     assert len(done) == 1, "the kill came too late to leave a job unfinished"
     missing = next(t for t in targets if t not in done)
