@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import logging
 import math
 import random
@@ -152,6 +153,25 @@ def evaluate_dev(predictor: NERModel, tokens: list[list[str]], gold: list[list[s
     return {"dev_precision": s.precision, "dev_recall": s.recall, "dev_f1": s.f1}
 
 
+def _flushing_denormals(fn: Any) -> Any:
+    """Run ``fn`` with denormal floats flushed to zero, restoring the process default afterwards.
+
+    Adam's second-moment estimates underflow into denormals, which x86 CPUs process very slowly: flushing them
+    halved CPU fine-tuning time (measured on e5-small). It is global processor state, so it is undone on return.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        torch.set_flush_denormal(True)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_flush_denormal(False)
+
+    return wrapper
+
+
+@_flushing_denormals
 def train_ner(
     train: Any,
     dev: Any | None,
@@ -180,9 +200,6 @@ def train_ner(
     set_seed(cfg.seed)
     threads = cfg.num_threads or default_threads()
     torch.set_num_threads(threads)
-    # Adam's second-moment estimates underflow into denormal floats, which x86 CPUs process very slowly:
-    # flushing them to zero halves the fine-tuning time on the CPU (measured) and changes no result that matters.
-    torch.set_flush_denormal(True)
 
     if train is None or len(train) == 0:
         raise TrainingDataError("the training split is empty: nothing to train on")
