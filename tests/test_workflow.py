@@ -33,13 +33,18 @@ def test_kill_resume_and_up_to_date(fixture_data_dir, tmp_path):
     log_path = tmp_path / "first.log"
     with log_path.open("w") as log_fh:
         proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=log_fh, stderr=subprocess.STDOUT)
-    deadline = time.time() + 240
-    while "1 of 2 steps (50%) done" not in log_path.read_text():  # snakemake has recorded the first job as finished
-        assert proc.poll() is None, log_path.read_text()
-        assert time.time() < deadline, "the first notebook run did not finish in time"
-        time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGTERM)  # kill the workflow with the second notebook running
-    proc.wait(timeout=300)  # snakemake stops its running job first; slow on a loaded machine
+    try:
+        deadline = time.time() + 240
+        while "1 of 2 steps (50%) done" not in log_path.read_text():  # snakemake recorded the first job as finished
+            assert proc.poll() is None, log_path.read_text()
+            assert time.time() < deadline, "the first notebook run did not finish in time"
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGTERM)  # kill the workflow with the second notebook running
+        proc.wait(timeout=300)  # snakemake stops its running job first; slow on a loaded machine
+    finally:
+        if proc.poll() is None:  # never leave a workflow running behind a failed test
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     done = [t for t in targets if t.exists()]
     assert len(done) == 1, "the kill came too late to leave a job unfinished"
     missing = next(t for t in targets if t not in done)
