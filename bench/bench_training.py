@@ -221,7 +221,7 @@ def main() -> None:
                  f"| **total** (target < 600 s on 2 cores) | **{s['total_s']:.0f} s** |", ""]
         (args.out / "training_speed.md").write_text("\n".join(text), encoding="utf-8")
     parts = [args.out / f"training_{p}.md" for p in ("quality", "speed")]
-    md = "\n".join([SECTION, "", "Issue 4 (stage 04)."] + [p.read_text(encoding="utf-8") for p in parts if p.is_file()])
+    md = "\n".join([SECTION, "", "Issue 4 (stage 04).", ""] + [p.read_text(encoding="utf-8") for p in parts if p.is_file()])
     print(md)
     if args.write:
         write_section(md)

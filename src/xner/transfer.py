@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from xner.data import find_split_file, label_set_of, load_split, read_conll, tag_names, write_conll
-from xner.labels import LabelSet, get_label_set, map_labels
+from xner.labels import LabelSet, map_labels
 from xner.metrics import bootstrap_ci, score
 from xner.modeling.config import TrainConfig
 from xner.modeling.crf import CRFConfig, train_crf

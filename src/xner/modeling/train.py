@@ -32,7 +32,6 @@ from xner.labels import LabelError, LabelSet
 from xner.metrics import score
 from xner.modeling.config import TrainConfig, default_threads, save_config
 from xner.modeling.predict import ModelLoadError, NERModel, load_tokenizer, pad_batch, pad_id_of
-from xner.modeling.tokenize import Feature
 
 log = logging.getLogger(__name__)
 
