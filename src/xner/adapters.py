@@ -137,26 +137,37 @@ class AdapterResult:
 # ---------------------------------------------------------------------------------------------- LoRA
 
 
+def _task_predictor(
+    train: Any, encoder: str, cfg: TrainConfig, lora: "LoraSettings", run_name: str, language_adapter: Any = None,
+) -> NERModel:
+    """A LoRA task adapter (head kept trainable) on ``encoder`` for ``train``'s labels, as a predictor; with
+    ``language_adapter`` (a :func:`train_language_adapter` folder) stacked below it."""
+    from peft import get_peft_model
+
+    from xner.data import label_set_of
+
+    labels = list(label_set_of(train).labels)
+    tokenizer = load_tokenizer(encoder)
+    base = load_token_classifier(encoder, labels)
+    model = get_peft_model(base, lora_config(base, lora, task=True), adapter_name=TASK_SLOT)
+    if language_adapter is not None:
+        _add_language_slot(model, Path(language_adapter))
+    return NERModel(model, tokenizer, labels, max_length=cfg.max_length, window_overlap=cfg.window_overlap,
+                    batch_size=cfg.eval_batch_size, num_threads=cfg.num_threads or default_threads(), name=run_name)
+
+
 def train_lora_ner(
     train: Any, dev: Any | None, encoder: str, config: TrainConfig | None = None, lora: LoraSettings | None = None,
     *, output_dir: str | Path | None = None, run_name: str = "lora",
 ) -> AdapterResult:
     """Fine-tune LoRA adapters (and the full head) of ``encoder`` for NER on ``train``; early stopping on ``dev``."""
-    from peft import get_peft_model
-
-    from xner.data import label_set_of
-
     cfg = config or TrainConfig()
     lora = lora or LoraSettings()
     set_seed(cfg.seed)
     t0 = time.perf_counter()
-    labels = list(label_set_of(train).labels)
     train = cap(train, cfg.max_train_samples)
-    tokenizer = load_tokenizer(encoder)
-    base = load_token_classifier(encoder, labels)
-    model = get_peft_model(base, lora_config(base, lora, task=True), adapter_name=TASK_SLOT)
-    predictor = NERModel(model, tokenizer, labels, max_length=cfg.max_length, window_overlap=cfg.window_overlap,
-                         batch_size=cfg.eval_batch_size, num_threads=cfg.num_threads or default_threads(), name=run_name)
+    predictor = _task_predictor(train, encoder, cfg, lora, run_name)
+    model, tokenizer = predictor.model, predictor.tokenizer
     tokens, tags = _labelled(train)
     feats, _ = predictor.encoder.encode(tokens, tags)
     dev_tokens, dev_gold = _dev_lists(dev, cfg)
@@ -420,10 +431,6 @@ def train_madx(
 ) -> AdapterResult:
     """Train the task adapter on source NER with the ``source`` language adapter active and frozen, then swap in
     the ``target`` language adapter. ``language_adapters`` maps languages to :func:`train_language_adapter` folders."""
-    from peft import get_peft_model
-
-    from xner.data import label_set_of
-
     for lang in (source, target):
         if lang not in language_adapters:
             raise AdapterError(f"no language adapter for {lang!r}; train one with train_language_adapter")
@@ -431,14 +438,9 @@ def train_madx(
     lora = lora or LoraSettings()
     set_seed(cfg.seed)
     t0 = time.perf_counter()
-    labels = list(label_set_of(train).labels)
     train = cap(train, cfg.max_train_samples)
-    tokenizer = load_tokenizer(encoder)
-    base = load_token_classifier(encoder, labels)
-    model = get_peft_model(base, lora_config(base, lora, task=True), adapter_name=TASK_SLOT)
-    _add_language_slot(model, Path(language_adapters[source]))
-    predictor = NERModel(model, tokenizer, labels, max_length=cfg.max_length, window_overlap=cfg.window_overlap,
-                         batch_size=cfg.eval_batch_size, num_threads=cfg.num_threads or default_threads(), name=run_name)
+    predictor = _task_predictor(train, encoder, cfg, lora, run_name, language_adapters[source])
+    model, tokenizer = predictor.model, predictor.tokenizer
     predictor.adapter_meta = {"kind": "madx", "encoder": encoder, "source": source, "target": target,  # type: ignore[attr-defined]
                               "language_adapters": {k: str(v) for k, v in language_adapters.items()},
                               "active_language": source, "lora": dataclasses.asdict(lora),

@@ -273,11 +273,9 @@ class CachedPredictor:
 
     @staticmethod
     def _key(tokens: Sequence[Sequence[str]]) -> str:
-        h = hashlib.sha256()
-        for s in tokens:
-            h.update("\x1f".join(s).encode("utf-8"))
-            h.update(b"\x1e")
-        return h.hexdigest()
+        from xner.encoders.mini import text_digest
+
+        return text_digest(tokens)
 
     def predict(self, tokens: list[list[str]]) -> list[list[str]]:
         """Predictions for ``tokens`` (computed once per distinct input)."""

@@ -343,7 +343,8 @@ def pretraining_text(languages: Sequence[str], dataset: str = "wikiann") -> list
     return out
 
 
-def _digest(sentences: Sequence[Sequence[str]]) -> str:
+def text_digest(sentences: Sequence[Sequence[str]]) -> str:
+    """A sha256 of tokenized sentences (the cache key of text: pretraining data, memoised predictions)."""
     h = hashlib.sha256()
     for s in sentences:
         h.update("\x1f".join(s).encode("utf-8"))
@@ -369,7 +370,7 @@ def mini_encoder(languages: Sequence[str], size: str = "small", seed: int = 0, *
     cfg = dataclasses.replace(config, size=size, seed=seed) if config is not None else MiniConfig(size=size, seed=seed)
     langs = sorted(set(languages))
     sentences = [list(s) for s in text] if text is not None else pretraining_text(langs, cfg.dataset)
-    key_src = json.dumps({"languages": langs, "settings": cfg.resolved(), "text": _digest(sentences)}, sort_keys=True)
+    key_src = json.dumps({"languages": langs, "settings": cfg.resolved(), "text": text_digest(sentences)}, sort_keys=True)
     key = hashlib.sha256(key_src.encode("utf-8")).hexdigest()[:12]
     final = cache_root() / f"mini-{cfg.size}-{'+'.join(langs)}-seed{seed}-{key}"
     if (final / "mini_encoder.json").is_file():
