@@ -250,11 +250,12 @@ def test_mt5_encoder_with_token_classification_head(tmp_path):
 
 
 def test_classifier_learning_rate_applies_to_head_only(tiny):
-    from xner.modeling.train import _optimizer, load_token_classifier
+    from xner.modeling.loop import make_optimizer
+    from xner.modeling.train import load_token_classifier
 
     model = load_token_classifier(tiny, ["O", "B-PER", "I-PER"])
     cfg = dataclasses.replace(fast_config(), learning_rate=1e-4, classifier_learning_rate=1e-2)
-    opt = _optimizer(model, cfg)
+    opt = make_optimizer(model, cfg)
     head = {id(p) for p in model.classifier.parameters()}
     for g in opt.param_groups:
         is_head = {id(p) in head for p in g["params"]}
@@ -311,3 +312,14 @@ def test_dropout_override(tiny):
     model = load_token_classifier(tiny, ["O", "B-PER", "I-PER"], dropout=0.3)
     assert model.config.hidden_dropout_prob == 0.3 and model.config.attention_probs_dropout_prob == 0.3
     assert load_token_classifier(tiny, ["O"]).config.hidden_dropout_prob == 0.1
+
+
+def test_optimizer_refuses_a_model_with_nothing_to_train(tiny):
+    from xner.modeling.loop import NothingToTrainError, make_optimizer
+    from xner.modeling.train import load_token_classifier
+
+    model = load_token_classifier(tiny, ["O", "B-PER", "I-PER"])
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(NothingToTrainError, match="no trainable parameters"):
+        make_optimizer(model, fast_config())

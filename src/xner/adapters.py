@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from xner.distill import train_loop
 from xner.modeling.config import TrainConfig, default_threads
+from xner.modeling.loop import fit, length_grouped_batches
 from xner.modeling.predict import META_FILE, NERModel, load_tokenizer, pad_id_of
 from xner.modeling.tokenize import Feature
 from xner.modeling.train import cap, load_token_classifier, set_seed
@@ -156,6 +156,13 @@ def _task_predictor(
                     batch_size=cfg.eval_batch_size, num_threads=cfg.num_threads or default_threads(), name=run_name)
 
 
+def _fit_task(model: Any, feats: Sequence[Feature], cfg: TrainConfig, **kwargs: Any) -> tuple[pd.DataFrame, int | None]:
+    """The shared optimisation loop (:func:`xner.modeling.loop.fit`) with the model's cross-entropy loss."""
+    torch.set_num_threads(cfg.num_threads or default_threads())
+    fitted = fit(model, feats, cfg, _ce_loss, **kwargs)
+    return fitted.history, fitted.best_epoch
+
+
 def train_lora_ner(
     train: Any, dev: Any | None, encoder: str, config: TrainConfig | None = None, lora: LoraSettings | None = None,
     *, output_dir: str | Path | None = None, run_name: str = "lora",
@@ -172,7 +179,7 @@ def train_lora_ner(
     feats, _ = predictor.encoder.encode(tokens, tags)
     dev_tokens, dev_gold = _dev_lists(dev, cfg)
     tcfg = dataclasses.replace(cfg, learning_rate=lora.learning_rate)
-    history, best = train_loop(model, feats, tcfg, _ce_loss, pad_id=pad_id_of(tokenizer), predictor=predictor,
+    history, best = _fit_task(model, feats, tcfg, pad_id=pad_id_of(tokenizer), predictor=predictor,
                                dev_tokens=dev_tokens, dev_gold=dev_gold, desc="lora")
     tr, tot = trainable_parameters(model)
     stats = {"n_train_sentences": len(tokens), "trainable_parameters": tr, "total_parameters": tot,
@@ -295,8 +302,7 @@ def train_language_adapter(
     from peft import get_peft_model
     from transformers import AutoConfig, AutoModelForMaskedLM, get_linear_schedule_with_warmup
 
-    from xner.encoders.mini import _sequences, mask_batch
-    from xner.modeling.train import length_grouped_batches
+    from xner.encoders.mini import mask_batch, mlm_sequences
 
     lora = lora or LoraSettings()
     st = settings or MLMSettings()
@@ -322,7 +328,7 @@ def train_language_adapter(
     for p in head.parameters():  # the MLM head trains with the adapter (and is discarded), except tied embeddings
         if p is not tied:
             p.requires_grad_(True)
-    seqs = _sequences(tokenizer, sents, st.max_length)
+    seqs = mlm_sequences(tokenizer, sents, st.max_length)
     specials = sorted(i for i in tokenizer.all_special_ids if i is not None)
     n_special = 1 + max(i for i in specials if i < len(tokenizer) // 2) if specials else 0
     rng = np.random.default_rng(st.seed)
@@ -449,7 +455,7 @@ def train_madx(
     feats, _ = predictor.encoder.encode(tokens, tags)
     dev_tokens, dev_gold = _dev_lists(dev, cfg)  # source dev, scored with the source language adapter
     tcfg = dataclasses.replace(cfg, learning_rate=lora.learning_rate)
-    history, best = train_loop(model, feats, tcfg, _ce_loss, pad_id=pad_id_of(tokenizer), predictor=predictor,
+    history, best = _fit_task(model, feats, tcfg, pad_id=pad_id_of(tokenizer), predictor=predictor,
                                dev_tokens=dev_tokens, dev_gold=dev_gold, desc="task adapter")
     swap_language(predictor, target)
     tr, tot = trainable_parameters(model)

@@ -25,9 +25,8 @@ into weights that differ. Published (mBERT, CoNLL, en→es/nl/de) F1: single-sou
 multi-source 78.0 / 81.3 / 75.3 — for reference only, not xner results.
 
 The student is an ordinary checkpoint (``NERModel.save`` → ``save_pretrained``; ``NERModel.load`` reads it).
-:func:`train_loop` is the plain training loop shared with :mod:`xner.adapters`: it mirrors
-:func:`xner.modeling.train.train_ner`'s loop but takes a ready model and a loss function, which ``train_ner``
-does not (it builds its own model and uses the model's cross-entropy).
+It is trained by the same loop as every other fine-tuning (:func:`xner.modeling.loop.fit`), with the
+distillation loss in place of cross-entropy.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,9 +45,10 @@ import pandas as pd
 import torch
 
 from xner.modeling.config import TrainConfig, default_threads
-from xner.modeling.predict import NERModel, load_tokenizer, pad_batch, pad_id_of
+from xner.modeling.loop import fit
+from xner.modeling.predict import NERModel, load_tokenizer, pad_id_of
 from xner.modeling.tokenize import Feature
-from xner.modeling.train import evaluate_dev, length_grouped_batches, load_token_classifier, set_seed
+from xner.modeling.train import load_token_classifier, set_seed
 
 log = logging.getLogger(__name__)
 
@@ -242,95 +242,6 @@ def distill_loss(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
     raise DistillError(f"unknown distillation loss {loss!r}; expected one of {LOSSES}")
 
 
-# ---------------------------------------------------------------------------------------------- training loop
-
-
-def make_optimizer(model: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW over the trainable parameters (no weight decay on biases and norms)."""
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        (no_decay if p.ndim < 2 or "norm" in name.lower() or name.endswith(".bias") else decay).append(p)
-    if not decay and not no_decay:
-        raise DistillError("the model has no trainable parameters")
-    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.learning_rate)
-
-
-def train_loop(
-    model: Any,
-    feats: Sequence[Feature],
-    cfg: TrainConfig,
-    batch_loss: Callable[[Any, list[Feature], dict[str, torch.Tensor]], torch.Tensor],
-    *,
-    pad_id: int,
-    predictor: NERModel | None = None,
-    dev_tokens: list[list[str]] | None = None,
-    dev_gold: list[list[str]] | None = None,
-    desc: str = "train",
-) -> tuple[pd.DataFrame, int | None]:
-    """Train ``model`` on ``feats`` with ``batch_loss(model, feats, padded_batch)``; AdamW, linear warm-up and
-    decay, gradient clipping, length-grouped batches; with dev data, early stopping on strict F1 and the best
-    epoch's trainable weights restored. Returns the learning curve and the best epoch."""
-    from tqdm.auto import tqdm
-    from transformers import get_linear_schedule_with_warmup
-
-    if not feats:
-        raise DistillError("nothing to train on (no features)")
-    set_seed(cfg.seed)
-    torch.set_num_threads(cfg.num_threads or default_threads())
-    lengths = [len(f) for f in feats]
-    total = math.ceil(len(feats) / cfg.batch_size) * cfg.epochs
-    optim = make_optimizer(model, cfg)
-    sched = get_linear_schedule_with_warmup(optim, int(cfg.warmup_ratio * total), total)
-    rng = np.random.default_rng(cfg.seed)
-    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
-    use_dev = bool(dev_tokens) and predictor is not None
-    history: list[dict[str, Any]] = []
-    best_f1, best_epoch, best_state, bad = -1.0, None, None, 0
-    for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        t0 = time.perf_counter()
-        loss_sum, nb = 0.0, 0
-        batches = length_grouped_batches(lengths, cfg.batch_size, rng, cfg.group_by_length)
-        for idx in tqdm(batches, desc=f"{desc} {epoch}/{cfg.epochs}", disable=not cfg.progress, leave=False):
-            fb = [feats[i] for i in idx]
-            loss = batch_loss(model, fb, pad_batch(fb, pad_id))
-            loss.backward()
-            if cfg.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], cfg.max_grad_norm)
-            optim.step()
-            sched.step()
-            optim.zero_grad(set_to_none=True)
-            loss_sum += float(loss.detach())
-            nb += 1
-        row: dict[str, Any] = {"epoch": epoch, "train_loss": loss_sum / max(1, nb), "train_seconds": time.perf_counter() - t0}
-        if use_dev:
-            assert predictor is not None and dev_gold is not None
-            row.update(evaluate_dev(predictor, dev_tokens, dev_gold))
-        history.append(row)
-        log.info("%s epoch %d: %s", desc, epoch, row)
-        if use_dev:
-            if row["dev_f1"] > best_f1:
-                best_f1, best_epoch, bad = row["dev_f1"], epoch, 0
-                params = dict(model.named_parameters())
-                best_state = {n: params[n].detach().clone() for n in trainable}
-            else:
-                bad += 1
-                if cfg.early_stopping_patience is not None and bad >= cfg.early_stopping_patience:
-                    break
-    if best_state is not None:
-        params = dict(model.named_parameters())
-        with torch.no_grad():
-            for n, v in best_state.items():
-                params[n].copy_(v)
-    else:
-        best_epoch = history[-1]["epoch"]
-    model.eval()
-    return pd.DataFrame(history), best_epoch
-
-
 # ---------------------------------------------------------------------------------------------- distillation
 
 
@@ -449,8 +360,10 @@ def distill(
 
         dcap = dev if cfg.max_eval_samples is None else dev.select(range(min(cfg.max_eval_samples, len(dev))))
         dev_tokens, dev_gold = [list(t) for t in dcap["tokens"]], tag_names(dcap)
-    history, best_epoch = train_loop(model, feats, cfg, batch_loss, pad_id=pad_id_of(tokenizer), predictor=student,
-                                     dev_tokens=dev_tokens, dev_gold=dev_gold, desc="distil")
+    torch.set_num_threads(threads)
+    fitted = fit(model, feats, cfg, batch_loss, pad_id=pad_id_of(tokenizer), predictor=student,
+                 dev_tokens=dev_tokens, dev_gold=dev_gold, desc="distil")
+    history, best_epoch = fitted.history, fitted.best_epoch
     stats = {"n_target_sentences": len(text), "n_empty_skipped": skipped, "n_windows": len(feats),
              "teacher_seconds": teacher_seconds, "seconds": time.perf_counter() - t_start,
              **{f"encode_{k}": v for k, v in enc_stats.as_dict().items()}}
@@ -472,7 +385,7 @@ def weights_table(weights: Sequence[SourceWeight], **columns: Any) -> pd.DataFra
 
 __all__ = [
     "DEFAULT_TAU", "DistillConfig", "DistillError", "DistillResult", "LOSSES", "SIMILARITIES", "SourceWeight",
-    "distill", "distill_loss", "language_similarity", "make_optimizer", "soft_batch", "softmax_weights",
-    "source_weights", "teacher_probabilities", "text_centroid", "train_loop", "vocabulary_similarity",
+    "distill", "distill_loss", "language_similarity", "soft_batch", "softmax_weights",
+    "source_weights", "teacher_probabilities", "text_centroid", "vocabulary_similarity",
     "weights_table",
 ]

@@ -187,7 +187,7 @@ class _Seq:
     word: np.ndarray  # word number per position, -1 at special tokens
 
 
-def _sequences(tokenizer: Any, sentences: Sequence[Sequence[str]], max_length: int) -> list[_Seq]:
+def mlm_sequences(tokenizer: Any, sentences: Sequence[Sequence[str]], max_length: int) -> list[_Seq]:
     """Sub-word sequences with word numbers; long sentences are split into non-overlapping windows."""
     from xner.modeling.tokenize import EncodeStats, SubwordEncoder, plan_windows
 
@@ -264,7 +264,8 @@ def pretrain(sentences: Sequence[Sequence[str]], cfg: MiniConfig, out_dir: str |
     from tqdm.auto import tqdm
     from transformers import BertConfig, BertForMaskedLM, get_linear_schedule_with_warmup
 
-    from xner.modeling.train import length_grouped_batches, set_seed
+    from xner.modeling.loop import length_grouped_batches
+    from xner.modeling.train import set_seed
 
     sentences = [list(s) for s in sentences if len(s) > 0]
     if not sentences:
@@ -275,7 +276,7 @@ def pretrain(sentences: Sequence[Sequence[str]], cfg: MiniConfig, out_dir: str |
     t_start = time.perf_counter()
     tokenizer = train_tokenizer(sentences, cfg.vocab_size, cfg.min_frequency, cfg.lowercase, cfg.max_length)
     vocab = len(tokenizer)
-    seqs = _sequences(tokenizer, sentences, cfg.max_length)
+    seqs = mlm_sequences(tokenizer, sentences, cfg.max_length)
     spec = cfg.spec
     mcfg = BertConfig(vocab_size=vocab, hidden_size=spec.hidden, num_hidden_layers=spec.layers,
                       num_attention_heads=spec.heads, intermediate_size=spec.intermediate,

@@ -1,9 +1,5 @@
-"""Fine-tuning any encoder for NER with a plain torch loop (CPU-friendly, deterministic under a seed).
-
-Why a hand-written loop rather than ``transformers.Trainer``: the loop is ~80 lines, and it lets us train on
-windows of long sentences while early-stopping on *word-level strict span F1* computed by the same predictor
-that evaluation uses (Trainer would need a custom evaluation loop for that anyway), with length-grouped batches,
-dynamic padding and exact determinism on the CPU.
+"""Fine-tuning any encoder for NER (CPU-friendly, deterministic under a seed): data checks, model and head set-up,
+then the shared optimisation loop :func:`xner.modeling.loop.fit`, then saving.
 
 The encoder is any ``AutoModelForTokenClassification`` checkpoint: a hub name (XLM-R, mBERT, ``google/mt5-*``,
 whose encoder ``MT5ForTokenClassification`` wraps), a local folder, or one of the offline encoders
@@ -16,9 +12,7 @@ import copy
 import dataclasses
 import functools
 import logging
-import math
 import random
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -29,9 +23,10 @@ import torch
 
 from xner.data import label_set_of, tag_names
 from xner.labels import LabelError, LabelSet
-from xner.metrics import score
 from xner.modeling.config import TrainConfig, default_threads, save_config
-from xner.modeling.predict import ModelLoadError, NERModel, load_tokenizer, pad_batch, pad_id_of
+from xner.modeling.crf_head import CRFHead, word_emissions
+from xner.modeling.loop import fit
+from xner.modeling.predict import ModelLoadError, NERModel, load_tokenizer, pad_id_of
 
 log = logging.getLogger(__name__)
 
@@ -74,20 +69,6 @@ def cap(ds: Any, n: int | None) -> Any:
     return ds if n is None or len(ds) <= n else ds.select(range(n))
 
 
-def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator, group: bool) -> list[list[int]]:
-    """Shuffled batches; with ``group``, windows of similar length share a batch (mega-batches of 50 sorted)."""
-    perm = rng.permutation(len(lengths)).tolist()
-    if not group:
-        return [perm[i : i + batch_size] for i in range(0, len(perm), batch_size)]
-    mega = batch_size * 50
-    batches: list[list[int]] = []
-    for m in range(0, len(perm), mega):
-        chunk = sorted(perm[m : m + mega], key=lambda i: -lengths[i])
-        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
-    order = rng.permutation(len(batches)).tolist()
-    return [batches[i] for i in order]
-
-
 DROPOUT_KEYS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout_rate", "dropout", "attention_dropout",
                 "classifier_dropout")
 
@@ -124,32 +105,6 @@ def load_token_classifier(encoder: str, labels: Sequence[str], dropout: float | 
         ) from exc
     finally:
         hf_logging.set_verbosity(verbosity)
-
-
-def _optimizer(model: Any, cfg: TrainConfig, crf: Any | None = None) -> torch.optim.Optimizer:
-    prefix = getattr(model, "base_model_prefix", "")
-    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        head = not (prefix and name.startswith(prefix + "."))
-        no_decay = p.ndim < 2 or "norm" in name.lower() or name.endswith(".bias")
-        groups.setdefault((head, no_decay), []).append(p)
-    head_lr = cfg.classifier_learning_rate or cfg.learning_rate
-    params = [
-        {"params": ps, "lr": head_lr if head else cfg.learning_rate, "weight_decay": 0.0 if nd else cfg.weight_decay}
-        for (head, nd), ps in sorted(groups.items())
-    ]
-    if crf is not None:
-        params.append({"params": list(crf.parameters()), "lr": cfg.crf_learning_rate, "weight_decay": 0.0})
-    return torch.optim.AdamW(params)
-
-
-def evaluate_dev(predictor: NERModel, tokens: list[list[str]], gold: list[list[str]]) -> dict[str, float]:
-    """Strict span P/R/F1 of ``predictor`` on dev sentences."""
-    pred = predictor.predict(tokens)
-    s = score(gold, pred, mode="strict")
-    return {"dev_precision": s.precision, "dev_recall": s.recall, "dev_f1": s.f1}
 
 
 def _flushing_denormals(fn: Any) -> Any:
@@ -228,8 +183,6 @@ def train_ner(
         model.get_input_embeddings().weight.requires_grad_(False)
     crf = None
     if cfg.head == "crf":
-        from xner.modeling.crf_head import CRFHead, word_emissions
-
         crf = CRFHead(labels)
     predictor = NERModel(model, tokenizer, labels, max_length=cfg.max_length, window_overlap=cfg.window_overlap,
                          batch_size=cfg.eval_batch_size, num_threads=threads, name=run_name or cfg.model,
@@ -239,77 +192,18 @@ def train_ner(
     feats, enc_stats = predictor.encoder.encode(tokens, train["ner_tags"])
     if not feats:
         raise TrainingDataError(f"all {len(tokens)} training sentences are empty")
-    lengths = [len(f) for f in feats]
-    steps_per_epoch = math.ceil(len(feats) / cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
-    optim = _optimizer(model, cfg, crf)
-    from transformers import get_linear_schedule_with_warmup
 
-    sched = get_linear_schedule_with_warmup(optim, int(cfg.warmup_ratio * total), total)
-    rng = np.random.default_rng(cfg.seed)
-    pad = pad_id_of(tokenizer)
+    def batch_loss(m: Any, fb: list[Any], batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if crf is None:
+            return m(**batch).loss
+        logits = m(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        em, tags_, mask = word_emissions(logits, batch["labels"])
+        return crf.nll(em, tags_, mask) / mask.sum()
 
-    history: list[dict[str, Any]] = []
-    best_f1, best_epoch, best_state, bad = -1.0, None, None, 0
-    from tqdm.auto import tqdm
-
-    for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        t0 = time.perf_counter()
-        loss_sum, n_batches, n_tok = 0.0, 0, 0
-        batches = length_grouped_batches(lengths, cfg.batch_size, rng, cfg.group_by_length)
-        bar = tqdm(batches, desc=f"epoch {epoch}/{cfg.epochs}", disable=not cfg.progress, leave=False)
-        for idx in bar:
-            batch = pad_batch([feats[i] for i in idx], pad)
-            if crf is None:
-                loss = model(**batch).loss
-            else:
-                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-                em, tags_, mask = word_emissions(logits, batch["labels"])
-                loss = crf.nll(em, tags_, mask) / mask.sum()
-            loss.backward()
-            if cfg.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-            optim.step()
-            sched.step()
-            optim.zero_grad(set_to_none=True)
-            loss_sum += float(loss.detach())
-            n_batches += 1
-            n_tok += int(batch["attention_mask"].sum())
-            if n_batches % 20 == 0:
-                bar.set_postfix(loss=f"{loss_sum / n_batches:.4f}")
-        train_s = time.perf_counter() - t0
-        row: dict[str, Any] = {"epoch": epoch, "train_loss": loss_sum / max(1, n_batches), "train_seconds": train_s,
-                               "train_tokens_per_s": n_tok / train_s if train_s > 0 else float("nan")}
-        if dev_tokens:
-            t1 = time.perf_counter()
-            row.update(evaluate_dev(predictor, dev_tokens, dev_gold))
-            dt = time.perf_counter() - t1
-            row["dev_sentences_per_s"] = len(dev_tokens) / dt if dt > 0 else float("nan")
-        else:
-            row.update({"dev_precision": float("nan"), "dev_recall": float("nan"), "dev_f1": float("nan")})
-        history.append(row)
-        log.info("epoch %d: %s", epoch, {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
-        if dev_tokens:
-            if row["dev_f1"] > best_f1:
-                best_f1, best_epoch, bad = row["dev_f1"], epoch, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                if crf is not None:
-                    best_state.update({f"__crf__.{k}": v.detach().clone() for k, v in crf.state_dict().items()})
-            else:
-                bad += 1
-                if cfg.early_stopping_patience is not None and bad >= cfg.early_stopping_patience:
-                    log.info("early stopping after epoch %d (best epoch %d, dev F1 %.4f)", epoch, best_epoch, best_f1)
-                    break
-    if best_state is not None:
-        crf_state = {k[len("__crf__."):]: best_state.pop(k) for k in list(best_state) if k.startswith("__crf__.")}
-        model.load_state_dict(best_state)
-        if crf is not None:
-            crf.load_state_dict(crf_state)
-    else:
-        best_epoch = history[-1]["epoch"] if not dev_tokens else best_epoch
-    model.eval()
-    hist = pd.DataFrame(history)
+    fitted = fit(model, feats, cfg, batch_loss, pad_id=pad_id_of(tokenizer), predictor=predictor,
+                 dev_tokens=dev_tokens, dev_gold=dev_gold, extra=[crf] if crf is not None else [], desc="epoch")
+    best_epoch = fitted.best_epoch
+    hist = fitted.history
     hist.insert(0, "run", run_name or cfg.model)
     stats = {"n_train_sentences": len(tokens), "n_dev_sentences": len(dev_tokens), "n_train_windows": len(feats),
              "encoder": encoder, "threads": threads, **{f"encode_{k}": v for k, v in enc_stats.as_dict().items()}}
@@ -329,6 +223,6 @@ def copy_config(cfg: TrainConfig, **changes: Any) -> TrainConfig:
 
 
 __all__ = [
-    "TrainResult", "TrainingDataError", "check_same_labels", "copy_config", "evaluate_dev", "length_grouped_batches",
-    "load_token_classifier", "set_seed", "train_ner",
+    "TrainResult", "TrainingDataError", "check_same_labels", "copy_config", "load_token_classifier", "set_seed",
+    "train_ner",
 ]
