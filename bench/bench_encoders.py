@@ -143,6 +143,20 @@ def markdown(table: pd.DataFrame, cmd: str, args: argparse.Namespace) -> str:
         r0 = next(iter(by.values()))
         lines.append(f"| {pair.replace('-', '→')} | {setting} | {r0.source} → {r0.target} | " + " | ".join(cells)
                      + f" | {best} |")
+    best = table.loc[table.groupby(["pair", "setting"], sort=False).f1.idxmax()]
+    lines.append("")
+    for setting in dict.fromkeys(table.setting):
+        wins = best[best.setting == setting].model.value_counts()
+        lines.append(f"- Best strict F1, {setting}: " + ", ".join(f"{m} in {n} of {int((table.setting == setting).sum() / table.model.nunique())} pairs"
+                                                         for m, n in wins.items()) + ".")
+    e5 = table[table.model == "e5-small"].set_index(["pair", "setting"])
+    for other in [m for m in models if m != "e5-small"]:
+        o = table[table.model == other].set_index(["pair", "setting"])
+        common = e5.index.intersection(o.index)
+        above = sum(e5.f1_low[k] > o.f1_high[k] for k in common)
+        below = sum(e5.f1_high[k] < o.f1_low[k] for k in common)
+        lines.append(f"- e5-small vs {other}: 95 % CIs disjoint in {above + below} of {len(common)} rows "
+                     f"(e5-small above in {above}, below in {below}).")
     both = frozen_vs.groupby(["pair", "setting"]).filter(lambda g: g.model.nunique() == 2)
     if len(both):
         lines += ["", "e5-small with the word-embedding matrix frozen (the default) and trained (all 118 M parameters), "

@@ -26,6 +26,9 @@ encoder = "e5-small"  # e5-small, mini-tiny/-small/-base, or a Hugging Face name
 sources = None  # source languages (first = the direct/lora/madx source); None: the pair's source (+ "nl" for multi-source)
 baseline = "direct"  # method the others are tested against (None: no comparison)
 epochs = 1
+learning_rate = 1e-4  # fine-tuning rate (LoRA uses its own, LoraSettings); mini encoders: 1e-3 (configs/scale.yaml)
+batch_size = 16
+freeze_embeddings = True  # freeze the word-embedding matrix (e5-small: 96M of 118M parameters); mini encoders: False
 max_train_samples = 300  # labelled source sentences per source (quick default)
 max_unlabeled = 300  # unlabelled target sentences for distillation
 mlm_sentences = 300  # text sentences per MAD-X language adapter
@@ -69,6 +72,7 @@ print(f"{method} with {encoder}: {'+'.join(sources)} → {target_lang} | data: {
 def make(m):
     srcs = tuple(sources if m in ("multi-source", "distill") else sources[:1])
     return methods.MethodConfig(method=m, target=target_lang, sources=srcs, encoder=encoder, epochs=epochs,
+                                learning_rate=learning_rate, batch_size=batch_size, freeze_embeddings=freeze_embeddings,
                                 max_train_samples=max_train_samples, max_unlabeled=max_unlabeled,
                                 max_eval_samples=max_eval_samples, mlm=MLMSettings(max_sentences=mlm_sentences, progress=False))
 

@@ -113,3 +113,22 @@ def test_scale_config_lists_offline_and_online_encoders():
     assert names[:3] == ["mini-tiny", "mini-small", "mini-base"] and "e5-small" in names
     full = [e["name"] for e in scale_encoders(online=True)]
     assert {"bert-base-multilingual-cased", "xlm-roberta-base", "xlm-roberta-large", "google/mt5-base"} <= set(full)
+
+
+def test_run_comparison_puts_scale_encoders_in_the_same_suite(fixture_data_dir, tmp_path):
+    from xner.data import load_split
+    from xner.encoders.mini import MiniConfig, pretrain
+    from xner.methods import run_comparison
+
+    text = [list(s) for lang in ("id", "ms") for s in load_split(lang, "train")["tokens"]] * 3
+    encs = [str(pretrain(text, MiniConfig(size="tiny", epochs=0, vocab_size=120, min_frequency=1, progress=False,
+                                          num_threads=1, seed=seed), tmp_path / f"enc{seed}")) for seed in (0, 1)]
+    ev, cost = run_comparison([("ms", ["id"])], ["direct"], encoder=encs[0], epochs=1, max_train_samples=None,
+                              max_eval_samples=None, max_test_samples=None, perturbations=["mask"], n_resamples=20,
+                              learning_rate=1e-3, batch_size=4, scale=[{"name": encs[1], "learning_rate": 2e-3}],
+                              models_dir=tmp_path / "models", results_dir=tmp_path / "res", figures_dir=tmp_path / "fig",
+                              say=lambda m: None)
+    assert set(ev.table["variant"]) == {"direct", f"direct@{encs[1]}"}
+    assert set(ev.comparison["method"]) == {f"direct@{encs[1]}"} and set(ev.comparison["baseline"]) == {"direct"}
+    assert list(cost["encoder"]) == encs and not cost["cached"].any()
+    assert (tmp_path / "res" / "methods_suite.csv").is_file() and (tmp_path / "fig" / "methods_heatmap.png").is_file()

@@ -67,8 +67,8 @@ class MethodConfig:
     max_eval_samples: int | None = 300
     max_unlabeled: int | None = 2000
     freeze_embeddings: bool = True
-    learning_rate: float = 5e-5
-    batch_size: int = 32
+    learning_rate: float = 1e-4
+    batch_size: int = 16
     seed: int = 0
     encoder_seed: int = 0
     dataset: str = "wikiann"
@@ -561,31 +561,42 @@ def run_comparison(
     max_eval_samples: int | None = 300, max_test_samples: int | None = 300, perturbations: Sequence[Any] = DEFAULT_PERTURBATIONS,
     seeds: Sequence[int] = (0,), n_resamples: int = 1000, mlm_sentences: int | None = 1000, models_dir: str | Path = "results/models/07_methods",
     results_dir: str | Path = "results/07_methods", figures_dir: str | Path = "figures/07_methods",
-    say: Callable[[str], None] = print,
+    learning_rate: float = 1e-4, batch_size: int = 16, scale: Sequence[Mapping[str, Any]] = (),
+    scale_methods: Sequence[str] = ("direct",), say: Callable[[str], None] = print,
 ) -> tuple[MethodsEvaluation, pd.DataFrame]:
     """Every method on every ``(target, sources)`` pair, one suite per pair, one table, comparison and figure.
 
     The first source of each pair is its ``direct``/``lora``/``madx`` source; ``multi-source`` and ``distill``
-    use all. Returns the combined evaluation and the cost table (training seconds per method and pair).
+    use all. ``scale`` adds the encoder-size axis: for each entry (``name`` and optionally its own
+    ``learning_rate`` and ``freeze_embeddings``, as in configs/scale.yaml) the ``scale_methods`` are trained with
+    that encoder too and enter the same suite as ``<method>@<encoder>``, tested against ``direct`` with ``encoder``.
+    Returns the combined evaluation and the cost table (training seconds per method and pair).
     """
     from xner.figures import save_figure
 
+    variants: list[tuple[str, str, dict[str, Any]]] = [(m, m, {}) for m in methods]
+    for entry in scale:
+        kw = {k: entry[k] for k in ("learning_rate", "freeze_embeddings") if k in entry}
+        variants += [(f"{m}@{entry['name']}", m, {"encoder": entry["name"], **kw}) for m in scale_methods
+                     if entry["name"] != encoder]
     evs, costs = [], []
     for target, sources in pairs:
         models = {}
-        for m in methods:
+        for name, m, over in variants:
+            settings: dict[str, Any] = {"encoder": encoder, "learning_rate": learning_rate, **over}
             mc = MethodConfig(method=m, target=target, sources=tuple(sources if m in ("multi-source", "distill") else sources[:1]),
-                              encoder=encoder, epochs=epochs, max_train_samples=max_train_samples,
+                              epochs=epochs, max_train_samples=max_train_samples, batch_size=batch_size,
                               max_unlabeled=max_unlabeled, max_eval_samples=max_eval_samples,
-                              mlm=MLMSettings(max_sentences=mlm_sentences, progress=False))
+                              mlm=MLMSettings(max_sentences=mlm_sentences, progress=False), **settings)
             tm = train_method(mc, models_dir, say=say)
-            models[m] = tm.spec
-            costs.append({"target": target, "method": m, "sources": "+".join(mc.used_sources), "cached": tm.cached,
-                          "train_seconds": tm.info.get("train_seconds", tm.seconds), "path": str(tm.path),
-                          "teacher_weights": json.dumps(tm.info.get("teacher_weights"))})
+            models[name] = tm.spec
+            costs.append({"target": target, "method": name, "encoder": mc.encoder, "sources": "+".join(mc.used_sources),
+                          "cached": tm.cached, "train_seconds": tm.info.get("train_seconds", tm.seconds),
+                          "path": str(tm.path), "teacher_weights": json.dumps(tm.info.get("teacher_weights"))})
         evs.append(evaluate_methods(models, target, sources, perturbations, seeds=seeds, max_test_samples=max_test_samples,
                                     max_domain_sentences=max_test_samples, n_resamples=n_resamples,
-                                    baseline="direct" if "direct" in models else None, say=say))
+                                    baseline="direct" if "direct" in models else None, reference_encoder=encoder,
+                                    say=say))
     ev = MethodsEvaluation(pd.concat([e.table for e in evs], ignore_index=True),
                            pd.concat([e.comparison for e in evs], ignore_index=True), [n for e in evs for n in e.notes])
     write_evaluation(ev, results_dir, pairs=[f"{'+'.join(s)}-{t}" for t, s in pairs], encoder=encoder)
@@ -625,13 +636,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--models-dir", default="results/models/07_methods")
     ap.add_argument("--results-dir", default="results/07_methods")
     ap.add_argument("--figures-dir", default="figures/07_methods")
+    ap.add_argument("--learning-rate", type=float, default=1e-4, help="fine-tuning learning rate (LoRA: its own)")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--scale", nargs="*", default=[], metavar="ENCODER",
+                    help="encoder-size axis: encoders of configs/scale.yaml trained with --scale-methods too")
+    ap.add_argument("--scale-methods", nargs="+", default=["direct"], choices=METHODS)
     a = ap.parse_args(argv)
+    known = {e["name"]: e for e in scale_encoders(online=True)}
+    scale = [known.get(n, {"name": n}) for n in a.scale]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     ev, cost = run_comparison(a.pair, a.methods, encoder=a.encoder, epochs=a.epochs, max_train_samples=a.max_train_samples,
                               max_unlabeled=a.max_unlabeled, max_eval_samples=a.max_eval_samples,
                               max_test_samples=a.max_test_samples, perturbations=a.perturbations, seeds=a.seeds,
                               n_resamples=a.n_resamples, mlm_sentences=a.mlm_sentences, models_dir=a.models_dir, results_dir=a.results_dir,
-                              figures_dir=a.figures_dir)
+                              figures_dir=a.figures_dir, learning_rate=a.learning_rate, batch_size=a.batch_size,
+                              scale=scale, scale_methods=a.scale_methods)
     print(cost.to_string())
     print(robustness_summary(ev.comparison).round(4).to_string())
     for n in ev.notes:
