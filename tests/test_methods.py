@@ -85,6 +85,11 @@ def test_evaluate_methods_table_comparison_and_figure(fixture_data_dir, tmp_path
     assert {"drop_delta", "drop_delta_low", "drop_delta_high", "drop_delta_p", "f1_delta"} <= set(comp.columns)
     summ = robustness_summary(comp)
     assert len(summ) == comp["perturbation"].nunique()
+    from xner.methods import summary_markdown
+
+    md = summary_markdown(ev)
+    assert "| lora | 1.000 [1.000, 1.000] |" in md  # the memoriser of the test set is perfect on clean text
+    assert md.count("| ms | ") == comp["perturbation"].nunique() and "| lora | " in md.split("Against")[1]
     paths = save_figure(plot_method_heatmap(t), tmp_path / "fig")
     assert all(p.stat().st_size > 0 for p in paths)
 

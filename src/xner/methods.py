@@ -510,6 +510,49 @@ def plot_method_heatmap(table: pd.DataFrame, column: str = "variant", title: str
     return fig
 
 
+def summary_markdown(ev: MethodsEvaluation) -> str:
+    """The comparison in words and tables, computed from ``ev`` only: clean F1 and mean drop per method and target,
+    and for every perturbation the method whose drop is smallest relative to the baseline (paired bootstrap)."""
+    t = ev.table
+    lines: list[str] = []
+    clean = t[t["perturbation"] == "clean"]
+    pert = t[~t["perturbation"].astype(str).str.startswith(("clean", "domain"))]
+    pert = pert[pert["applied"].fillna(True).astype(bool)]
+    targets = list(dict.fromkeys(t["pair_target"].astype(str)))
+    variants = list(dict.fromkeys(t["variant"].astype(str)))
+    lines += ["| method | " + " | ".join(f"{x}: clean F1 [95 % CI] | {x}: mean drop (points)" for x in targets) + " |",
+              "|---|" + "---|---|" * len(targets)]
+    for v in variants:
+        cells = []
+        for x in targets:
+            c = clean[(clean["variant"] == v) & (clean["pair_target"] == x)]
+            d = pert[(pert["variant"] == v) & (pert["pair_target"] == x)]["drop"]
+            cells.append(f"{c['f1'].mean():.3f} [{c['f1_low'].mean():.3f}, {c['f1_high'].mean():.3f}]" if len(c) else "—")
+            cells.append(f"{100 * d.mean():.1f}" if len(d) else "—")
+        lines.append(f"| {v} | " + " | ".join(cells) + " |")
+    if ev.comparison.empty:
+        return "\n".join(lines) + "\n"
+    summ = robustness_summary(ev.comparison)
+    base = str(ev.comparison["baseline"].iloc[0])
+    lines += ["", f"Most robust method per target and perturbation: the smallest drop relative to `{base}` "
+              "(drop difference in F1 points, paired bootstrap 95 % CI and p; negative = more robust than the baseline).",
+              "", "| target | perturbation | most robust | drop difference [95 % CI] | p | F1 difference |",
+              "|---|---|---|---|---|---|"]
+    for r in summ.itertuples():
+        lines.append(f"| {r.target} | {r.perturbation} | {r.method} | {100 * r.drop_delta:+.1f} "
+                     f"[{100 * r.drop_delta_low:+.1f}, {100 * r.drop_delta_high:+.1f}] | {r.drop_delta_p:.3f} | "
+                     f"{100 * r.f1_delta:+.1f} |")
+    c = ev.comparison.groupby(["method"], as_index=False).agg(
+        n=("drop_delta", "size"), better=("drop_delta_high", lambda x: int((x < 0).sum())),
+        worse=("drop_delta_low", lambda x: int((x > 0).sum())), mean=("drop_delta", "mean"))
+    lines += ["", f"Against `{base}` over all targets and perturbations (rows whose 95 % CI of the drop difference "
+              "excludes 0):", "", "| method | comparisons | significantly more robust | significantly less robust | "
+              "mean drop difference (points) |", "|---|---|---|---|---|"]
+    for r in c.sort_values("mean").itertuples():
+        lines.append(f"| {r.method} | {r.n} | {r.better} | {r.worse} | {100 * r.mean:+.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 def write_evaluation(ev: MethodsEvaluation, results_dir: str | Path, stem: str = "methods", **sig_fields: Any) -> list[Path]:
     """Write the suite table, the comparison and the robustness summary (CSV + signature)."""
     from xner.signature import signature, write_table
@@ -652,7 +695,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                               figures_dir=a.figures_dir, learning_rate=a.learning_rate, batch_size=a.batch_size,
                               scale=scale, scale_methods=a.scale_methods)
     print(cost.to_string())
-    print(robustness_summary(ev.comparison).round(4).to_string())
+    md = summary_markdown(ev)
+    Path(a.results_dir, "methods_summary.md").write_text(md, encoding="utf-8")
+    print(md)
     for n in ev.notes:
         print("note:", n)
     return 0
@@ -665,5 +710,5 @@ if __name__ == "__main__":
 __all__ = [
     "CachedPredictor", "METHODS", "MethodConfig", "MethodError", "MethodsEvaluation", "SETTING", "TrainedMethod",
     "drop_difference", "drop_matrix", "evaluate_methods", "language_adapter", "main", "plot_method_heatmap",
-    "robustness_summary", "run_comparison", "scale_encoders", "train_method", "write_evaluation",
+    "robustness_summary", "run_comparison", "scale_encoders", "summary_markdown", "train_method", "write_evaluation",
 ]
