@@ -11,7 +11,8 @@ import torch
 
 from test_modeling_fixtures import toy_dataset, toy_sentences
 from xner.encoders import EncoderNotFoundError, mini, resolve_encoder
-from xner.encoders.mini import MiniConfig, MiniEncoderError, MiniSize, mask_batch, mini_encoder, train_tokenizer
+from xner.encoders.mini import MiniConfig, MiniEncoderError, MiniSize, mini_encoder, train_tokenizer
+from xner.encoders.mlm import mask_batch, mlm_sequences
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def test_tokenizer_is_unigram_deterministic_and_round_trips(tmp_path):
 def test_mask_batch_whole_words_and_determinism():
     toks, _ = toy_sentences(40)
     tok = train_tokenizer(toks, vocab_size=120, min_frequency=1)
-    seqs = mini.mlm_sequences(tok, [["Jakarta", "Petronasku", "Bandungville", "di"]] * 30, 32)
+    seqs = mlm_sequences(tok, [["Jakarta", "Petronasku", "Bandungville", "di"]] * 30, 32)
 
     def run(seed):
         return mask_batch(seqs, np.random.default_rng(seed), mask_id=tok.mask_token_id, pad_id=0,

@@ -36,7 +36,7 @@ import pandas as pd
 import torch
 
 from xner.modeling.config import TrainConfig, default_threads
-from xner.modeling.loop import fit, length_grouped_batches
+from xner.modeling.loop import fit
 from xner.modeling.predict import META_FILE, NERModel, load_tokenizer, pad_id_of
 from xner.modeling.tokenize import Feature
 from xner.modeling.train import cap, load_token_classifier, set_seed
@@ -300,9 +300,9 @@ def train_language_adapter(
     """Train a LoRA language adapter by masked language modelling on ``text`` (word lists); save it (peft format
     plus ``language_adapter.json`` with the loss curve) in ``output_dir`` and return that folder."""
     from peft import get_peft_model
-    from transformers import AutoConfig, AutoModelForMaskedLM, get_linear_schedule_with_warmup
+    from transformers import AutoConfig, AutoModelForMaskedLM
 
-    from xner.encoders.mini import mask_batch, mlm_sequences
+    from xner.encoders.mlm import mlm_sequences, train_mlm
 
     lora = lora or LoraSettings()
     st = settings or MLMSettings()
@@ -331,36 +331,12 @@ def train_language_adapter(
     seqs = mlm_sequences(tokenizer, sents, st.max_length)
     specials = sorted(i for i in tokenizer.all_special_ids if i is not None)
     n_special = 1 + max(i for i in specials if i < len(tokenizer) // 2) if specials else 0
-    rng = np.random.default_rng(st.seed)
-    lengths = [len(s.ids) for s in seqs]
     params = [p for p in model.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=st.learning_rate, weight_decay=0.0)
-    total = st.epochs * -(-len(seqs) // st.batch_size)
-    sched = get_linear_schedule_with_warmup(optim, int(st.warmup_ratio * total), total)
-    from tqdm.auto import tqdm
-
-    history = []
-    model.train()
-    for epoch in range(1, st.epochs + 1):
-        te = time.perf_counter()
-        loss_sum, nb = 0.0, 0
-        for idx in tqdm(length_grouped_batches(lengths, st.batch_size, rng, True), desc=f"MLM {lang} {epoch}/{st.epochs}",
-                        disable=not st.progress, leave=False):
-            batch = mask_batch([seqs[i] for i in idx], rng, mask_id=tokenizer.mask_token_id, pad_id=pad_id_of(tokenizer),
-                               vocab_size=len(tokenizer), n_special=n_special, probability=st.mlm_probability,
-                               whole_word=True)
-            hidden = base(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-            sel = batch["labels"] != -100
-            logits = head(hidden[sel])
-            loss = torch.nn.functional.cross_entropy(logits, batch["labels"][sel])
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optim.step()
-            sched.step()
-            optim.zero_grad(set_to_none=True)
-            loss_sum += float(loss.detach())
-            nb += 1
-        history.append({"epoch": epoch, "mlm_loss": loss_sum / max(1, nb), "seconds": time.perf_counter() - te})
+    history = train_mlm(base, head, seqs, optim, epochs=st.epochs, batch_size=st.batch_size,
+                        rng=np.random.default_rng(st.seed), mask_id=tokenizer.mask_token_id, pad_id=pad_id_of(tokenizer),
+                        vocab_size=len(tokenizer), n_special=n_special, probability=st.mlm_probability,
+                        whole_word=True, warmup_ratio=st.warmup_ratio, desc=f"MLM {lang}", progress=st.progress)
     model.eval()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)

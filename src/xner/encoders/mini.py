@@ -18,7 +18,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import math
 import os
 import shutil
 import tempfile
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 
 from xner import config as xconfig
+from xner.encoders.mlm import mlm_sequences, train_mlm
 from xner.modeling.config import _coerce, default_threads
 
 log = logging.getLogger(__name__)
@@ -178,81 +178,7 @@ def train_tokenizer(sentences: Sequence[Sequence[str]], vocab_size: int = 8000, 
                                    sep_token="[SEP]", mask_token="[MASK]", model_max_length=max_length)
 
 
-# ---------------------------------------------------------------------------------------------- masking
-
-
-@dataclass
-class _Seq:
-    ids: np.ndarray  # sub-word ids, special tokens included
-    word: np.ndarray  # word number per position, -1 at special tokens
-
-
-def mlm_sequences(tokenizer: Any, sentences: Sequence[Sequence[str]], max_length: int) -> list[_Seq]:
-    """Sub-word sequences with word numbers; long sentences are split into non-overlapping windows."""
-    from xner.modeling.tokenize import EncodeStats, SubwordEncoder, plan_windows
-
-    enc = SubwordEncoder(tokenizer, max_length, window_overlap=0.0)
-    pieces = enc.word_pieces(sentences, EncodeStats())
-    out: list[_Seq] = []
-    for words in pieces:
-        if not words:
-            continue
-        for w in plan_windows([len(p) for p in words], enc.budget, 0.0):
-            ids = list(enc.prefix)
-            wn = [-1] * len(enc.prefix)
-            for k in range(w.start, w.end):
-                ids += words[k]
-                wn += [k - w.start] * len(words[k])
-            ids += enc.suffix
-            wn += [-1] * len(enc.suffix)
-            out.append(_Seq(np.asarray(ids, dtype=np.int64), np.asarray(wn, dtype=np.int64)))
-    return out
-
-
-def mask_batch(seqs: Sequence[_Seq], rng: np.random.Generator, *, mask_id: int, pad_id: int, vocab_size: int,
-               n_special: int, probability: float, whole_word: bool) -> dict[str, torch.Tensor]:
-    """BERT masking (80 % [MASK], 10 % random piece, 10 % unchanged) of ``probability`` of the words (or pieces)
-    of each sequence, at least one per sequence; labels are the original ids there and -100 elsewhere.
-
-    Written here rather than taken from ``DataCollatorForWholeWordMask`` because that collator infers words
-    from ``##`` prefixes and draws from the global torch RNG; this one uses the exact word ids and its own seeded
-    generator, so pretraining is reproducible."""
-    width = max(len(s.ids) for s in seqs)
-    ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
-    labels = np.full((len(seqs), width), -100, dtype=np.int64)
-    att = np.zeros((len(seqs), width), dtype=np.int64)
-    for i, s in enumerate(seqs):
-        n = len(s.ids)
-        ids[i, :n] = s.ids
-        att[i, :n] = 1
-        units = s.word if whole_word else np.where(s.word >= 0, np.arange(n), -1)
-        cands = np.unique(units[units >= 0])
-        if len(cands) == 0:
-            continue
-        k = max(1, int(round(probability * len(cands))))
-        chosen = rng.choice(cands, size=min(k, len(cands)), replace=False)
-        pos = np.flatnonzero(np.isin(units, chosen))
-        labels[i, pos] = s.ids[pos]
-        r = rng.random(len(pos))
-        ids[i, pos[r < 0.8]] = mask_id
-        rnd = pos[(r >= 0.8) & (r < 0.9)]
-        ids[i, rnd] = rng.integers(n_special, vocab_size, size=len(rnd))
-    return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(att), "labels": torch.from_numpy(labels)}
-
-
 # ---------------------------------------------------------------------------------------------- pretraining
-
-
-def _mlm_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Masked-LM loss computed at the masked positions only.
-
-    ``BertForMaskedLM.forward`` projects *every* position onto the vocabulary, which on a CPU costs more than
-    the encoder itself for a small model; projecting only the ~15 % masked positions gives the same loss."""
-    hidden = model.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-    labels = batch["labels"]
-    sel = labels != -100
-    logits = model.cls(hidden[sel])
-    return torch.nn.functional.cross_entropy(logits, labels[sel])
 
 
 def pretrain(sentences: Sequence[Sequence[str]], cfg: MiniConfig, out_dir: str | Path) -> Path:
@@ -261,10 +187,8 @@ def pretrain(sentences: Sequence[Sequence[str]], cfg: MiniConfig, out_dir: str |
     Writes ``config.json`` + weights (``BertForMaskedLM``), the tokenizer files and ``mini_encoder.json``
     (settings, text counts, loss per epoch, seconds).
     """
-    from tqdm.auto import tqdm
-    from transformers import BertConfig, BertForMaskedLM, get_linear_schedule_with_warmup
+    from transformers import BertConfig, BertForMaskedLM
 
-    from xner.modeling.loop import length_grouped_batches
     from xner.modeling.train import set_seed
 
     sentences = [list(s) for s in sentences if len(s) > 0]
@@ -285,40 +209,17 @@ def pretrain(sentences: Sequence[Sequence[str]], cfg: MiniConfig, out_dir: str |
     model = BertForMaskedLM(mcfg)
     epochs = int(res["epochs"])
     rng = np.random.default_rng(cfg.seed)
-    lengths = [len(s.ids) for s in seqs]
     history: list[dict[str, float]] = []
-    n_tokens = 0
     if epochs > 0:
         decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "norm" not in n.lower()]
         no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "norm" not in n.lower())]
         optim = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=float(res["learning_rate"]))
-        total = epochs * math.ceil(len(seqs) / cfg.batch_size)
-        sched = get_linear_schedule_with_warmup(optim, int(cfg.warmup_ratio * total), total)
-        model.train()
-        bar = tqdm(total=total, desc=f"pretraining mini-{cfg.size}", disable=not cfg.progress)
-        for epoch in range(1, epochs + 1):
-            t0 = time.perf_counter()
-            loss_sum, nb, ntok = 0.0, 0, 0
-            for idx in length_grouped_batches(lengths, cfg.batch_size, rng, True):
-                batch = mask_batch([seqs[i] for i in idx], rng, mask_id=tokenizer.mask_token_id,
-                                   pad_id=tokenizer.pad_token_id, vocab_size=vocab, n_special=len(SPECIALS),
-                                   probability=cfg.mlm_probability, whole_word=cfg.whole_word_masking)
-                loss = _mlm_loss(model, batch)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optim.step()
-                sched.step()
-                optim.zero_grad(set_to_none=True)
-                loss_sum += float(loss.detach())
-                nb += 1
-                ntok += int(batch["attention_mask"].sum())
-                bar.update(1)
-            dt = time.perf_counter() - t0
-            n_tokens += ntok
-            history.append({"epoch": epoch, "mlm_loss": loss_sum / max(1, nb), "seconds": dt, "tokens_per_s": ntok / dt})
-            bar.set_postfix(loss=f"{loss_sum / max(1, nb):.3f}")
-        bar.close()
+        history = train_mlm(model.bert, model.cls, seqs, optim, epochs=epochs, batch_size=cfg.batch_size, rng=rng,
+                            mask_id=tokenizer.mask_token_id, pad_id=tokenizer.pad_token_id, vocab_size=vocab,
+                            n_special=len(SPECIALS), probability=cfg.mlm_probability,
+                            whole_word=cfg.whole_word_masking, warmup_ratio=cfg.warmup_ratio,
+                            clip=list(model.parameters()), desc=f"pretraining mini-{cfg.size}", progress=cfg.progress)
     model.eval()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -328,7 +229,7 @@ def pretrain(sentences: Sequence[Sequence[str]], cfg: MiniConfig, out_dir: str |
     meta = {"settings": res, "n_sentences": len(sentences), "n_words": sum(len(s) for s in sentences),
             "n_sequences": len(seqs), "vocab_size": vocab, "parameters": sum(p.numel() for p in model.bert.parameters()),
             "history": history, "seconds": seconds,
-            "pretrain_tokens_per_s": n_tokens / sum(h["seconds"] for h in history) if history else None}
+            "pretrain_tokens_per_s": sum(h["tokens"] for h in history) / sum(h["seconds"] for h in history) if history else None}
     (out / "mini_encoder.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return out
 
@@ -399,5 +300,5 @@ def mini_encoder(languages: Sequence[str], size: str = "small", seed: int = 0, *
     return final
 
 
-__all__ = ["MiniConfig", "MiniEncoderError", "MiniSize", "SIZES", "cache_root", "mask_batch", "mini_encoder",
+__all__ = ["MiniConfig", "MiniEncoderError", "MiniSize", "SIZES", "cache_root", "mini_encoder",
            "parse_name", "pretrain", "pretraining_text", "train_tokenizer"]
