@@ -137,3 +137,20 @@ def test_run_comparison_puts_scale_encoders_in_the_same_suite(fixture_data_dir, 
     assert set(ev.comparison["method"]) == {f"direct@{encs[1]}"} and set(ev.comparison["baseline"]) == {"direct"}
     assert list(cost["encoder"]) == encs and not cost["cached"].any()
     assert (tmp_path / "res" / "methods_suite.csv").is_file() and (tmp_path / "fig" / "methods_heatmap.png").is_file()
+
+
+def test_summary_leaves_out_methods_that_learned_too_little_to_lose(fixture_data_dir):
+    from xner.data import load_split
+    from xner.methods import summary_markdown
+
+    test = load_split("ms", "test")
+    models = {
+        "direct": ModelSpec(_memoriser(test), source="id", target="ms", setting="zero-shot", model="m"),
+        "lora": ModelSpec(lambda tokens: [["O"] * len(s) for s in tokens], source="id", target="ms",
+                          setting="adapter-lora", model="m"),
+    }
+    ev = evaluate_methods(models, "ms", ["id"], ["foreign_names"], n_resamples=50, max_test_samples=None)
+    assert ev.comparison["drop_delta"].iloc[0] < 0  # an all-O model "loses" nothing under perturbation
+    md = summary_markdown(ev)
+    assert "Left out for a clean F1 significantly below the baseline's: lora on ms (0.000 vs 1.000)" in md
+    assert "| ms | foreign_names | lora |" not in md and "none is ranked" in md

@@ -532,21 +532,33 @@ def summary_markdown(ev: MethodsEvaluation) -> str:
         lines.append(f"| {v} | " + " | ".join(cells) + " |")
     if ev.comparison.empty:
         return "\n".join(lines) + "\n"
-    summ = robustness_summary(ev.comparison)
     base = str(ev.comparison["baseline"].iloc[0])
+    # A model that learned little has little to lose: a small drop means nothing when the clean F1 is far below the
+    # baseline's. Only methods whose clean-F1 CI reaches the baseline's CI (per target) compete for "most robust".
+    ci = clean.groupby(["pair_target", "variant"])[["f1_low", "f1_high", "f1"]].mean()
+    excluded = sorted({(x, v) for (x, v) in ci.index if v != base and (x, base) in ci.index
+                       and ci.loc[(x, v), "f1_high"] < ci.loc[(x, base), "f1_low"]})
+    keep = [(x, v) not in set(excluded) for x, v in zip(ev.comparison["target"], ev.comparison["method"])]
+    summ = robustness_summary(ev.comparison[keep])
     lines += ["", f"Most robust method per target and perturbation: the smallest drop relative to `{base}` "
-              "(drop difference in F1 points, paired bootstrap 95 % CI and p; negative = more robust than the baseline).",
-              "", "| target | perturbation | most robust | drop difference [95 % CI] | p | F1 difference |",
+              "(drop difference in F1 points, paired bootstrap 95 % CI and p; negative = more robust than the baseline), "
+              f"among the methods whose clean F1 is not significantly below `{base}`'s (95 % CIs overlap)."]
+    if excluded:
+        lines += ["Left out for a clean F1 significantly below the baseline's: " + "; ".join(
+            f"{v} on {x} ({ci.loc[(x, v), 'f1']:.3f} vs {ci.loc[(x, base), 'f1']:.3f})" for x, v in excluded) + "."]
+    if summ.empty:
+        return "\n".join(lines + ["", "No method is comparable with the baseline on clean text: none is ranked."]) + "\n"
+    lines += ["", "| target | perturbation | most robust | drop difference [95 % CI] | p | F1 difference |",
               "|---|---|---|---|---|---|"]
     for r in summ.itertuples():
         lines.append(f"| {r.target} | {r.perturbation} | {r.method} | {100 * r.drop_delta:+.1f} "
                      f"[{100 * r.drop_delta_low:+.1f}, {100 * r.drop_delta_high:+.1f}] | {r.drop_delta_p:.3f} | "
                      f"{100 * r.f1_delta:+.1f} |")
-    c = ev.comparison.groupby(["method"], as_index=False).agg(
+    c = ev.comparison[keep].groupby(["method"], as_index=False).agg(
         n=("drop_delta", "size"), better=("drop_delta_high", lambda x: int((x < 0).sum())),
         worse=("drop_delta_low", lambda x: int((x > 0).sum())), mean=("drop_delta", "mean"))
-    lines += ["", f"Against `{base}` over all targets and perturbations (rows whose 95 % CI of the drop difference "
-              "excludes 0):", "", "| method | comparisons | significantly more robust | significantly less robust | "
+    lines += ["", f"Against `{base}` over all targets and perturbations, the same methods (rows whose 95 % CI of the drop "
+              "difference excludes 0):", "", "| method | comparisons | significantly more robust | significantly less robust | "
               "mean drop difference (points) |", "|---|---|---|---|---|"]
     for r in c.sort_values("mean").itertuples():
         lines.append(f"| {r.method} | {r.n} | {r.better} | {r.worse} | {100 * r.mean:+.1f} |")
@@ -611,7 +623,7 @@ def run_comparison(
 
     The first source of each pair is its ``direct``/``lora``/``madx`` source; ``multi-source`` and ``distill``
     use all. ``scale`` adds the encoder-size axis: for each entry (``name`` and optionally its own
-    ``learning_rate`` and ``freeze_embeddings``, as in configs/scale.yaml) the ``scale_methods`` are trained with
+    ``learning_rate``, ``freeze_embeddings`` and ``epochs``, as in configs/scale.yaml) the ``scale_methods`` are trained with
     that encoder too and enter the same suite as ``<method>@<encoder>``, tested against ``direct`` with ``encoder``.
     Returns the combined evaluation and the cost table (training seconds per method and pair).
     """
@@ -619,16 +631,16 @@ def run_comparison(
 
     variants: list[tuple[str, str, dict[str, Any]]] = [(m, m, {}) for m in methods]
     for entry in scale:
-        kw = {k: entry[k] for k in ("learning_rate", "freeze_embeddings") if k in entry}
+        kw = {k: entry[k] for k in ("learning_rate", "freeze_embeddings", "epochs") if k in entry}
         variants += [(f"{m}@{entry['name']}", m, {"encoder": entry["name"], **kw}) for m in scale_methods
                      if entry["name"] != encoder]
     evs, costs = [], []
     for target, sources in pairs:
         models = {}
         for name, m, over in variants:
-            settings: dict[str, Any] = {"encoder": encoder, "learning_rate": learning_rate, **over}
+            settings: dict[str, Any] = {"encoder": encoder, "learning_rate": learning_rate, "epochs": epochs, **over}
             mc = MethodConfig(method=m, target=target, sources=tuple(sources if m in ("multi-source", "distill") else sources[:1]),
-                              epochs=epochs, max_train_samples=max_train_samples, batch_size=batch_size,
+                              max_train_samples=max_train_samples, batch_size=batch_size,
                               max_unlabeled=max_unlabeled, max_eval_samples=max_eval_samples,
                               mlm=MLMSettings(max_sentences=mlm_sentences, progress=False), **settings)
             tm = train_method(mc, models_dir, say=say)
