@@ -1,7 +1,7 @@
 """Benchmark (issue 7): the training cost of each transfer method against plain fine-tuning (``direct``).
 
 Run: XNER_DATA_DIR=../shared/data .venv/bin/python bench/bench_methods.py [--pair id+nl:ms] [--encoder e5-small]
-     [--max-train-samples 500] [--write]
+     [--max-train-samples 1000] [--epochs 2] [--mlm-sentences 500] [--repeats 3] [--write]
 
 Each method is trained from scratch in its own child process (a fresh models folder, so nothing is cached),
 and that child reports its wall time, its peak resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``,
@@ -39,13 +39,14 @@ def child(args: argparse.Namespace) -> None:
 
     target, sources = args.pair.split(":")[1], args.pair.split(":")[0].split("+")
     srcs = tuple(sources if args.method in ("multi-source", "distill") else sources[:1])
-    mc = MethodConfig(method=args.method, target=target, sources=srcs, encoder=args.encoder, epochs=1,
+    mc = MethodConfig(method=args.method, target=target, sources=srcs, encoder=args.encoder, epochs=args.epochs,
                       max_train_samples=args.max_train_samples, max_unlabeled=args.max_train_samples,
-                      max_eval_samples=50, mlm=MLMSettings(max_sentences=args.max_train_samples, progress=False))
+                      max_eval_samples=200, mlm=MLMSettings(max_sentences=args.mlm_sentences, progress=False))
     if args.method == "distill":  # teachers first, not counted
         for s in srcs:
-            train_method(MethodConfig(method="direct", target=target, sources=(s,), encoder=args.encoder, epochs=1,
-                                      max_train_samples=args.max_train_samples, max_eval_samples=50), args.models_dir)
+            train_method(MethodConfig(method="direct", target=target, sources=(s,), encoder=args.encoder,
+                                      epochs=args.epochs, max_train_samples=args.max_train_samples,
+                                      max_eval_samples=200), args.models_dir)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     tm = train_method(mc, args.models_dir)
@@ -59,18 +60,29 @@ def child(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> list[dict]:
     """Run every method in a child process; return the rows."""
+    import statistics
+
     rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-methods-") as tmp:
-        for m in args.methods:
-            d = Path(tmp) / m
-            cmd = [sys.executable, __file__, "--child", "--method", m, "--pair", args.pair, "--encoder", args.encoder,
-                   "--max-train-samples", str(args.max_train_samples), "--models-dir", str(d)]
-            out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+    args.load_before = os.getloadavg()[0]
+    for m in args.methods:
+        runs = []
+        for rep in range(args.repeats):
+            with tempfile.TemporaryDirectory(prefix="bench-methods-") as tmp:
+                cmd = [sys.executable, __file__, "--child", "--method", m, "--pair", args.pair, "--encoder",
+                       args.encoder, "--max-train-samples", str(args.max_train_samples), "--epochs", str(args.epochs),
+                       "--mlm-sentences", str(args.mlm_sentences), "--models-dir", str(Path(tmp) / m)]
+                out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
             line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
             if out.returncode != 0 or not line:
                 raise RuntimeError(f"{m} failed:\n{out.stderr[-3000:]}")
-            rows.append(json.loads(line[-1][7:]))
-            print(rows[-1], flush=True)
+            runs.append(json.loads(line[-1][7:]))
+            print(runs[-1], flush=True)
+        row = dict(runs[0])
+        row["wall_s"] = statistics.median(r["wall_s"] for r in runs)
+        row["peak_rss_mb"] = statistics.median(r["peak_rss_mb"] for r in runs)
+        row["runs"] = len(runs)
+        rows.append(row)
+    args.load_after = os.getloadavg()[0]
     base = next((r["wall_s"] for r in rows if r["method"] == "direct"), None)
     for r in rows:
         r["x_direct"] = r["wall_s"] / base if base else float("nan")
@@ -80,11 +92,14 @@ def run(args: argparse.Namespace) -> list[dict]:
 def markdown(rows: list[dict], args: argparse.Namespace) -> str:
     """The RESULTS.md section."""
     lines = [SECTION, "",
-             f"Pair `{args.pair}` (SOURCES:TARGET), encoder `{args.encoder}`, {args.max_train_samples} labelled sentences per "
-             f"source (and as many unlabelled target / MLM sentences), 1 epoch; {platform.processor() or platform.machine()}, "
-             f"{os.cpu_count()} CPUs shared with other jobs (wall times vary with the load).",
+             f"Issue 7. Pair `{args.pair}` (SOURCES:TARGET), encoder `{args.encoder}`, {args.max_train_samples} "
+             f"labelled sentences per source (as many unlabelled target sentences for distill), {args.mlm_sentences} "
+             f"MLM sentences per MAD-X language adapter, {args.epochs} epochs; each method trained from scratch in a "
+             f"fresh process, median of {args.repeats} runs; {platform.machine()}, {os.cpu_count()} CPUs, load average "
+             f"{args.load_before:.1f} before and {args.load_after:.1f} after.",
              f"Command: `XNER_DATA_DIR=../shared/data .venv/bin/python bench/bench_methods.py --pair {args.pair} "
-             f"--encoder {args.encoder} --max-train-samples {args.max_train_samples} --write`", "",
+             f"--encoder {args.encoder} --max-train-samples {args.max_train_samples} --epochs {args.epochs} "
+             f"--mlm-sentences {args.mlm_sentences} --repeats {args.repeats} --write`", "",
              "| method | wall (s) | × direct | peak RSS (MB) | trainable params |",
              "|---|---:|---:|---:|---:|"]
     for r in rows:
@@ -103,7 +118,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pair", default="id+nl:ms")
     ap.add_argument("--encoder", default="e5-small")
-    ap.add_argument("--max-train-samples", type=int, default=500)
+    ap.add_argument("--max-train-samples", type=int, default=1000)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--mlm-sentences", type=int, default=500)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

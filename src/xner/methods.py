@@ -486,16 +486,17 @@ def plot_method_heatmap(table: pd.DataFrame, column: str = "variant", title: str
     finite = finite[np.isfinite(finite)]
     vmin, vmax = (min(0.0, float(finite.min())), float(finite.max()) or 1.0) if finite.size else (0.0, 1.0)
     with style():
-        n_rows = max(len(mat.loc[t]) for t in targets)
+        rows = list(dict.fromkeys(str(i) for t in targets for i in mat.loc[t].index))  # one row order for all panels
         fig, axes = plt.subplots(1, len(targets), figsize=(1.6 + 0.75 * len(methods) * len(targets) + 1.2,
-                                                          1.0 + 0.33 * n_rows), squeeze=False, sharey=False)
+                                                          1.0 + 0.33 * len(rows)), squeeze=False, sharey=True)
         im = None
-        for ax, t in zip(axes[0], targets):
-            sub = mat.loc[t].reindex(columns=methods)
+        for k, (ax, t) in enumerate(zip(axes[0], targets)):
+            sub = mat.loc[t].reindex(index=rows, columns=methods)
             data = sub.to_numpy(dtype=float)
             im = ax.imshow(np.ma.masked_invalid(data), cmap=SEQUENTIAL_CMAP, vmin=vmin, vmax=vmax, aspect="auto")
             ax.set_xticks(range(len(methods)), methods, rotation=35, ha="right")
-            ax.set_yticks(range(len(sub.index)), [str(i) for i in sub.index])
+            ax.set_yticks(range(len(rows)), rows)
+            ax.tick_params(axis="y", labelleft=k == 0)
             for i in range(data.shape[0]):
                 for j in range(data.shape[1]):
                     v = data[i, j]
