@@ -28,7 +28,7 @@
 pair = "id-ms"  # source-target
 model = "e5-small"  # encoder: e5-small (offline default), mini-tiny|mini-small|mini-base, a hub name or a local folder
 setting = ["native", "zero-shot"]  # one setting or a list: native, zero-shot, multi-source, few-shot, translate-train
-sizes = []  # more encoders trained with the same settings (scaling axis), e.g. ["mini-small", "mini-base"] with model="mini-tiny", learning_rate=1e-3, freeze_embeddings=False
+sizes = []  # more encoders trained with the same settings, e.g. mini-small and mini-base beside model mini-tiny with learning_rate 1e-3 and freeze_embeddings False
 include_crf = True  # also train the feature-CRF baseline
 extra_sources = []  # multi-source: source languages besides the pair's source, e.g. ["jv"]
 few_shot_k = 100  # few-shot: target training sentences added to the source data

@@ -23,16 +23,16 @@
 pair = "id-ms"  # source-target (configs/languages.yaml)
 method = "distill"  # direct | multi-source | distill | lora | madx
 encoder = "e5-small"  # e5-small, mini-tiny/-small/-base, or a Hugging Face name (configs/scale.yaml)
-sources = None  # source languages (first = the direct/lora/madx source); None: the pair's source (+ "nl" for multi-source)
+sources = None  # source languages, the first is the direct/lora/madx source; None: the pair source, plus nl or id for multi-source and distill
 baseline = "direct"  # method the others are tested against (None: no comparison)
-epochs = 1
-learning_rate = 1e-4  # fine-tuning rate (LoRA uses its own, LoraSettings); mini encoders: 1e-3 (configs/scale.yaml)
+epochs = None  # None: the encoder's own in configs/scale.yaml, else 2
+learning_rate = None  # None: the encoder's own in configs/scale.yaml, else 1e-4 (LoRA uses its own rate, LoraSettings)
 batch_size = 16
-freeze_embeddings = True  # freeze the word-embedding matrix (e5-small: 96M of 118M parameters); mini encoders: False
-max_train_samples = 300  # labelled source sentences per source (quick default)
-max_unlabeled = 300  # unlabelled target sentences for distillation
-mlm_sentences = 300  # text sentences per MAD-X language adapter
-max_eval_samples = 100  # source dev sentences
+freeze_embeddings = None  # freeze the word-embedding matrix; None: the encoder's own in configs/scale.yaml, else True
+max_train_samples = 1000  # labelled source sentences per source
+max_unlabeled = 1000  # unlabelled target sentences for distillation
+mlm_sentences = 500  # text sentences per MAD-X language adapter
+max_eval_samples = 200  # source dev sentences
 max_test_samples = 200  # target test sentences (and each domain set)
 perturbations = ["unseen_entities", "context_replacement", "foreign_names", "mask", "typos", "code_switch"]
 seeds = [0]  # perturbation seeds
@@ -62,8 +62,10 @@ assert sources and target_lang not in sources, f"sources {sources} must be non-e
 unknown = [n for spec in perturbations for n in str(spec).split("+") if n not in perturb.available()]
 assert not unknown, f"unknown perturbations {unknown}; available: {sorted(perturb.available())}"
 data.use_data_dir(data_dir)
+train_settings = methods.encoder_settings(encoder, learning_rate=learning_rate, freeze_embeddings=freeze_embeddings,
+                                          epochs=epochs)
 results_dir, figures_dir, models_dir = Path(results_dir), Path(figures_dir), Path(models_dir)
-print(f"{method} with {encoder}: {'+'.join(sources)} → {target_lang} | data: {data.data_dir() or 'the hub'}")
+print(f"{method} with {encoder}: {'+'.join(sources)} → {target_lang} | {train_settings} | data: {data.data_dir() or 'the hub'}")
 
 # %% [markdown]
 # ## Train (or load from the cache) the method and the baseline
@@ -71,9 +73,8 @@ print(f"{method} with {encoder}: {'+'.join(sources)} → {target_lang} | data: {
 # %%
 def make(m):
     srcs = tuple(sources if m in ("multi-source", "distill") else sources[:1])
-    return methods.MethodConfig(method=m, target=target_lang, sources=srcs, encoder=encoder, epochs=epochs,
-                                learning_rate=learning_rate, batch_size=batch_size, freeze_embeddings=freeze_embeddings,
-                                max_train_samples=max_train_samples, max_unlabeled=max_unlabeled,
+    return methods.MethodConfig(method=m, target=target_lang, sources=srcs, encoder=encoder, batch_size=batch_size,
+                                **train_settings, max_train_samples=max_train_samples, max_unlabeled=max_unlabeled,
                                 max_eval_samples=max_eval_samples, mlm=MLMSettings(max_sentences=mlm_sentences, progress=False))
 
 trained = {m: methods.train_method(make(m), models_dir, say=print) for m in dict.fromkeys([baseline, method]) if m}

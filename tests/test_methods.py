@@ -154,3 +154,37 @@ def test_summary_leaves_out_methods_that_learned_too_little_to_lose(fixture_data
     md = summary_markdown(ev)
     assert "Left out for a clean F1 significantly below the baseline's: lora on ms (0.000 vs 1.000)" in md
     assert "| ms | foreign_names | lora |" not in md and "none is ranked" in md
+
+
+def test_encoder_settings_take_the_given_then_the_scale_config_then_the_default(tmp_path):
+    from xner.methods import encoder_settings
+
+    assert encoder_settings("e5-small") == {"learning_rate": 1e-4, "freeze_embeddings": True, "epochs": 2}
+    mini = encoder_settings("mini-tiny")
+    assert mini["learning_rate"] == 1e-3 and mini["freeze_embeddings"] is False and mini["epochs"] == 10
+    assert encoder_settings("mini-tiny", epochs=3)["epochs"] == 3
+    assert encoder_settings("some/hub-model", freeze_embeddings=False)["freeze_embeddings"] is False
+
+
+@pytest.mark.slow
+def test_notebook_07_runs_headless_with_one_parameter_changed(fixture_data_dir, tmp_path):
+    from xner.data import load_split
+    from xner.encoders.mini import MiniConfig, pretrain
+    from xner.runs import run_stage
+
+    text = [list(s) for lang in ("id", "ms") for s in load_split(lang, "train")["tokens"]] * 3
+    enc = str(pretrain(text, MiniConfig(size="tiny", epochs=0, vocab_size=120, min_frequency=1, progress=False,
+                                        num_threads=1), tmp_path / "enc"))
+    common = {"encoder": enc, "sources": ["id"], "learning_rate": 1e-3, "batch_size": 4, "perturbations": ["mask"],
+              "n_resamples": 20, "models_dir": str(tmp_path / "models"), "max_test_samples": None}
+    for method in ("direct", "lora"):
+        params = {**common, "method": method, "results_dir": str(tmp_path / "res" / method),
+                  "figures_dir": str(tmp_path / "fig" / method)}
+        out = run_stage("07", pair="id-ms", parameters=params, results_root=tmp_path / "runs", html=False,
+                        progress=False, variant=method)
+        assert out.is_file()
+    import pandas as pd
+
+    suite = pd.read_csv(next((tmp_path / "res" / "lora").glob("methods_lora_*_suite.csv")))
+    assert set(suite["method"]) == {"direct", "lora"}
+    assert any((tmp_path / "fig" / "lora").glob("methods_heatmap_lora_*.png"))

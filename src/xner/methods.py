@@ -605,6 +605,16 @@ def scale_encoders(online: bool = False, path: str | Path | None = None) -> list
     return out
 
 
+def encoder_settings(encoder: str, *, learning_rate: float | None = None, freeze_embeddings: bool | None = None,
+                     epochs: int | None = None, path: str | Path | None = None) -> dict[str, Any]:
+    """Training settings for ``encoder``: each one given wins, else the encoder's own in configs/scale.yaml, else
+    the offline default (lr 1e-4, frozen word embeddings, 2 epochs) — so switching encoder is one parameter."""
+    own = next((e for e in scale_encoders(online=True, path=path) if e["name"] == encoder), {})
+    given = {"learning_rate": learning_rate, "freeze_embeddings": freeze_embeddings, "epochs": epochs}
+    default = {"learning_rate": 1e-4, "freeze_embeddings": True, "epochs": 2}
+    return {k: v if v is not None else own.get(k, default[k]) for k, v in given.items()}
+
+
 # ---------------------------------------------------------------------------------------------- command line
 
 DEFAULT_PERTURBATIONS = ("unseen_entities", "context_replacement", "foreign_names", "mask", "random_replace", "typos",
@@ -723,5 +733,5 @@ if __name__ == "__main__":
 __all__ = [
     "CachedPredictor", "METHODS", "MethodConfig", "MethodError", "MethodsEvaluation", "SETTING", "TrainedMethod",
     "drop_difference", "drop_matrix", "evaluate_methods", "language_adapter", "main", "plot_method_heatmap",
-    "robustness_summary", "run_comparison", "scale_encoders", "summary_markdown", "train_method", "write_evaluation",
+    "encoder_settings", "robustness_summary", "run_comparison", "scale_encoders", "summary_markdown", "train_method", "write_evaluation",
 ]
