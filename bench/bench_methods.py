@@ -105,7 +105,7 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
     for r in rows:
         tp = r["trainable_parameters"]
         lines.append(f"| {r['method']} | {r['wall_s']:.1f} | {r['x_direct']:.2f} | {r['peak_rss_mb']:.0f} | "
-                     f"{tp if tp is not None else 'all'} |")
+                     f"{tp if tp is not None else 'all but the word embeddings'} |")
     lines += ["", "`distill` excludes training its teachers (they are the `direct` models); `madx` includes its two "
               "language adapters. Peak RSS includes every model the method loads (teachers, encoder).", ""]
     return "\n".join(lines)
