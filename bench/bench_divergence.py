@@ -79,7 +79,7 @@ Median of {args.repeats} runs, wall-clock seconds:
 | (CPU time of the process for the total) | {med['cpu']:.2f} |
 
 Target under {TARGET_S:.0f} s on 2 cores: {verdict} it ({platform.machine()}, {cores} cores available, 1-min load
-average {load1:.1f} at the end — other jobs shared the machine; Python {platform.python_version()}).
+average {load1:.1f} at the end{' — other jobs shared the machine' if load1 > 1.5 else ''}; Python {platform.python_version()}).
 Repeat: `XNER_DATA_DIR=../shared/data .venv/bin/python bench/bench_divergence.py --repeats {args.repeats}`
 """
     print(body)

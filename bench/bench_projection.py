@@ -182,7 +182,7 @@ def render(table: pd.DataFrame | None, timing: dict | None, args, load: tuple[fl
            f"{args.repeats}{' --sweep' if args.sweep else ''} --write")
     lines += [f"Issue 6 (stage 03). Command: `{cmd}`", "",
               f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, CPU only; "
-              f"load average at start {load[0]:.1f} (other jobs shared the 2 cores, so times are upper bounds).", ""]
+              f"load average at start {load[0]:.1f}" + (" (other jobs shared the 2 cores, so times are upper bounds)." if load[0] > 1.5 else "."), ""]
     if table is not None:
         lines += [
             "Strict span F1 of the English gold labels projected onto the Spanish side of the Europarl NER parallel "
