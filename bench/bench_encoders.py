@@ -35,7 +35,8 @@ from xner.encoders import resolve_encoder
 from xner.encoders.mini import MiniConfig
 from xner.modeling import CRFConfig, TrainConfig
 from xner.signature import signature, write_table
-from xner.transfer import build_setting_data, evaluate_predictor, run_setting, spec_for
+from xner.data import load_split
+from xner.transfer import EvalSet, evaluate_predictor, run_setting, spec_for
 
 from _results import write_section  # noqa: E402  (bench/ is on sys.path when a script runs)
 
@@ -58,12 +59,11 @@ def train_config(model: str, args: argparse.Namespace) -> TrainConfig:
 def run(args: argparse.Namespace) -> pd.DataFrame:
     """Train and evaluate every (pair, model, setting); one row per target evaluation."""
     pairs = [config.parse_pair(p) for p in args.pairs]
-    test_sets: dict[str, object] = {}
+    test_sets: dict[str, EvalSet] = {}
 
-    def target_eval(src: str, tgt: str):
+    def target_eval(tgt: str) -> EvalSet:
         if tgt not in test_sets:
-            test_sets[tgt] = build_setting_data(spec_for("zero-shot", src, tgt), max_train_samples=1,
-                                                max_eval_samples=1).evals[0]
+            test_sets[tgt] = EvalSet(tgt, "wikiann", "test", load_split(tgt, "test"))
         return test_sets[tgt]
 
     shared: dict[tuple[str, str], tuple[object, float]] = {}  # (model, training language) -> (predictor, seconds)
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
             meta = {"source": train_lang, "target": tgt, "setting": setting, "model": model, "seed": args.seed,
                     "pair": f"{src}-{tgt}", "train_seconds": seconds, "model_reused": reused,
                     "n_train_sentences": args.max_train_samples}
-            r = evaluate_predictor(predictor, [target_eval(src, tgt)], meta=meta, n_resamples=args.n_resamples,
+            r = evaluate_predictor(predictor, [target_eval(tgt)], meta=meta, n_resamples=args.n_resamples,
                                    seed=args.seed)
             rows.append(r)
             f = r.iloc[0]

@@ -584,8 +584,7 @@ def write_evaluation(ev: MethodsEvaluation, results_dir: str | Path, stem: str =
     return paths
 
 
-def scale_encoders(online: bool = False, path: str | Path | None = None) -> list[dict[str, Any]]:
-    """The encoders of the scale axis from ``configs/scale.yaml`` (offline ones; with ``online`` the hub ones too)."""
+def _scale_config(path: str | Path | None) -> tuple[Path, dict[str, Any]]:
     import yaml
 
     from xner.config import config_dir
@@ -596,6 +595,10 @@ def scale_encoders(online: bool = False, path: str | Path | None = None) -> list
     conf = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
     if not isinstance(conf.get("offline"), list):
         raise MethodError(f"{f}: expected a list under 'offline:'")
+    return f, conf
+
+
+def _encoder_entries(f: Path, conf: dict[str, Any], online: bool) -> list[dict[str, Any]]:
     out = [dict(e, online=False) for e in conf["offline"]]
     if online:
         out += [dict(e, online=True) for e in conf.get("online", [])]
@@ -605,14 +608,28 @@ def scale_encoders(online: bool = False, path: str | Path | None = None) -> list
     return out
 
 
+def scale_encoders(online: bool = False, path: str | Path | None = None) -> list[dict[str, Any]]:
+    """The encoders of the scale axis from ``configs/scale.yaml`` (offline ones; with ``online`` the hub ones too)."""
+    return _encoder_entries(*_scale_config(path), online)
+
+
+TRAIN_SETTINGS = ("learning_rate", "freeze_embeddings", "epochs")
+
+
 def encoder_settings(encoder: str, *, learning_rate: float | None = None, freeze_embeddings: bool | None = None,
-                     epochs: int | None = None, path: str | Path | None = None) -> dict[str, Any]:
+                     epochs: int | None = None, defaults: Mapping[str, Any] | None = None,
+                     path: str | Path | None = None) -> dict[str, Any]:
     """Training settings for ``encoder``: each one given wins, else the encoder's own in configs/scale.yaml, else
-    the offline default (lr 1e-4, frozen word embeddings, 2 epochs) — so switching encoder is one parameter."""
-    own = next((e for e in scale_encoders(online=True, path=path) if e["name"] == encoder), {})
+    ``defaults`` (by default the shared ``settings`` of configs/scale.yaml) — so switching encoder is one parameter."""
+    f, conf = _scale_config(path)
+    own = next((e for e in _encoder_entries(f, conf, online=True) if e["name"] == encoder), {})
+    base = {**(conf.get("settings") or {}), **(defaults or {})}
     given = {"learning_rate": learning_rate, "freeze_embeddings": freeze_embeddings, "epochs": epochs}
-    default = {"learning_rate": 1e-4, "freeze_embeddings": True, "epochs": 2}
-    return {k: v if v is not None else own.get(k, default[k]) for k, v in given.items()}
+    missing = [k for k in TRAIN_SETTINGS if given[k] is None and k not in own and k not in base]
+    if missing:
+        raise MethodError(f"{f}: no {', '.join(missing)} for encoder {encoder!r}; give them, or set them under "
+                          "'settings:'")
+    return {k: v if v is not None else own.get(k, base.get(k)) for k, v in given.items()}
 
 
 # ---------------------------------------------------------------------------------------------- command line
@@ -633,17 +650,19 @@ def run_comparison(
     """Every method on every ``(target, sources)`` pair, one suite per pair, one table, comparison and figure.
 
     The first source of each pair is its ``direct``/``lora``/``madx`` source; ``multi-source`` and ``distill``
-    use all. ``scale`` adds the encoder-size axis: for each entry (``name`` and optionally its own
-    ``learning_rate``, ``freeze_embeddings`` and ``epochs``, as in configs/scale.yaml) the ``scale_methods`` are trained with
+    use all. ``scale`` adds the encoder-size axis: for each entry (``name`` and optionally ``learning_rate``,
+    ``freeze_embeddings`` and ``epochs``; what it leaves out comes from :func:`encoder_settings`, with this run's
+    settings as defaults) the ``scale_methods`` are trained with
     that encoder too and enter the same suite as ``<method>@<encoder>``, tested against ``direct`` with ``encoder``.
     Returns the combined evaluation and the cost table (training seconds per method and pair).
     """
     from xner.figures import save_figure
 
     variants: list[tuple[str, str, dict[str, Any]]] = [(m, m, {}) for m in methods]
+    shared = {"learning_rate": learning_rate, "epochs": epochs, "freeze_embeddings": MethodConfig.freeze_embeddings}
     for entry in scale:
-        kw = {k: entry[k] for k in ("learning_rate", "freeze_embeddings", "epochs") if k in entry}
-        variants += [(f"{m}@{entry['name']}", m, {"encoder": entry["name"], **kw}) for m in scale_methods
+        own = encoder_settings(entry["name"], **{k: entry.get(k) for k in TRAIN_SETTINGS}, defaults=shared)
+        variants += [(f"{m}@{entry['name']}", m, {"encoder": entry["name"], **own}) for m in scale_methods
                      if entry["name"] != encoder]
     evs, costs = [], []
     for target, sources in pairs:
@@ -708,8 +727,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="encoder-size axis: encoders of configs/scale.yaml trained with --scale-methods too")
     ap.add_argument("--scale-methods", nargs="+", default=["direct"], choices=METHODS)
     a = ap.parse_args(argv)
-    known = {e["name"]: e for e in scale_encoders(online=True)}
-    scale = [known.get(n, {"name": n}) for n in a.scale]
+    scale = [{"name": n} for n in a.scale]  # each encoder's own settings come from configs/scale.yaml
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     ev, cost = run_comparison(a.pair, a.methods, encoder=a.encoder, epochs=a.epochs, max_train_samples=a.max_train_samples,
                               max_unlabeled=a.max_unlabeled, max_eval_samples=a.max_eval_samples,

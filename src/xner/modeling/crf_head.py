@@ -8,7 +8,7 @@ sentence starting with ``I-X``) are fixed at a large negative score, so decoding
 
 Written here rather than taken from a package (``pytorch-crf``, ``torchcrf``) because it is ~60 lines, those
 packages are unmaintained, and we need the IOB2 constraint mask and a NumPy decoder for the stitched
-per-word logits of windowed sentences.
+per-word logits of windowed sentences (:func:`xner.modeling.predict.viterbi`, shared with constrained decoding).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from xner.modeling.predict import allowed_transitions
+from xner.modeling.predict import allowed_transitions, viterbi  # noqa: F401  (viterbi: decoding with a head's scores)
 
 FILE = "xner_crf.json"
 FORBIDDEN = -1e4
@@ -90,23 +90,6 @@ class CRFHead(torch.nn.Module):
             head.end.copy_(torch.tensor(data["end"]))
             head.trans.copy_(torch.tensor(data["trans"]))
         return head
-
-
-def viterbi(emissions: np.ndarray, start: np.ndarray, end: np.ndarray, trans: np.ndarray) -> list[int]:
-    """Highest-scoring label sequence of one sentence (``emissions``: ``[n_words, n_labels]``)."""
-    n = len(emissions)
-    if n == 0:
-        return []
-    score = start + emissions[0]
-    back = np.zeros((n, len(start)), dtype=np.int64)
-    for t in range(1, n):
-        cand = score[:, None] + trans
-        back[t] = cand.argmax(axis=0)
-        score = cand.max(axis=0) + emissions[t]
-    best = [int((score + end).argmax())]
-    for t in range(n - 1, 0, -1):
-        best.append(int(back[t, best[-1]]))
-    return best[::-1]
 
 
 def word_emissions(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -79,30 +79,37 @@ def allowed_transitions(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return start, trans
 
 
+def viterbi(emissions: np.ndarray, start: np.ndarray, end: np.ndarray, trans: np.ndarray) -> list[int]:
+    """Highest-scoring label sequence of one sentence: ``emissions`` ``[n_words, n_labels]`` plus ``start[j]``,
+    ``trans[i, j]`` (previous label i → label j) and ``end[j]`` scores."""
+    n = len(emissions)
+    if n == 0:
+        return []
+    score = start + emissions[0]
+    back = np.zeros((n, len(start)), dtype=np.int64)
+    for t in range(1, n):
+        cand = score[:, None] + trans  # previous label × next label
+        back[t] = cand.argmax(axis=0)
+        score = cand.max(axis=0) + emissions[t]
+    best = [int((score + end).argmax())]
+    for t in range(n - 1, 0, -1):
+        best.append(int(back[t, best[-1]]))
+    return best[::-1]
+
+
 def constrained_decode(logits: np.ndarray, labels: Sequence[str]) -> list[int]:
     """The label sequence of highest total log-probability that is valid strict IOB2 (Viterbi over words).
 
     Arg-max per word can produce ``I-X`` after ``O``, which strict scoring drops; this decoding picks the best
     valid sequence instead, using the model's own per-word probabilities (no learned transitions).
     """
-    n = len(logits)
-    if n == 0:
+    if len(logits) == 0:
         return []
     lp = logits - logits.max(axis=-1, keepdims=True)
     lp = lp - np.log(np.exp(lp).sum(axis=-1, keepdims=True))
     start, trans = allowed_transitions(labels)
     neg = -1e30
-    score = np.where(start, lp[0], neg)
-    back = np.zeros((n, len(labels)), dtype=np.int64)
-    penalty = np.where(trans, 0.0, neg)
-    for t in range(1, n):
-        cand = score[:, None] + penalty  # previous label × next label
-        back[t] = cand.argmax(axis=0)
-        score = cand.max(axis=0) + lp[t]
-    best = [int(score.argmax())]
-    for t in range(n - 1, 0, -1):
-        best.append(int(back[t, best[-1]]))
-    return best[::-1]
+    return viterbi(lp, np.where(start, 0.0, neg), np.zeros(len(labels)), np.where(trans, 0.0, neg))
 
 
 class NERModel:
@@ -186,8 +193,6 @@ class NERModel:
         valid IOB2 sequence (``decode="viterbi"``, default) or the arg-max per word (``decode="argmax"``)."""
         out = []
         if self.decode == "crf":
-            from xner.modeling.crf_head import viterbi
-
             sc = self.crf.to_numpy()
         for lg in self.predict_logits(tokens):
             if self.decode == "crf":
@@ -238,4 +243,4 @@ class NERModel:
 
 
 __all__ = ["META_FILE", "ModelLoadError", "NERModel", "allowed_transitions", "constrained_decode", "load_tokenizer",
-           "pad_batch", "pad_id_of"]
+           "pad_batch", "pad_id_of", "viterbi"]
