@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,25 @@ def _snakemake(cfg: Path, workdir: Path, targets: list[Path]) -> tuple[list[str]
     return cmd, env
 
 
+def _run_and_kill(cmd: list[str], env: dict[str, str], log_path: Path, targets: list[Path]) -> list[Path]:
+    """Start the workflow, SIGTERM it once snakemake has recorded its first job as finished; the outputs left."""
+    with log_path.open("w") as log_fh:
+        proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=log_fh, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 240
+        while "1 of 2 steps (50%) done" not in log_path.read_text():  # snakemake recorded the first job as finished
+            assert proc.poll() is None, log_path.read_text()
+            assert time.time() < deadline, "the first notebook run did not finish in time"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGTERM)  # kill the workflow with the second notebook running
+        proc.wait(timeout=300)  # snakemake stops its running job first; slow on a loaded machine
+    finally:
+        if proc.poll() is None:  # never leave a workflow running behind a failed test
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return [t for t in targets if t.exists()]
+
+
 def test_kill_resume_and_up_to_date(fixture_data_dir, tmp_path):
     results = tmp_path / "results"
     cfg = tmp_path / "wf.yaml"
@@ -30,23 +50,15 @@ def test_kill_resume_and_up_to_date(fixture_data_dir, tmp_path):
     targets = [results / "id-ms" / "01_data_inspection.ipynb", results / "ms-id" / "01_data_inspection.ipynb"]
     cmd, env = _snakemake(cfg, tmp_path, targets)
 
-    log_path = tmp_path / "first.log"
-    with log_path.open("w") as log_fh:
-        proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=log_fh, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.time() + 240
-        while "1 of 2 steps (50%) done" not in log_path.read_text():  # snakemake recorded the first job as finished
-            assert proc.poll() is None, log_path.read_text()
-            assert time.time() < deadline, "the first notebook run did not finish in time"
-            time.sleep(0.1)
-        os.killpg(proc.pid, signal.SIGTERM)  # kill the workflow with the second notebook running
-        proc.wait(timeout=300)  # snakemake stops its running job first; slow on a loaded machine
-    finally:
-        if proc.poll() is None:  # never leave a workflow running behind a failed test
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    done = [t for t in targets if t.exists()]
-    assert len(done) == 1, "the kill came too late to leave a job unfinished"
+    # The kill must land while the second notebook runs. On a fast, idle machine that notebook has (rarely, seen once
+    # in CI) finished too by the time the kill lands; such an attempt proves nothing and is made again afresh.
+    for attempt in range(3):
+        done = _run_and_kill(cmd, env, tmp_path / f"first-{attempt}.log", targets)
+        if len(done) != len(targets):
+            break
+        shutil.rmtree(results)
+        shutil.rmtree(tmp_path / ".snakemake", ignore_errors=True)
+    assert len(done) == 1, f"the kill left {len(done)} of {len(targets)} outputs (expected exactly one unfinished job)"
     missing = next(t for t in targets if t not in done)
     # no half-written output is ever taken as finished: the running notebook had a temporary name
     assert not missing.exists()
