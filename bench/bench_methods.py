@@ -39,23 +39,50 @@ def child(args: argparse.Namespace) -> None:
 
     target, sources = args.pair.split(":")[1], args.pair.split(":")[0].split("+")
     srcs = tuple(sources if args.method in ("multi-source", "distill") else sources[:1])
-    mc = MethodConfig(method=args.method, target=target, sources=srcs, encoder=args.encoder, epochs=args.epochs,
-                      max_train_samples=args.max_train_samples, max_unlabeled=args.max_train_samples,
-                      max_eval_samples=200, mlm=MLMSettings(max_sentences=args.mlm_sentences, progress=False))
+    mc = MethodConfig(
+        method=args.method,
+        target=target,
+        sources=srcs,
+        encoder=args.encoder,
+        epochs=args.epochs,
+        max_train_samples=args.max_train_samples,
+        max_unlabeled=args.max_train_samples,
+        max_eval_samples=200,
+        mlm=MLMSettings(max_sentences=args.mlm_sentences, progress=False),
+    )
     if args.method == "distill":  # teachers first, not counted
         for s in srcs:
-            train_method(MethodConfig(method="direct", target=target, sources=(s,), encoder=args.encoder,
-                                      epochs=args.epochs, max_train_samples=args.max_train_samples,
-                                      max_eval_samples=200), args.models_dir)
+            train_method(
+                MethodConfig(
+                    method="direct",
+                    target=target,
+                    sources=(s,),
+                    encoder=args.encoder,
+                    epochs=args.epochs,
+                    max_train_samples=args.max_train_samples,
+                    max_eval_samples=200,
+                ),
+                args.models_dir,
+            )
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     tm = train_method(mc, args.models_dir)
     wall = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     trainable = tm.info.get("trainable_parameters")
-    print("RESULT " + json.dumps({"method": args.method, "wall_s": wall, "peak_rss_mb": rss / 1024,
-                                  "rss_before_mb": rss0 / 1024, "cached": tm.cached,
-                                  "trainable_parameters": trainable}))
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "method": args.method,
+                "wall_s": wall,
+                "peak_rss_mb": rss / 1024,
+                "rss_before_mb": rss0 / 1024,
+                "cached": tm.cached,
+                "trainable_parameters": trainable,
+            }
+        )
+    )
 
 
 def run(args: argparse.Namespace) -> list[dict]:
@@ -68,9 +95,25 @@ def run(args: argparse.Namespace) -> list[dict]:
         runs = []
         for rep in range(args.repeats):
             with tempfile.TemporaryDirectory(prefix="bench-methods-") as tmp:
-                cmd = [sys.executable, __file__, "--child", "--method", m, "--pair", args.pair, "--encoder",
-                       args.encoder, "--max-train-samples", str(args.max_train_samples), "--epochs", str(args.epochs),
-                       "--mlm-sentences", str(args.mlm_sentences), "--models-dir", str(Path(tmp) / m)]
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    "--method",
+                    m,
+                    "--pair",
+                    args.pair,
+                    "--encoder",
+                    args.encoder,
+                    "--max-train-samples",
+                    str(args.max_train_samples),
+                    "--epochs",
+                    str(args.epochs),
+                    "--mlm-sentences",
+                    str(args.mlm_sentences),
+                    "--models-dir",
+                    str(Path(tmp) / m),
+                ]
                 out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
             line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
             if out.returncode != 0 or not line:
@@ -91,26 +134,34 @@ def run(args: argparse.Namespace) -> list[dict]:
 
 def markdown(rows: list[dict], args: argparse.Namespace) -> str:
     """The RESULTS.md section."""
-    lines = [SECTION, "",
-             f"Issue 7. Pair `{args.pair}` (SOURCES:TARGET), encoder `{args.encoder}`, {args.max_train_samples} "
-             f"labelled sentences per source (as many unlabelled target sentences for distill), {args.mlm_sentences} "
-             f"MLM sentences per MAD-X language adapter, {args.epochs} epochs; each method trained from scratch in a "
-             f"fresh process, median of {args.repeats} runs; {platform.machine()}, {os.cpu_count()} CPUs, load average "
-             f"{args.load_before:.1f} before and {args.load_after:.1f} after.",
-             f"Command: `XNER_DATA_DIR=../shared/data .venv/bin/python bench/bench_methods.py --pair {args.pair} "
-             f"--encoder {args.encoder} --max-train-samples {args.max_train_samples} --epochs {args.epochs} "
-             f"--mlm-sentences {args.mlm_sentences} --repeats {args.repeats} --write`", "",
-             "| method | wall (s) | × direct | peak RSS (MB) | trainable params |",
-             "|---|---:|---:|---:|---:|"]
+    lines = [
+        SECTION,
+        "",
+        f"Issue 7. Pair `{args.pair}` (SOURCES:TARGET), encoder `{args.encoder}`, {args.max_train_samples} "
+        f"labelled sentences per source (as many unlabelled target sentences for distill), {args.mlm_sentences} "
+        f"MLM sentences per MAD-X language adapter, {args.epochs} epochs; each method trained from scratch in a "
+        f"fresh process, median of {args.repeats} runs; {platform.machine()}, {os.cpu_count()} CPUs, load average "
+        f"{args.load_before:.1f} before and {args.load_after:.1f} after.",
+        f"Command: `XNER_DATA_DIR=../shared/data .venv/bin/python bench/bench_methods.py --pair {args.pair} "
+        f"--encoder {args.encoder} --max-train-samples {args.max_train_samples} --epochs {args.epochs} "
+        f"--mlm-sentences {args.mlm_sentences} --repeats {args.repeats} --write`",
+        "",
+        "| method | wall (s) | × direct | peak RSS (MB) | trainable params |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for r in rows:
         tp = r["trainable_parameters"]
-        lines.append(f"| {r['method']} | {r['wall_s']:.1f} | {r['x_direct']:.2f} | {r['peak_rss_mb']:.0f} | "
-                     f"{tp if tp is not None else 'all but the word embeddings'} |")
-    lines += ["", "`distill` excludes training its teachers (they are the `direct` models); `madx` includes its two "
-              "language adapters. Peak RSS includes every model the method loads (teachers, encoder).", ""]
+        lines.append(
+            f"| {r['method']} | {r['wall_s']:.1f} | {r['x_direct']:.2f} | {r['peak_rss_mb']:.0f} | "
+            f"{tp if tp is not None else 'all but the word embeddings'} |"
+        )
+    lines += [
+        "",
+        "`distill` excludes training its teachers (they are the `direct` models); `madx` includes its two "
+        "language adapters. Peak RSS includes every model the method loads (teachers, encoder).",
+        "",
+    ]
     return "\n".join(lines)
-
-
 
 
 def main() -> None:

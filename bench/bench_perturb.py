@@ -15,7 +15,6 @@ import platform
 import statistics
 import time
 import warnings
-from pathlib import Path
 
 from _results import write_section  # noqa: E402  (bench/ is on sys.path when a script runs)
 
@@ -49,7 +48,9 @@ def bench_perturbations(pair: str, repeats: int) -> tuple[list[str], int]:
             warnings.simplefilter("ignore", perturb.PerturbationWarning)
             med, (_, rep) = _median_time(lambda: pert.apply(test, seed=0), repeats)
         status = "" if rep.applied else f" (not applied: {rep.reason[:60]})"
-        rows.append(f"| `{name}` | {build_s:.2f} | {med * 1000:.0f} | {len(test) / med:,.0f} | {rep.tokens_touched:,}{status} |")
+        rows.append(
+            f"| `{name}` | {build_s:.2f} | {med * 1000:.0f} | {len(test) / med:,.0f} | {rep.tokens_touched:,}{status} |"
+        )
         print(rows[-1], flush=True)
     return rows, len(test)
 
@@ -65,8 +66,20 @@ def bench_suite(pair: str, repeats: int, n_train: int) -> list[str]:
     t = time.perf_counter()
     models = suite.quick_crf_models(src, tgt, p.source, p.target, n_train=n_train, max_iterations=50)
     train_s = time.perf_counter() - t
-    perts = ["unseen_entities", "context_replacement", "foreign_names", "mask", "delete", "random_insert",
-             "random_replace", "typos", "strip_diacritics", "case_noise", "code_switch", "mask+typos"]
+    perts = [
+        "unseen_entities",
+        "context_replacement",
+        "foreign_names",
+        "mask",
+        "delete",
+        "random_insert",
+        "random_replace",
+        "typos",
+        "strip_diacritics",
+        "case_noise",
+        "code_switch",
+        "mask+typos",
+    ]
     ctx = PerturbationContext(lang=p.target, source_lang=p.source, source_train=src, target_train=tgt)
     t_pred, _ = _median_time(lambda: models["native"].predictor.predict([list(x) for x in test["tokens"]]), repeats)
     with warnings.catch_warnings():
@@ -84,8 +97,6 @@ def bench_suite(pair: str, repeats: int, n_train: int) -> list[str]:
     ]
 
 
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pair", default="es-pt")
@@ -98,28 +109,30 @@ def main() -> None:
     pert_rows, n_test = bench_perturbations(args.pair, args.repeats)
     suite_rows = bench_suite(args.pair, max(1, args.repeats // 2), args.crf_train)
     cmd = f"XNER_DATA_DIR=../shared/data .venv/bin/python bench/bench_perturb.py --pair {args.pair} --repeats {args.repeats} --write"
-    text = "\n".join([
-        SECTION,
-        "",
-        "Issue 5 (stage 05). " + f"Command: `{cmd}`",
-        f"(machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"medians of {args.repeats} runs; suite medians of {max(1, args.repeats // 2)}).",
-        "",
-        f"Throughput on the {args.pair.split('-')[1]} WikiANN test split ({n_test:,} sentences), seed 0, default rates:",
-        "",
-        "| perturbation | build (s, once) | apply (ms) | sentences / s | tokens touched |",
-        "|---|---|---|---|---|",
-        *pert_rows,
-        "",
-        "Build times after the first names perturbation are near zero because Faker locale checks are cached "
-        "per process; apply times include converting the dataset to lists and back (about 0.1 s here).",
-        "",
-        "Whole suite for the pair with the feature CRF as predictor:",
-        "",
-        "| what | median |",
-        "|---|---|",
-        *suite_rows,
-    ])
+    text = "\n".join(
+        [
+            SECTION,
+            "",
+            "Issue 5 (stage 05). " + f"Command: `{cmd}`",
+            f"(machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+            f"medians of {args.repeats} runs; suite medians of {max(1, args.repeats // 2)}).",
+            "",
+            f"Throughput on the {args.pair.split('-')[1]} WikiANN test split ({n_test:,} sentences), seed 0, default rates:",
+            "",
+            "| perturbation | build (s, once) | apply (ms) | sentences / s | tokens touched |",
+            "|---|---|---|---|---|",
+            *pert_rows,
+            "",
+            "Build times after the first names perturbation are near zero because Faker locale checks are cached "
+            "per process; apply times include converting the dataset to lists and back (about 0.1 s here).",
+            "",
+            "Whole suite for the pair with the feature CRF as predictor:",
+            "",
+            "| what | median |",
+            "|---|---|",
+            *suite_rows,
+        ]
+    )
     print(text)
     if args.write:
         write_section(text)

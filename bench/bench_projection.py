@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from _results import write_section  # noqa: E402  (bench/ is on sys.path when a script runs)
 
 from xner.config import results_dir
 from xner.data import load_split
@@ -33,8 +34,6 @@ from xner.projection.evaluate import build_aligner, evaluate_methods, load_europ
 from xner.projection.project import ProjectionConfig, project_corpus
 from xner.projection.translate import ApertiumTranslator
 from xner.signature import signature, write_table
-
-from _results import write_section  # noqa: E402  (bench/ is on sys.path when a script runs)
 
 SECTION = "## Projection on Europarl en→es"
 DEV, HELD = range(0, 400), range(400, 799)
@@ -78,11 +77,18 @@ def run_table(gold, aligners, translator, predictor) -> pd.DataFrame:
         secs[name] = time.perf_counter() - t0
         print(f"aligned with {name} in {secs[name]:.1f} s", flush=True)
     table, runs = evaluate_methods(
-        gold, alignments, METHODS, align_seconds=secs, predictor=predictor, translator=translator,
+        gold,
+        alignments,
+        METHODS,
+        align_seconds=secs,
+        predictor=predictor,
+        translator=translator,
         mono_aligner=StringAligner(),
     )
-    table["f1_dev_half"] = [half_f1(gold.tgt_tags, runs[(a, m)].tags, DEV) for a, m in zip(table.aligner, table.method)]
-    table["f1_held_half"] = [half_f1(gold.tgt_tags, runs[(a, m)].tags, HELD) for a, m in zip(table.aligner, table.method)]
+    table["f1_dev_half"] = [half_f1(gold.tgt_tags, runs[(a, m)].tags, DEV) for a, m in zip(table.aligner, table.method, strict=True)]
+    table["f1_held_half"] = [
+        half_f1(gold.tgt_tags, runs[(a, m)].tags, HELD) for a, m in zip(table.aligner, table.method, strict=True)
+    ]
     return table, alignments
 
 
@@ -90,29 +96,50 @@ def run_timing(gold, aligners, repeats: int) -> dict[str, object]:
     """Median seconds of alignment and of each projection step on the whole corpus."""
     out: dict[str, object] = {}
     efl = aligners["eflomal"]
-    out["align eflomal (799 pairs alone)"], links = _median_time(lambda: efl.align(gold.src_tokens, gold.tgt_tokens), repeats)
+    out["align eflomal (799 pairs alone)"], links = _median_time(
+        lambda: efl.align(gold.src_tokens, gold.tgt_tokens), repeats
+    )
     out["align eflomal+mt (799 + 1,598 MT pairs)"], _ = _median_time(
-        lambda: aligners["eflomal+mt"].align(gold.src_tokens, gold.tgt_tokens), repeats)
+        lambda: aligners["eflomal+mt"].align(gold.src_tokens, gold.tgt_tokens), repeats
+    )
     e5 = e5_aligner(layer=8, extraction="itermax")
     e5.cache = False
     e5._load()  # model loading is timed apart from alignment
     e5_repeats = max(1, min(repeats, 2))
-    out["align e5-small, no cache"], e5_links = _median_time(lambda: e5.align(gold.src_tokens, gold.tgt_tokens), e5_repeats)
+    out["align e5-small, no cache"], e5_links = _median_time(
+        lambda: e5.align(gold.src_tokens, gold.tgt_tokens), e5_repeats
+    )
     e5c = e5_aligner(layer=8, extraction="itermax")
     out["align e5-small, cached"], _ = _median_time(lambda: e5c.align(gold.src_tokens, gold.tgt_tokens), repeats)
-    for cfg in [ProjectionConfig(), ProjectionConfig(method="ngram", solver="ilp", compare_solvers=False),
-                ProjectionConfig(method="ngram", solver="greedy", compare_solvers=False)]:
+    for cfg in [
+        ProjectionConfig(),
+        ProjectionConfig(method="ngram", solver="ilp", compare_solvers=False),
+        ProjectionConfig(method="ngram", solver="greedy", compare_solvers=False),
+    ]:
         t, res = _median_time(
             lambda cfg=cfg: project_corpus(gold.src_tokens, gold.src_tags, gold.tgt_tokens, cfg, alignments=e5_links),
-            repeats)
+            repeats,
+        )
         out[f"project {cfg.label} (candidates + scores + matching)"] = t
     # exact vs greedy per sentence with entities, both on the same score matrices
-    res = project_corpus(gold.src_tokens, gold.src_tags, gold.tgt_tokens,
-                         ProjectionConfig(method="ngram", solver="ilp"), alignments=e5_links)
+    res = project_corpus(
+        gold.src_tokens,
+        gold.src_tags,
+        gold.tgt_tokens,
+        ProjectionConfig(method="ngram", solver="ilp"),
+        alignments=e5_links,
+    )
     stats = [res.matching]
     for _ in range(repeats - 1):
-        stats.append(project_corpus(gold.src_tokens, gold.src_tags, gold.tgt_tokens,
-                                    ProjectionConfig(method="ngram", solver="ilp"), alignments=e5_links).matching)
+        stats.append(
+            project_corpus(
+                gold.src_tokens,
+                gold.src_tags,
+                gold.tgt_tokens,
+                ProjectionConfig(method="ngram", solver="ilp"),
+                alignments=e5_links,
+            ).matching
+        )
     n = stats[0].n_problems
     out["matching problems"] = n
     out["ms per sentence, exact ILP"] = 1000 * statistics.median(s.seconds_ilp for s in stats) / n
@@ -124,8 +151,8 @@ def run_timing(gold, aligners, repeats: int) -> dict[str, object]:
 
 def dev_sweep(gold) -> pd.DataFrame:
     """The sweep that chose settings: e5-small layer x extraction x distortion x merge_distance, dev half only."""
-    from xner.projection.align import EmbeddingAligner, apply_distortion, extract
     from xner.encoders.e5 import e5_checkpoint
+    from xner.projection.align import EmbeddingAligner, apply_distortion, extract
     from xner.projection.heuristic import project_sentence
 
     dev = gold.subset(DEV, name="dev half")
@@ -137,10 +164,19 @@ def dev_sweep(gold) -> pd.DataFrame:
             for extraction in ("argmax", "itermax"):
                 links = [extract(apply_distortion(m, distortion), extraction) for m in sims]
                 for md in (1, 2):
-                    pred = [project_sentence(t, len(g), a, merge_distance=md).tags
-                            for t, g, a in zip(dev.src_tags, dev.tgt_tokens, links)]
-                    rows.append({"layer": layer, "distortion": distortion, "extraction": extraction,
-                                 "merge_distance": md, "f1_dev_half": score(dev.tgt_tags, pred).f1})
+                    pred = [
+                        project_sentence(t, len(g), a, merge_distance=md).tags
+                        for t, g, a in zip(dev.src_tags, dev.tgt_tokens, links, strict=True)
+                    ]
+                    rows.append(
+                        {
+                            "layer": layer,
+                            "distortion": distortion,
+                            "extraction": extraction,
+                            "merge_distance": md,
+                            "f1_dev_half": score(dev.tgt_tags, pred).f1,
+                        }
+                    )
         print(f"sweep: layer {layer} done", flush=True)
     return pd.DataFrame(rows).sort_values("f1_dev_half", ascending=False)
 
@@ -160,12 +196,18 @@ def dev_combinations(gold, aligners, alignments) -> pd.DataFrame:
     e5 = alignments["e5-small"]
     rows = [{"alignment": "e5-small", "f1_dev_half": f1(e5)}]
     for sym in ("intersection", "grow-diag", "grow-diag-final-and", "union"):
-        efl = [symmetrise(f, r, sym) for f, r in zip(fwd, rev)]
+        efl = [symmetrise(f, r, sym) for f, r in zip(fwd, rev, strict=True)]
         rows.append({"alignment": f"eflomal+mt {sym}", "f1_dev_half": f1(efl)})
         rows.append({"alignment": f"e5-small ∪ eflomal+mt {sym}", "f1_dev_half": f1(combine([e5, efl], "union"))})
-        rows.append({"alignment": f"e5-small ∩ eflomal+mt {sym}", "f1_dev_half": f1(combine([e5, efl], "intersection"))})
-    rows.append({"alignment": "vote ≥2 of (e5-small, eflomal+mt fwd, eflomal+mt rev)",
-                 "f1_dev_half": f1(combine([e5, fwd, rev], "vote", 2))})
+        rows.append(
+            {"alignment": f"e5-small ∩ eflomal+mt {sym}", "f1_dev_half": f1(combine([e5, efl], "intersection"))}
+        )
+    rows.append(
+        {
+            "alignment": "vote ≥2 of (e5-small, eflomal+mt fwd, eflomal+mt rev)",
+            "f1_dev_half": f1(combine([e5, fwd, rev], "vote", 2)),
+        }
+    )
     strings = StringAligner(min_similarity=0.9).align(gold.src_tokens, gold.tgt_tokens)
     rows.append({"alignment": "e5-small ∪ string similarity ≥ 0.9", "f1_dev_half": f1(combine([e5, strings], "union"))})
     return pd.DataFrame(rows).sort_values("f1_dev_half", ascending=False)
@@ -175,20 +217,34 @@ def fmt(x: float) -> str:
     return f"{x:.3f}"
 
 
-def render(table: pd.DataFrame | None, timing: dict | None, args, load: tuple[float, float, float],
-           sweep: pd.DataFrame | None = None, combos: pd.DataFrame | None = None) -> str:
+def render(
+    table: pd.DataFrame | None,
+    timing: dict | None,
+    args,
+    load: tuple[float, float, float],
+    sweep: pd.DataFrame | None = None,
+    combos: pd.DataFrame | None = None,
+) -> str:
     lines = [SECTION, ""]
-    cmd = ("XNER_DATA_DIR=../shared/data .venv/bin/python bench/bench_projection.py --repeats "
-           f"{args.repeats}{' --sweep' if args.sweep else ''} --write")
-    lines += [f"Issue 6 (stage 03). Command: `{cmd}`", "",
-              f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, CPU only; "
-              f"load average at start {load[0]:.1f}" + (" (other jobs shared the 2 cores, so times are upper bounds)." if load[0] > 1.5 else "."), ""]
+    cmd = (
+        "XNER_DATA_DIR=../shared/data .venv/bin/python bench/bench_projection.py --repeats "
+        f"{args.repeats}{' --sweep' if args.sweep else ''} --write"
+    )
+    lines += [
+        f"Issue 6 (stage 03). Command: `{cmd}`",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, CPU only; "
+        f"load average at start {load[0]:.1f}"
+        + (" (other jobs shared the 2 cores, so times are upper bounds)." if load[0] > 1.5 else "."),
+        "",
+    ]
     if table is not None:
         lines += [
             "Strict span F1 of the English gold labels projected onto the Spanish side of the Europarl NER parallel "
-            "gold (799 sentences; 95% bootstrap CI over sentences), against the Spanish gold. \"dev\" = sentences "
-            "0-399, \"held-out\" = 400-798. Published anchors (mBERT-based aligners, online): heuristic + SimAlign "
-            "0.907, + awesome-align 0.903; n-gram candidates + greedy 0.89; NER-model candidates 0.80.", "",
+            'gold (799 sentences; 95% bootstrap CI over sentences), against the Spanish gold. "dev" = sentences '
+            '0-399, "held-out" = 400-798. Published anchors (mBERT-based aligners, online): heuristic + SimAlign '
+            "0.907, + awesome-align 0.903; n-gram candidates + greedy 0.89; NER-model candidates 0.80.",
+            "",
             "| aligner | method | P | R | F1 [95% CI] | F1 dev | F1 held-out | PER | ORG | LOC | MISC | projected / split / dropped |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
@@ -225,24 +281,41 @@ def render(table: pd.DataFrame | None, timing: dict | None, args, load: tuple[fl
             "",
         ]
     if sweep is not None:
-        lines += ["Dev-half sweep of the e5-small aligner with the heuristic (best 8 of 40 settings; all in "
-                  "results/projection/europarl_en-es_dev_sweep.csv):", "",
-                  "| layer | distortion | extraction | merge_distance | F1 dev half |", "|---|---|---|---|---|"]
+        lines += [
+            "Dev-half sweep of the e5-small aligner with the heuristic (best 8 of 40 settings; all in "
+            "results/projection/europarl_en-es_dev_sweep.csv):",
+            "",
+            "| layer | distortion | extraction | merge_distance | F1 dev half |",
+            "|---|---|---|---|---|",
+        ]
         for _, r in sweep.head(8).iterrows():
             lines.append(f"| {r.layer} | {r.distortion} | {r.extraction} | {r.merge_distance} | {fmt(r.f1_dev_half)} |")
-        default = sweep[(sweep.layer == 8) & (sweep.distortion == 0.0) & (sweep.extraction == "itermax")
-                        & (sweep.merge_distance == 1)]
+        default = sweep[
+            (sweep.layer == 8)
+            & (sweep.distortion == 0.0)
+            & (sweep.extraction == "itermax")
+            & (sweep.merge_distance == 1)
+        ]
         if len(default):
             lines.append(f"| 8 (default) | 0.0 | itermax | 1 | {fmt(default.f1_dev_half.iloc[0])} |")
         lines.append("")
     if combos is not None:
-        lines += ["Dev-half F1 of eflomal symmetrisations and combinations with e5-small (heuristic, published "
-                  "settings):", "", "| alignment | F1 dev half |", "|---|---|"]
+        lines += [
+            "Dev-half F1 of eflomal symmetrisations and combinations with e5-small (heuristic, published settings):",
+            "",
+            "| alignment | F1 dev half |",
+            "|---|---|",
+        ]
         lines += [f"| {r.alignment} | {fmt(r.f1_dev_half)} |" for _, r in combos.iterrows()]
         lines.append("")
     if timing is not None:
-        lines += [f"Throughput on the 799 sentence pairs (median of {args.repeats} runs; e5 without cache median "
-                  f"of {max(1, min(args.repeats, 2))}):", "", "| what | value |", "|---|---|"]
+        lines += [
+            f"Throughput on the 799 sentence pairs (median of {args.repeats} runs; e5 without cache median "
+            f"of {max(1, min(args.repeats, 2))}):",
+            "",
+            "| what | value |",
+            "|---|---|",
+        ]
         for k, v in timing.items():
             if isinstance(v, float) and k.startswith(("align", "project")):
                 lines.append(f"| {k} | {v:.2f} s ({799 / v:,.0f} sentences/s) |" if v > 0 else f"| {k} | {v} |")
@@ -250,13 +323,15 @@ def render(table: pd.DataFrame | None, timing: dict | None, args, load: tuple[fl
                 lines.append(f"| {k} | {v:.4g} |")
             else:
                 lines.append(f"| {k} | {v} |")
-        lines += ["", "Target: alignment + candidates + matching on the whole set under 30 s on 2 cores. The fast "
-                  "pipeline (eflomal + any projection method) meets it; the e5-small alignment is the slow part "
-                  "(one 8-layer encoder pass over 1,598 sentences on 2 shared cores) and is cached on disk, so it "
-                  "is paid once per corpus.", ""]
+        lines += [
+            "",
+            "Target: alignment + candidates + matching on the whole set under 30 s on 2 cores. The fast "
+            "pipeline (eflomal + any projection method) meets it; the e5-small alignment is the slow part "
+            "(one 8-layer encoder pass over 1,598 sentences on 2 shared cores) and is cached on disk, so it "
+            "is paid once per corpus.",
+            "",
+        ]
     return "\n".join(lines) + "\n"
-
-
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -283,8 +358,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"CRF trained on CoNLL-2002 es train in {time.perf_counter() - t0:.0f} s", flush=True)
         table, alignments = run_table(gold, aligners, translator, crf.predict)
         out = args.out or results_dir() / "projection"
-        sig = signature(data="europarl", split="test", languages=["en", "es"], metric="strict span F1 (IOB2)",
-                        seed=0, aligners=list(aligners), translator=translator.key, crf="conll2002-es-train")
+        sig = signature(
+            data="europarl",
+            split="test",
+            languages=["en", "es"],
+            metric="strict span F1 (IOB2)",
+            seed=0,
+            aligners=list(aligners),
+            translator=translator.key,
+            crf="conll2002-es-train",
+        )
         path = write_table(table, out / "europarl_en-es.csv", sig)
         print(f"wrote {path}")
         print(table[["aligner", "method", "precision", "recall", "f1", "f1_dev_half", "f1_held_half"]].to_string())

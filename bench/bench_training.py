@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from _results import write_section  # noqa: E402  (bench/ is on sys.path when a script runs)
 
 from xner import config
 from xner.encoders import resolve_encoder
@@ -34,8 +35,6 @@ from xner.encoders.mini import MiniConfig
 from xner.modeling import CRFConfig, TrainConfig
 from xner.signature import signature, write_table
 from xner.transfer import run_setting, spec_for
-
-from _results import write_section  # noqa: E402  (bench/ is on sys.path when a script runs)
 
 SECTION = "## Training"
 # (pair whose two languages pretrain the mini encoder, setting, source, target)
@@ -52,17 +51,27 @@ JOBS = [
 
 def train_config(args: argparse.Namespace, seed: int) -> TrainConfig:
     """Fine-tuning settings shared by every mini-encoder run of the benchmark."""
-    return TrainConfig(model=args.model, learning_rate=args.lr, epochs=args.epochs, batch_size=args.batch_size, head=args.head,
-                       early_stopping_patience=args.patience, seed=seed, num_threads=args.threads, progress=False,
-                       max_train_samples=args.max_train_samples)
+    return TrainConfig(
+        model=args.model,
+        learning_rate=args.lr,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        head=args.head,
+        early_stopping_patience=args.patience,
+        seed=seed,
+        num_threads=args.threads,
+        progress=False,
+        max_train_samples=args.max_train_samples,
+    )
 
 
 def mini_config(args: argparse.Namespace) -> MiniConfig | None:
     """Pretraining settings of the mini encoder (size defaults unless overridden)."""
     if not args.model.startswith("mini-"):
         return None
-    return MiniConfig(size=args.model.split("-", 1)[1], epochs=args.pretrain_epochs, num_threads=args.threads,
-                      progress=False)
+    return MiniConfig(
+        size=args.model.split("-", 1)[1], epochs=args.pretrain_epochs, num_threads=args.threads, progress=False
+    )
 
 
 def quality(args: argparse.Namespace) -> pd.DataFrame:
@@ -79,19 +88,35 @@ def quality(args: argparse.Namespace) -> pd.DataFrame:
         for seed in args.seeds:
             for model in ("crf", args.model):
                 t0 = time.perf_counter()
-                res = run_setting(spec, model, train_config=train_config(args, seed), encoder=encoders.get(pair) if
-                                  model != "crf" else None, crf_config=CRFConfig(), n_resamples=1000)
+                res = run_setting(
+                    spec,
+                    model,
+                    train_config=train_config(args, seed),
+                    encoder=encoders.get(pair) if model != "crf" else None,
+                    crf_config=CRFConfig(),
+                    n_resamples=1000,
+                )
                 r = res.rows[res.rows.eval_lang == target].copy()
                 r["encoder_languages"] = "+".join(langs) if model != "crf" else ""
                 r["train_seconds"] = res.stats["train_seconds"]
                 rows.append(r)
                 f = r.iloc[0]
-                print(f"{setting:9s} {source}->{target} {model:10s} seed {seed}: F1 {f.f1:.4f} "
-                      f"[{f.f1_low:.4f}, {f.f1_high:.4f}] ({time.perf_counter() - t0:.0f} s)", flush=True)
+                print(
+                    f"{setting:9s} {source}->{target} {model:10s} seed {seed}: F1 {f.f1:.4f} "
+                    f"[{f.f1_low:.4f}, {f.f1_high:.4f}] ({time.perf_counter() - t0:.0f} s)",
+                    flush=True,
+                )
     table = pd.concat(rows, ignore_index=True)
-    sig = signature(data="wikiann", split="test", languages=sorted({j[2] for j in JOBS} | {j[3] for j in JOBS}),
-                    model=[args.model, "crf"], seed=args.seeds, mode="strict", stage="bench_training",
-                    train_config=vars(args))
+    sig = signature(
+        data="wikiann",
+        split="test",
+        languages=sorted({j[2] for j in JOBS} | {j[3] for j in JOBS}),
+        model=[args.model, "crf"],
+        seed=args.seeds,
+        mode="strict",
+        stage="bench_training",
+        train_config=vars(args),
+    )
     write_table(table, args.out / "training_quality.csv", sig)
     return table
 
@@ -115,8 +140,13 @@ def speed(args: argparse.Namespace) -> dict[str, float]:
                 out["parameters"] = meta["parameters"]
             for setting, source in (("native", tgt), ("zero-shot", src)):
                 t0 = time.perf_counter()
-                res = run_setting(spec_for(setting, source, tgt), args.model, train_config=train_config(args, 0),
-                                  encoder=enc, n_resamples=1000)
+                res = run_setting(
+                    spec_for(setting, source, tgt),
+                    args.model,
+                    train_config=train_config(args, 0),
+                    encoder=enc,
+                    n_resamples=1000,
+                )
                 out[f"{setting}_total_s"] = time.perf_counter() - t0
                 out[f"{setting}_train_tokens_per_s"] = float(res.history["train_tokens_per_s"].median())
                 out[f"{setting}_epochs"] = len(res.history)
@@ -132,8 +162,16 @@ def speed(args: argparse.Namespace) -> dict[str, float]:
             else:
                 os.environ["XNER_CACHE_DIR"] = old
     out["total_s"] = out["pretrain_s"] + out["native_total_s"] + out["zero-shot_total_s"]
-    sig = signature(data="wikiann", split="test", languages=[src, tgt], model=args.model, seed=0, mode="strict",
-                    stage="bench_training_speed", train_config=vars(args))
+    sig = signature(
+        data="wikiann",
+        split="test",
+        languages=[src, tgt],
+        model=args.model,
+        seed=0,
+        mode="strict",
+        stage="bench_training_speed",
+        train_config=vars(args),
+    )
     write_table(pd.DataFrame([out]), args.out / "training_speed.csv", sig)
     return out
 
@@ -150,8 +188,12 @@ def _describe(model: str) -> str:
 
 def quality_markdown(table: pd.DataFrame) -> list[str]:
     """The comparison table as Markdown: CRF and encoder side by side, the better one in bold."""
-    lines = ["| setting | source → target | CRF strict F1 [95 % CI] | {} strict F1 [95 % CI] | better |".format(
-        table.loc[table.model != "crf", "model"].iloc[0]), "|---|---|---|---|---|"]
+    lines = [
+        "| setting | source → target | CRF strict F1 [95 % CI] | {} strict F1 [95 % CI] | better |".format(
+            table.loc[table.model != "crf", "model"].iloc[0]
+        ),
+        "|---|---|---|---|---|",
+    ]
     for (setting, source, target), grp in table.groupby(["setting", "source", "target"], sort=False):
         crf = grp[grp.model == "crf"]
         enc = grp[grp.model != "crf"]
@@ -161,23 +203,32 @@ def quality_markdown(table: pd.DataFrame) -> list[str]:
             if len(g) == 1:
                 r = g.iloc[0]
                 return f"{r.f1:.3f} [{r.f1_low:.3f}, {r.f1_high:.3f}]"
-            return f"{g.f1.mean():.3f} (mean of {len(g)} seeds; CIs {', '.join(f'[{a:.3f}, {b:.3f}]' for a, b in zip(g.f1_low, g.f1_high))})"
+            return f"{g.f1.mean():.3f} (mean of {len(g)} seeds; CIs {', '.join(f'[{a:.3f}, {b:.3f}]' for a, b in zip(g.f1_low, g.f1_high, strict=True))})"
 
         lines.append(f"| {setting} | {source} → {target} | {fmt(crf)} | {fmt(enc)} | {'encoder' if e > c else 'CRF'} |")
     enc_rows = table[table.model != "crf"].groupby(["setting", "source", "target"], sort=False)
     crf_rows = table[table.model == "crf"].groupby(["setting", "source", "target"], sort=False)
     wins = sum(enc_rows.f1.mean()[k] > crf_rows.f1.mean()[k] for k in enc_rows.groups)
-    apart = sum(enc_rows.f1_low.min()[k] > crf_rows.f1_high.max()[k] or crf_rows.f1_low.min()[k] > enc_rows.f1_high.max()[k]
-                for k in enc_rows.groups)
-    lines += ["", f"The encoder has the higher strict F1 in {wins} of {len(enc_rows.groups)} comparisons; the two 95 % CIs "
-              f"are disjoint in {apart} of them."]
+    apart = sum(
+        enc_rows.f1_low.min()[k] > crf_rows.f1_high.max()[k] or crf_rows.f1_low.min()[k] > enc_rows.f1_high.max()[k]
+        for k in enc_rows.groups
+    )
+    lines += [
+        "",
+        f"The encoder has the higher strict F1 in {wins} of {len(enc_rows.groups)} comparisons; the two 95 % CIs "
+        f"are disjoint in {apart} of them.",
+    ]
     return lines
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=["quality", "speed", "both", "none"], default="both",
-                    help="what to run; 'none' only assembles the Markdown of earlier runs (with --write)")
+    ap.add_argument(
+        "--part",
+        choices=["quality", "speed", "both", "none"],
+        default="both",
+        help="what to run; 'none' only assembles the Markdown of earlier runs (with --write)",
+    )
     ap.add_argument("--model", default="mini-tiny", help="encoder compared with the CRF")
     ap.add_argument("--pretrain-epochs", type=int, default=None, help="mini pretraining epochs (default: the size's)")
     ap.add_argument("--epochs", type=int, default=12, help="fine-tuning epochs (early stopping on dev F1)")
@@ -197,31 +248,41 @@ def main() -> None:
     if args.part in ("quality", "both"):
         table = quality(args)
         text = ["Command: `" + cmd.strip() + "`", ""]
-        text += ["Strict span F1 on the full WikiANN test splits, 95 % percentile-bootstrap CIs (1,000 resamples over "
-                 "sentences). Training on the full train split (5,000 sentences), early stopping on the dev split "
-                 "of the training language(s). The mini encoder of each row is pretrained only on the unlabelled "
-                 "train text of its pair (en-sw, ar-fa, id-ms, nl-af). "
-                 f"Encoder {args.model} ({_describe(args.model)}), {args.head} output layer, learning rate {args.lr}, "
-                 f"at most {args.epochs} epochs (patience {args.patience}), seeds {args.seeds}; the CRF uses the "
-                 "default CRFConfig.", ""]
+        text += [
+            "Strict span F1 on the full WikiANN test splits, 95 % percentile-bootstrap CIs (1,000 resamples over "
+            "sentences). Training on the full train split (5,000 sentences), early stopping on the dev split "
+            "of the training language(s). The mini encoder of each row is pretrained only on the unlabelled "
+            "train text of its pair (en-sw, ar-fa, id-ms, nl-af). "
+            f"Encoder {args.model} ({_describe(args.model)}), {args.head} output layer, learning rate {args.lr}, "
+            f"at most {args.epochs} epochs (patience {args.patience}), seeds {args.seeds}; the CRF uses the "
+            "default CRFConfig.",
+            "",
+        ]
         text += quality_markdown(table) + [""]
         (args.out / "training_quality.md").write_text("\n".join(text), encoding="utf-8")
     if args.part in ("speed", "both"):
         s = speed(args)
         text = ["Command: `" + cmd.strip() + "`", ""]
-        text += [f"Speed, pair {args.speed_pair}, {args.model} (pretraining from scratch in an empty cache):", "",
-                 "| what | value |", "|---|---|",
-                 f"| pretraining ({s.get('pretrain_epochs', 0):.0f} epochs, {s.get('parameters', 0) / 1e6:.1f} M encoder parameters) | "
-                 f"{s['pretrain_s']:.0f} s ({s.get('pretrain_tokens_per_s', float('nan')):,.0f} tokens/s) |",
-                 f"| native fine-tuning + evaluation ({s['native_epochs']:.0f} epochs) | {s['native_total_s']:.0f} s "
-                 f"({s['native_train_tokens_per_s']:,.0f} training tokens/s) |",
-                 f"| zero-shot fine-tuning + evaluation ({s['zero-shot_epochs']:.0f} epochs) | {s['zero-shot_total_s']:.0f} s "
-                 f"({s['zero-shot_train_tokens_per_s']:,.0f} training tokens/s) |",
-                 f"| prediction | {s['native_predict_sentences_per_s']:,.0f} sentences/s |",
-                 f"| **total** (target < 600 s on 2 cores) | **{s['total_s']:.0f} s** |", ""]
+        text += [
+            f"Speed, pair {args.speed_pair}, {args.model} (pretraining from scratch in an empty cache):",
+            "",
+            "| what | value |",
+            "|---|---|",
+            f"| pretraining ({s.get('pretrain_epochs', 0):.0f} epochs, {s.get('parameters', 0) / 1e6:.1f} M encoder parameters) | "
+            f"{s['pretrain_s']:.0f} s ({s.get('pretrain_tokens_per_s', float('nan')):,.0f} tokens/s) |",
+            f"| native fine-tuning + evaluation ({s['native_epochs']:.0f} epochs) | {s['native_total_s']:.0f} s "
+            f"({s['native_train_tokens_per_s']:,.0f} training tokens/s) |",
+            f"| zero-shot fine-tuning + evaluation ({s['zero-shot_epochs']:.0f} epochs) | {s['zero-shot_total_s']:.0f} s "
+            f"({s['zero-shot_train_tokens_per_s']:,.0f} training tokens/s) |",
+            f"| prediction | {s['native_predict_sentences_per_s']:,.0f} sentences/s |",
+            f"| **total** (target < 600 s on 2 cores) | **{s['total_s']:.0f} s** |",
+            "",
+        ]
         (args.out / "training_speed.md").write_text("\n".join(text), encoding="utf-8")
     parts = [args.out / f"training_{p}.md" for p in ("quality", "speed")]
-    md = "\n".join([SECTION, "", "Issue 4 (stage 04).", ""] + [p.read_text(encoding="utf-8") for p in parts if p.is_file()])
+    md = "\n".join(
+        [SECTION, "", "Issue 4 (stage 04).", ""] + [p.read_text(encoding="utf-8") for p in parts if p.is_file()]
+    )
     print(md)
     if args.write:
         write_section(md)

@@ -37,8 +37,14 @@ measures = None  # list of measure names, or None for all (see xner.divergence.m
 smoothing = 0.5  # pseudo-counts per cell for the KL divergences (recorded in every table)
 type_map = None  # explicit label mapping when label sets differ, e.g. {"MISC": None}
 tokenizer = None  # tokenizer.json / folder / hub name for the subword-overlap measures; None: skip them
-heatmap_measures = ["type_mix.js", "span_length.wasserstein", "entities_per_sentence.js", "transitions.js",
-                    "entity_overlap", "context_overlap"]
+heatmap_measures = [
+    "type_mix.js",
+    "span_length.wasserstein",
+    "entities_per_sentence.js",
+    "transitions.js",
+    "entity_overlap",
+    "context_overlap",
+]
 dial_levels = [0.0, 0.05, 0.1, 0.2, 0.4]  # Jensen–Shannon targets (bits)
 dial_tol = 0.005  # accepted |achieved − target| (bits)
 seed = 0
@@ -53,10 +59,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from xner import config, data
+from xner import config, data, drop
 from xner import dial as dl
 from xner import divergence as dv
-from xner import drop
 from xner.figures import save_figure
 
 data.use_data_dir(data_dir)
@@ -66,8 +71,10 @@ for code in langs:
     config.language(code)
 if pairs is None:
     pair_list, needs_hub = dv.local_pairs(config.pairs(), dataset)
-    print(f"per-pair table: {len(pair_list)} configured pairs with local data; skipped {len(needs_hub)} that need the hub:",
-          ", ".join(p.name for p in needs_hub) or "none")
+    print(
+        f"per-pair table: {len(pair_list)} configured pairs with local data; skipped {len(needs_hub)} that need the hub:",
+        ", ".join(p.name for p in needs_hub) or "none",
+    )
 else:
     pair_list = [config.parse_pair(p) for p in pairs]
 if focus.name not in {p.name for p in pair_list}:
@@ -76,12 +83,17 @@ assert source_split in data.SPLITS and target_split in data.SPLITS, f"splits mus
 assert smoothing >= 0, "smoothing is a number of pseudo-counts >= 0"
 assert all(0 <= x <= 1 for x in dial_levels), "JS levels (base 2) lie in [0, 1]"
 if measures is not None:
-    dv.check_measures(measures, data.label_set_of(data.load_split(langs[0], source_split, dataset)).types,
-                      subwords=tokenizer is not None)
+    dv.check_measures(
+        measures,
+        data.label_set_of(data.load_split(langs[0], source_split, dataset)).types,
+        subwords=tokenizer is not None,
+    )
     missing = [m for m in heatmap_measures if m not in measures]
     assert not missing, f"heatmap_measures {missing} are not among the computed measures"
 results_dir, figures_dir = Path(results_dir), Path(figures_dir)
-print("data:", data.data_dir() or "the Hugging Face hub", "| languages:", langs, "| pairs:", [p.name for p in pair_list])
+print(
+    "data:", data.data_dir() or "the Hugging Face hub", "| languages:", langs, "| pairs:", [p.name for p in pair_list]
+)
 
 # %% [markdown]
 # ## All-pairs matrices
@@ -102,18 +114,36 @@ print("heatmaps:", ", ".join(heatmap_measures))
 # ## Per-pair table
 
 # %%
-profiles = {**{(k, source_split): v for k, v in src_prof.items()}, **{(k, target_split): v for k, v in tgt_prof.items()}}
-pairs_df = dv.pair_table(pair_list, dataset=dataset, source_split=source_split, target_split=target_split,
-                         measures=measures, smoothing=smoothing, tokenizer=tokenizer, type_map=type_map,
-                         profiles=profiles)
+profiles = {
+    **{(k, source_split): v for k, v in src_prof.items()},
+    **{(k, target_split): v for k, v in tgt_prof.items()},
+}
+pairs_df = dv.pair_table(
+    pair_list,
+    dataset=dataset,
+    source_split=source_split,
+    target_split=target_split,
+    measures=measures,
+    smoothing=smoothing,
+    tokenizer=tokenizer,
+    type_map=type_map,
+    profiles=profiles,
+)
 shown = [m for m in heatmap_measures if m in set(pairs_df["measure"])]
 pair_mat = dv.pair_matrix(pairs_df, shown)
 save_figure(dv.plot_pair_table(pair_mat), figures_dir / "pairs")
 pair_mat.round(4)
 
 # %%
-sig_fields = dict(data=dataset, split=[source_split, target_split], languages=langs, pairs=[p.name for p in pair_list],
-                  smoothing=smoothing, tokenizer=str(tokenizer), type_map=str(type_map))
+sig_fields = dict(
+    data=dataset,
+    split=[source_split, target_split],
+    languages=langs,
+    pairs=[p.name for p in pair_list],
+    smoothing=smoothing,
+    tokenizer=str(tokenizer),
+    type_map=str(type_map),
+)
 for path in dv.write_tables(results_dir, all_pairs_df=allp, pairs_df=pairs_df, sig_fields=sig_fields):
     print("wrote", path)
 
@@ -127,8 +157,15 @@ dial_src = data.load_split(focus.source, source_split, dataset)
 dial_tgt = data.load_split(focus.target, target_split, dataset)
 dial_src, dial_tgt, _ = dv.harmonize(dial_src, dial_tgt, type_map)
 fitted, levels = dl.run_dial(dial_src, dial_tgt, dial_levels, seed=seed, tol=dial_tol, on_unreachable="report")
-report = dl.write_dial(dial_src, fitted, levels, results_dir / "dial" / focus.name, source_name=focus.source,
-                       target_name=focus.target, sig_fields={"data": dataset, "split": [source_split, target_split]})
+report = dl.write_dial(
+    dial_src,
+    fitted,
+    levels,
+    results_dir / "dial" / focus.name,
+    source_name=focus.source,
+    target_name=focus.target,
+    sig_fields={"data": dataset, "split": [source_split, target_split]},
+)
 print(f"corner: {fitted.corner}; max reachable JS along the path: {fitted.max_reachable():.3f}; tolerance {dial_tol}")
 report[["target_js", "achieved_js", "abs_error", "lambda", "status", "n_distinct", "path"]]
 
@@ -148,7 +185,9 @@ if corr is not None:
     sig = dict(sig_fields, eval_glob=eval_glob, seed=seed, n_resamples=corr.attrs["n_resamples"])
     from xner.signature import signature, write_table
 
-    write_table(corr, results_dir / "drop_correlations.csv", signature(stage="02_divergence", table="drop_correlations", **sig))
+    write_table(
+        corr, results_dir / "drop_correlations.csv", signature(stage="02_divergence", table="drop_correlations", **sig)
+    )
     write_table(joined, results_dir / "drop_joined.csv", signature(stage="02_divergence", table="drop_joined", **sig))
     best = [m for m in corr.dropna(subset=["spearman"])["measure"].unique()][:scatter_measures]
     save_figure(drop.plot_drop_scatter(joined, best, corr=corr), figures_dir / "drop_scatter")

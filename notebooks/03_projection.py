@@ -90,23 +90,41 @@ def make_config(name: str) -> ProjectionConfig:
     """The ProjectionConfig of a method name from `methods`, with this notebook's parameters."""
     method, _, solver = name.partition("-") if name.startswith(("ngram", "model")) else (name, "", "")
     return ProjectionConfig(
-        method=method, solver=solver or "ilp", merge_distance=merge_distance,
-        length_ratio_threshold=length_ratio_threshold, max_ngram=max_ngram, min_score=min_score,
-        string_weight=string_weight, refine_mode=refine_mode,
+        method=method,
+        solver=solver or "ilp",
+        merge_distance=merge_distance,
+        length_ratio_threshold=length_ratio_threshold,
+        max_ngram=max_ngram,
+        min_score=min_score,
+        string_weight=string_weight,
+        refine_mode=refine_mode,
     )
 
 
 configs = [make_config(m) for m in methods]
 mt = get_translator(translator)
-print("data:", data.data_dir() or "the Hugging Face hub", "| pair:", pair, "| aligners:", aligners,
-      "| methods:", [c.label for c in configs], "| translator:", mt.key)
+print(
+    "data:",
+    data.data_dir() or "the Hugging Face hub",
+    "| pair:",
+    pair,
+    "| aligners:",
+    aligners,
+    "| methods:",
+    [c.label for c in configs],
+    "| translator:",
+    mt.key,
+)
 
 # %% [markdown]
 # ## 1. Projection on parallel gold
 
 # %%
-parallel = (load_europarl(source_lang, target_lang) if gold == "europarl"
-            else read_parallel_gold(gold_src_file, gold_tgt_file, src_lang=source_lang, tgt_lang=target_lang))
+parallel = (
+    load_europarl(source_lang, target_lang)
+    if gold == "europarl"
+    else read_parallel_gold(gold_src_file, gold_tgt_file, src_lang=source_lang, tgt_lang=target_lang)
+)
 if max_sentences is not None and max_sentences < len(parallel):
     parallel = parallel.subset(range(max_sentences), name=f"{parallel.name}[:{max_sentences}]")
 print(parallel.name, len(parallel), "sentence pairs")
@@ -119,10 +137,25 @@ pd.Series(align_seconds, name="seconds to align")
 
 # %%
 predictor = load_predictor(ner_model, target_lang)
-table, runs = evaluate_methods(parallel, alignments, configs, align_seconds=align_seconds, predictor=predictor,
-                               translator=mt, seed=seed)
-table[["aligner", "method", "precision", "recall", "f1", "f1_low", "f1_high", "lenient_f1",
-       "projected", "split", "dropped", "matching_gap"]]
+table, runs = evaluate_methods(
+    parallel, alignments, configs, align_seconds=align_seconds, predictor=predictor, translator=mt, seed=seed
+)
+table[
+    [
+        "aligner",
+        "method",
+        "precision",
+        "recall",
+        "f1",
+        "f1_low",
+        "f1_high",
+        "lenient_f1",
+        "projected",
+        "split",
+        "dropped",
+        "matching_gap",
+    ]
+]
 
 # %%
 save_figure(plot_projection_f1(table, title=f"Projection on {parallel.name}"), figures_dir / "projection_f1")
@@ -131,8 +164,17 @@ reports = pd.json_normalize(report_rows)
 reports
 
 # %%
-sig = signature(data=parallel.name, split="test", languages=[source_lang, target_lang], stage="03_projection",
-                mode="strict", seed=seed, translator=mt.key, aligners=aligners, n_sentences=len(parallel))
+sig = signature(
+    data=parallel.name,
+    split="test",
+    languages=[source_lang, target_lang],
+    stage="03_projection",
+    mode="strict",
+    seed=seed,
+    translator=mt.key,
+    aligners=aligners,
+    n_sentences=len(parallel),
+)
 print("wrote", write_table(table, results_dir / "projection_eval.csv", sig))
 print("wrote", write_table(reports, results_dir / "projection_reports.csv", sig))
 
@@ -143,15 +185,30 @@ print("wrote", write_table(reports, results_dir / "projection_reports.csv", sig)
 source_train = data.load_split(source_lang, train_split, train_dataset)
 train_cfg = make_config(train_method)
 train_aligner_obj = None if train_cfg.method == "mark" else build_aligner(train_aligner)
-tt = translate_train(source_train, mt, src_lang=source_lang, tgt_lang=target_lang, aligner=train_aligner_obj,
-                     config=train_cfg, max_sentences=train_max_sentences)
+tt = translate_train(
+    source_train,
+    mt,
+    src_lang=source_lang,
+    tgt_lang=target_lang,
+    aligner=train_aligner_obj,
+    config=train_cfg,
+    max_sentences=train_max_sentences,
+)
 pd.Series(tt.report_dict()).drop(["settings", "seconds"])
 
 # %%
-tt_sig = signature(data=train_dataset, split=train_split, languages=[source_lang, target_lang],
-                   stage="03_projection", translator=mt.key, method=train_cfg.label,
-                   aligner=getattr(train_aligner_obj, "name", None), seed=seed)
-paths = write_translate_train(tt, results_dir / f"translate_train_{train_dataset}_{source_lang}-{target_lang}",
-                              signature=tt_sig)
+tt_sig = signature(
+    data=train_dataset,
+    split=train_split,
+    languages=[source_lang, target_lang],
+    stage="03_projection",
+    translator=mt.key,
+    method=train_cfg.label,
+    aligner=getattr(train_aligner_obj, "name", None),
+    seed=seed,
+)
+paths = write_translate_train(
+    tt, results_dir / f"translate_train_{train_dataset}_{source_lang}-{target_lang}", signature=tt_sig
+)
 for kind, path in paths.items():
     print(kind, "->", path)

@@ -41,7 +41,9 @@ freeze_embeddings = True  # freeze the word-embedding matrix (several times fast
 max_train_samples = 1000  # sentences per training language (None: all)
 max_eval_samples = 300  # dev sentences per language for early stopping (None: all)
 max_predict_samples = None  # test sentences per evaluation set (None: all)
-mini_pretrain_epochs = 5  # pretraining epochs of a mini encoder (None: the size's default, see xner.encoders.mini.SIZES)
+mini_pretrain_epochs = (
+    5  # pretraining epochs of a mini encoder (None: the size's default, see xner.encoders.mini.SIZES)
+)
 crf_iterations = 100  # L-BFGS iterations of the CRF
 seed = 0
 dataset = "wikiann"  # dataset of every train/dev/test split
@@ -76,14 +78,33 @@ for lang in extra_sources:
     config.language(lang)
 encoders = list(dict.fromkeys([model, *sizes]))
 train_config = TrainConfig(
-    model=model, learning_rate=learning_rate, epochs=epochs, batch_size=batch_size, freeze_embeddings=freeze_embeddings, head=head,
-    max_train_samples=max_train_samples, max_eval_samples=max_eval_samples, max_predict_samples=max_predict_samples,
-    seed=seed, num_threads=num_threads, progress=False,
+    model=model,
+    learning_rate=learning_rate,
+    epochs=epochs,
+    batch_size=batch_size,
+    freeze_embeddings=freeze_embeddings,
+    head=head,
+    max_train_samples=max_train_samples,
+    max_eval_samples=max_eval_samples,
+    max_predict_samples=max_predict_samples,
+    seed=seed,
+    num_threads=num_threads,
+    progress=False,
 )
 data.use_data_dir(data_dir)
 results_dir, figures_dir = Path(results_dir), Path(figures_dir)
-print("pair:", pair, "| settings:", settings, "| encoders:", encoders, "| CRF:", include_crf,
-      "| data:", data.data_dir() or "the Hugging Face hub")
+print(
+    "pair:",
+    pair,
+    "| settings:",
+    settings,
+    "| encoders:",
+    encoders,
+    "| CRF:",
+    include_crf,
+    "| data:",
+    data.data_dir() or "the Hugging Face hub",
+)
 
 
 # %% [markdown]
@@ -91,6 +112,7 @@ print("pair:", pair, "| settings:", settings, "| encoders:", encoders, "| CRF:",
 #
 # Mini encoders are pretrained once on the unlabelled train text of every language involved (no labels) and
 # cached; hub names and folders are checked here so that a missing model fails before any training.
+
 
 # %%
 def spec_of(name: str):
@@ -102,8 +124,11 @@ def spec_of(name: str):
 languages = sorted({lang for s in settings for lang in spec_of(s).languages})
 resolved = {}
 for enc in encoders:
-    mini_cfg = MiniConfig(size=enc.split("-", 1)[1], epochs=mini_pretrain_epochs, num_threads=num_threads,
-                          progress=False) if enc.startswith("mini-") else None
+    mini_cfg = (
+        MiniConfig(size=enc.split("-", 1)[1], epochs=mini_pretrain_epochs, num_threads=num_threads, progress=False)
+        if enc.startswith("mini-")
+        else None
+    )
     resolved[enc] = resolve_encoder(enc, languages=languages, seed=0, mini_config=mini_cfg)
 pd.DataFrame({"encoder": list(resolved), "checkpoint": list(resolved.values())})
 
@@ -116,29 +141,66 @@ for name in settings:
     spec = spec_of(name)
     for m in (["crf"] if include_crf else []) + encoders:
         run_dir = results_dir / "models" / f"{name}-{spec.source}-{target_lang}-{m.replace('/', '_')}-s{seed}"
-        res = run_setting(spec, m, train_config=train_config, encoder=resolved.get(m),
-                          crf_config=CRFConfig(max_iterations=crf_iterations), output_dir=run_dir,
-                          n_resamples=n_resamples)
+        res = run_setting(
+            spec,
+            m,
+            train_config=train_config,
+            encoder=resolved.get(m),
+            crf_config=CRFConfig(max_iterations=crf_iterations),
+            output_dir=run_dir,
+            n_resamples=n_resamples,
+        )
         rows.append(res.rows)
         if res.history is not None:
             histories.append(res.history.assign(run=f"{m} · {name}"))
-        runs.append({"setting": name, "model": m, "train_seconds": round(res.stats["train_seconds"], 1),
-                     "n_train_sentences": res.stats["n_train_sentences"], "folder": str(run_dir)})
+        runs.append(
+            {
+                "setting": name,
+                "model": m,
+                "train_seconds": round(res.stats["train_seconds"], 1),
+                "n_train_sentences": res.stats["n_train_sentences"],
+                "folder": str(run_dir),
+            }
+        )
         print(f"{name:15s} {m:12s} done in {res.stats['train_seconds']:.0f} s")
 table = pd.concat(rows, ignore_index=True)
 pd.DataFrame(runs)
 
 # %%
-table[["setting", "source", "model", "eval_lang", "n_sentences", "precision", "recall", "f1", "f1_low", "f1_high",
-       "lenient_f1"]].round(3)
+table[
+    [
+        "setting",
+        "source",
+        "model",
+        "eval_lang",
+        "n_sentences",
+        "precision",
+        "recall",
+        "f1",
+        "f1_low",
+        "f1_high",
+        "lenient_f1",
+    ]
+].round(3)
 
 # %% [markdown]
 # ## Write the table and the figures
 
 # %%
-sig = signature(data=dataset, split="test", languages=[source_lang, target_lang], model=encoders + (["crf"] if include_crf else []),
-                seed=seed, mode="strict", stage="04_training", settings=settings, max_train_samples=max_train_samples,
-                epochs=epochs, learning_rate=learning_rate, head=head)
+sig = signature(
+    data=dataset,
+    split="test",
+    languages=[source_lang, target_lang],
+    model=encoders + (["crf"] if include_crf else []),
+    seed=seed,
+    mode="strict",
+    stage="04_training",
+    settings=settings,
+    max_train_samples=max_train_samples,
+    epochs=epochs,
+    learning_rate=learning_rate,
+    head=head,
+)
 written = [write_table(table, results_dir / "training.csv", sig)]
 if histories:
     history = pd.concat(histories, ignore_index=True)

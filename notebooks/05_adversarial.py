@@ -28,8 +28,19 @@ models = None  # {name: path} or {name: {"path": ..., "setting": "native"|"zero-
 crf_train_samples = 1000  # quick default: training sentences per CRF
 crf_iterations = 50  # quick default: L-BFGS iterations per CRF
 perturbations = [
-    "unseen_entities", "context_replacement", "foreign_names", "foreign_per", "mask", "delete",
-    "random_insert", "random_replace", "typos", "strip_diacritics", "case_noise", "code_switch", "mask+typos",
+    "unseen_entities",
+    "context_replacement",
+    "foreign_names",
+    "foreign_per",
+    "mask",
+    "delete",
+    "random_insert",
+    "random_replace",
+    "typos",
+    "strip_diacritics",
+    "case_noise",
+    "code_switch",
+    "mask+typos",
 ]
 rates = {}  # perturbation name -> rate (or a list of rates: one labelled row per rate, e.g. "mask@0.3")
 seeds = [0, 1]  # perturbation seeds
@@ -58,7 +69,9 @@ from xner.signature import write_table
 source_lang, target_lang = (p := config.parse_pair(pair)).source, p.target
 unknown = [name for spec in perturbations for name in str(spec).split("+") if name not in perturb.available()]
 assert not unknown, f"unknown perturbations {unknown}; available: {sorted(perturb.available())}"
-assert set(rates) <= set(perturbations), f"rates for perturbations not in the list: {sorted(set(rates) - set(perturbations))}"
+assert set(rates) <= set(perturbations), (
+    f"rates for perturbations not in the list: {sorted(set(rates) - set(perturbations))}"
+)
 assert seeds and all(isinstance(s, int) for s in seeds), "seeds must be a non-empty list of integers"
 assert models is None or isinstance(models, dict), "models must be None or a dict name -> path"
 data.use_data_dir(data_dir)
@@ -75,12 +88,17 @@ target_test = data.load_split(target_lang, "test")
 if max_test_sentences is not None:
     target_test = target_test.select(range(min(max_test_sentences, len(target_test))))
 if models is None:
-    model_specs = suite.quick_crf_models(source_train, target_train, source_lang, target_lang,
-                                         n_train=crf_train_samples, max_iterations=crf_iterations)
+    model_specs = suite.quick_crf_models(
+        source_train, target_train, source_lang, target_lang, n_train=crf_train_samples, max_iterations=crf_iterations
+    )
 else:
     model_specs = suite.load_models(models, source_lang, target_lang)
-pd.DataFrame([{"name": n, "setting": m.setting, "model": m.model, "source": m.source, "seed": m.seed}
-              for n, m in model_specs.items()])
+pd.DataFrame(
+    [
+        {"name": n, "setting": m.setting, "model": m.model, "source": m.source, "seed": m.seed}
+        for n, m in model_specs.items()
+    ]
+)
 
 # %% [markdown]
 # ## Perturbation suite
@@ -96,15 +114,42 @@ for name in perturbations:
     else:
         specs.append({"name": name, "rate": rate})
 ctx = perturb.PerturbationContext(
-    lang=target_lang, source_lang=source_lang, source_train=source_train, target_train=target_train,
-    vectors=read_vectors(vectors) if vectors else None, dictionary=dictionary, switch_to=switch_to,
+    lang=target_lang,
+    source_lang=source_lang,
+    source_train=source_train,
+    target_train=target_train,
+    vectors=read_vectors(vectors) if vectors else None,
+    dictionary=dictionary,
+    switch_to=switch_to,
     name_languages=name_languages,
 )
-result = suite.run_suite(model_specs, {f"wikiann-{target_lang}": target_test}, specs, contexts=ctx, seeds=seeds,
-                         n_resamples=n_resamples, log=print)
+result = suite.run_suite(
+    model_specs,
+    {f"wikiann-{target_lang}": target_test},
+    specs,
+    contexts=ctx,
+    seeds=seeds,
+    n_resamples=n_resamples,
+    log=print,
+)
 table = result.table
-table[["setting", "perturbation", "perturbation_seed", "applied", "f1", "f1_low", "f1_high", "drop", "drop_low",
-       "drop_high", "p_value", "tokens_touched", "entities_replaced"]].round(3)
+table[
+    [
+        "setting",
+        "perturbation",
+        "perturbation_seed",
+        "applied",
+        "f1",
+        "f1_low",
+        "f1_high",
+        "drop",
+        "drop_low",
+        "drop_high",
+        "p_value",
+        "tokens_touched",
+        "entities_replaced",
+    ]
+].round(3)
 
 # %% [markdown]
 # Perturbations that could not be applied (rows with `applied = False`) and why:
@@ -124,13 +169,29 @@ comparison.round(3)
 
 # %%
 if domain_shift:
-    domain_table, notes = domain.run_for_models(model_specs, max_sentences=max_domain_sentences, n_resamples=n_resamples)
+    domain_table, notes = domain.run_for_models(
+        model_specs, max_sentences=max_domain_sentences, n_resamples=n_resamples
+    )
     for note in notes:
         print("not evaluated:", note)
 else:
     domain_table = pd.DataFrame(columns=list(suite.SCHEMA))
-cols = [c for c in ["setting", "eval_lang", "eval_dataset", "perturbation", "f1", "drop", "drop_low", "drop_high",
-                    "p_value", "entities_dropped"] if c in domain_table]
+cols = [
+    c
+    for c in [
+        "setting",
+        "eval_lang",
+        "eval_dataset",
+        "perturbation",
+        "f1",
+        "drop",
+        "drop_low",
+        "drop_high",
+        "p_value",
+        "entities_dropped",
+    ]
+    if c in domain_table
+]
 domain_table[cols].round(3)
 
 # %% [markdown]
@@ -138,10 +199,16 @@ domain_table[cols].round(3)
 
 # %%
 written = suite.write_suite(result, results_dir, stem="adversarial", pair=pair)
-written.append(write_table(comparison, results_dir / "adversarial_side_by_side.csv", suite.suite_signature(table, pair=pair)))
+written.append(
+    write_table(comparison, results_dir / "adversarial_side_by_side.csv", suite.suite_signature(table, pair=pair))
+)
 if len(domain_table):
-    written.append(write_table(domain_table, results_dir / "domain_shift.csv", suite.suite_signature(domain_table, pair=pair)))
+    written.append(
+        write_table(domain_table, results_dir / "domain_shift.csv", suite.suite_signature(domain_table, pair=pair))
+    )
 heat = pd.concat([table, domain.as_perturbation_rows(domain_table)], ignore_index=True) if len(domain_table) else table
-written += save_figure(suite.plot_degradation_heatmap(heat, title=f"{pair}: F1 drop (points)"), figures_dir / "degradation_heatmap")
+written += save_figure(
+    suite.plot_degradation_heatmap(heat, title=f"{pair}: F1 drop (points)"), figures_dir / "degradation_heatmap"
+)
 for path in written:
     print(path)

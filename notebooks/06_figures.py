@@ -41,7 +41,9 @@ print("tables found:", {k: len(v) for k, v in paper.collect(results_root).items(
 
 # %%
 outcomes = paper.build_all(results_root, figures_dir, only=figures)
-listing = pd.DataFrame([{"figure": o.name, "files": " ".join(str(p) for p in o.paths), "skipped": o.skipped} for o in outcomes])
+listing = pd.DataFrame(
+    [{"figure": o.name, "files": " ".join(str(p) for p in o.paths), "skipped": o.skipped} for o in outcomes]
+)
 listing
 
 # %%

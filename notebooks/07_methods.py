@@ -62,37 +62,83 @@ assert sources and target_lang not in sources, f"sources {sources} must be non-e
 unknown = [n for spec in perturbations for n in str(spec).split("+") if n not in perturb.available()]
 assert not unknown, f"unknown perturbations {unknown}; available: {sorted(perturb.available())}"
 data.use_data_dir(data_dir)
-train_settings = methods.encoder_settings(encoder, learning_rate=learning_rate, freeze_embeddings=freeze_embeddings,
-                                          epochs=epochs)
+train_settings = methods.encoder_settings(
+    encoder, learning_rate=learning_rate, freeze_embeddings=freeze_embeddings, epochs=epochs
+)
 results_dir, figures_dir, models_dir = Path(results_dir), Path(figures_dir), Path(models_dir)
-print(f"{method} with {encoder}: {'+'.join(sources)} → {target_lang} | {train_settings} | data: {data.data_dir() or 'the hub'}")
+print(
+    f"{method} with {encoder}: {'+'.join(sources)} → {target_lang} | {train_settings} | data: {data.data_dir() or 'the hub'}"
+)
 
 # %% [markdown]
 # ## Train (or load from the cache) the method and the baseline
 
+
 # %%
 def make(m):
     srcs = tuple(sources if m in ("multi-source", "distill") else sources[:1])
-    return methods.MethodConfig(method=m, target=target_lang, sources=srcs, encoder=encoder, batch_size=batch_size,
-                                **train_settings, max_train_samples=max_train_samples, max_unlabeled=max_unlabeled,
-                                max_eval_samples=max_eval_samples, mlm=MLMSettings(max_sentences=mlm_sentences, progress=False))
+    return methods.MethodConfig(
+        method=m,
+        target=target_lang,
+        sources=srcs,
+        encoder=encoder,
+        batch_size=batch_size,
+        **train_settings,
+        max_train_samples=max_train_samples,
+        max_unlabeled=max_unlabeled,
+        max_eval_samples=max_eval_samples,
+        mlm=MLMSettings(max_sentences=mlm_sentences, progress=False),
+    )
+
 
 trained = {m: methods.train_method(make(m), models_dir, say=print) for m in dict.fromkeys([baseline, method]) if m}
-pd.DataFrame([{"method": m, "path": str(t.path), "cached": t.cached, "train_seconds": t.info.get("train_seconds"),
-               "teacher_weights": t.info.get("teacher_weights")} for m, t in trained.items()])
+pd.DataFrame(
+    [
+        {
+            "method": m,
+            "path": str(t.path),
+            "cached": t.cached,
+            "train_seconds": t.info.get("train_seconds"),
+            "teacher_weights": t.info.get("teacher_weights"),
+        }
+        for m, t in trained.items()
+    ]
+)
 
 # %% [markdown]
 # ## Perturbation suite and domain shift
 
 # %%
-ev = methods.evaluate_methods({m: t.spec for m, t in trained.items()}, target_lang, sources, perturbations,
-                              baseline=baseline if baseline in trained and len(trained) > 1 else None, seeds=seeds,
-                              max_test_samples=max_test_samples, domain_shift=domain_shift,
-                              max_domain_sentences=max_test_samples, n_resamples=n_resamples, say=print)
+ev = methods.evaluate_methods(
+    {m: t.spec for m, t in trained.items()},
+    target_lang,
+    sources,
+    perturbations,
+    baseline=baseline if baseline in trained and len(trained) > 1 else None,
+    seeds=seeds,
+    max_test_samples=max_test_samples,
+    domain_shift=domain_shift,
+    max_domain_sentences=max_test_samples,
+    n_resamples=n_resamples,
+    say=print,
+)
 for note in ev.notes:
     print("note:", note)
-ev.table[["method", "eval_dataset", "eval_lang", "perturbation", "f1", "f1_low", "f1_high", "drop", "drop_low",
-          "drop_high", "p_value"]].round(3)
+ev.table[
+    [
+        "method",
+        "eval_dataset",
+        "eval_lang",
+        "perturbation",
+        "f1",
+        "f1_low",
+        "f1_high",
+        "drop",
+        "drop_low",
+        "drop_high",
+        "p_value",
+    ]
+].round(3)
 
 # %% [markdown]
 # ## Method against the baseline (paired bootstrap; negative drop_delta = more robust than the baseline)
@@ -104,8 +150,12 @@ ev.comparison.round(4) if not ev.comparison.empty else "no comparison (baseline 
 # ## Write the tidy tables and the method × perturbation heatmap
 
 # %%
-written = methods.write_evaluation(ev, results_dir, stem=f"methods_{method}_{Path(encoder).name}", pair=pair, encoder=encoder)
-written += save_figure(methods.plot_method_heatmap(ev.table, title=f"{pair}: F1 drop (points)"),
-                       figures_dir / f"methods_heatmap_{method}_{Path(encoder).name}")
+written = methods.write_evaluation(
+    ev, results_dir, stem=f"methods_{method}_{Path(encoder).name}", pair=pair, encoder=encoder
+)
+written += save_figure(
+    methods.plot_method_heatmap(ev.table, title=f"{pair}: F1 drop (points)"),
+    figures_dir / f"methods_heatmap_{method}_{Path(encoder).name}",
+)
 for path in written:
     print(path)

@@ -7,11 +7,23 @@ import json
 import pytest
 
 from xner.adapters import (
-    AdapterError, LoraSettings, MLMSettings, head_modules, load_adapter_model, merge_adapter, swap_language,
-    train_language_adapter, train_lora_ner, train_madx,
+    AdapterError,
+    LoraSettings,
+    MLMSettings,
+    head_modules,
+    load_adapter_model,
+    merge_adapter,
+    swap_language,
+    train_language_adapter,
+    train_lora_ner,
+    train_madx,
 )
 
-ID = [["Joko", "Widodo", "tinggal", "di", "Jakarta"], ["Bank", "Indonesia", "buka"], ["di", "Bandung", "dan", "Surabaya"]]
+ID = [
+    ["Joko", "Widodo", "tinggal", "di", "Jakarta"],
+    ["Bank", "Indonesia", "buka"],
+    ["di", "Bandung", "dan", "Surabaya"],
+]
 ID_TAGS = [["B-PER", "I-PER", "O", "O", "B-LOC"], ["B-ORG", "I-ORG", "O"], ["O", "B-LOC", "O", "B-LOC"]]
 MS = [["Anwar", "Ibrahim", "tinggal", "di", "Kuala", "Lumpur"], ["Bank", "Negara", "Malaysia", "buka"]]
 
@@ -35,13 +47,20 @@ def train_ds():
 def _cfg(encoder, epochs=6):
     from xner.modeling import TrainConfig
 
-    return TrainConfig(model=encoder, epochs=epochs, batch_size=4, progress=False, early_stopping_patience=None,
-                       num_threads=1)
+    return TrainConfig(
+        model=encoder, epochs=epochs, batch_size=4, progress=False, early_stopping_patience=None, num_threads=1
+    )
 
 
 def test_lora_trains_few_parameters_and_learns(tiny_encoder, train_ds, tmp_path):
-    res = train_lora_ner(train_ds, train_ds, tiny_encoder, _cfg(tiny_encoder), LoraSettings(r=4, learning_rate=1e-2),
-                         output_dir=tmp_path / "lora")
+    res = train_lora_ner(
+        train_ds,
+        train_ds,
+        tiny_encoder,
+        _cfg(tiny_encoder),
+        LoraSettings(r=4, learning_rate=1e-2),
+        output_dir=tmp_path / "lora",
+    )
     assert res.stats["trainable_parameters"] < 0.5 * res.stats["total_parameters"]
     names = [n for n, p in res.model.model.named_parameters() if p.requires_grad]
     assert any("lora_A" in n for n in names) and any("classifier" in n for n in names)
@@ -54,16 +73,22 @@ def test_lora_trains_few_parameters_and_learns(tiny_encoder, train_ds, tmp_path)
 def test_lora_save_reload_scores_the_same(tiny_encoder, train_ds, tmp_path):
     from xner.modeling import NERModel
 
-    res = train_lora_ner(train_ds, None, tiny_encoder, _cfg(tiny_encoder, 3), LoraSettings(r=4, learning_rate=1e-2),
-                         output_dir=tmp_path / "lora")
+    res = train_lora_ner(
+        train_ds,
+        None,
+        tiny_encoder,
+        _cfg(tiny_encoder, 3),
+        LoraSettings(r=4, learning_rate=1e-2),
+        output_dir=tmp_path / "lora",
+    )
     before = res.model.predict_proba(ID + MS)
     loaded = load_adapter_model(tmp_path / "lora")
     after = loaded.predict_proba(ID + MS)
-    assert all(abs(a - b).max() < 1e-5 for a, b in zip(before, after))
+    assert all(abs(a - b).max() < 1e-5 for a, b in zip(before, after, strict=True))
     merged = merge_adapter(loaded)
     merged.save(tmp_path / "merged")
     again = NERModel.load(tmp_path / "merged").predict_proba(ID + MS)
-    assert all(abs(a - b).max() < 1e-4 for a, b in zip(before, again))
+    assert all(abs(a - b).max() < 1e-4 for a, b in zip(before, again, strict=True))
 
 
 def test_madx_stacks_and_swaps_language_adapters(tiny_encoder, train_ds, tmp_path):
@@ -73,17 +98,26 @@ def test_madx_stacks_and_swaps_language_adapters(tiny_encoder, train_ds, tmp_pat
     tgt = train_language_adapter(tiny_encoder, MS * 3, "ms", tmp_path / "lang-ms", lo, mlm)
     info = json.loads((src / "language_adapter.json").read_text())
     assert info["language"] == "id" and len(info["history"]) == 2
-    res = train_madx(train_ds, None, tiny_encoder, {"id": src, "ms": tgt}, "id", "ms", _cfg(tiny_encoder, 3), lo,
-                     output_dir=tmp_path / "madx")
+    res = train_madx(
+        train_ds,
+        None,
+        tiny_encoder,
+        {"id": src, "ms": tgt},
+        "id",
+        "ms",
+        _cfg(tiny_encoder, 3),
+        lo,
+        output_dir=tmp_path / "madx",
+    )
     model = res.model.model
     frozen = [n for n, p in model.named_parameters() if ".lang." in n]
     assert frozen and not any(p.requires_grad for n, p in model.named_parameters() if ".lang." in n)
     on_ms = res.model.predict_proba(MS)
     swap_language(res.model, "id")
     on_id_adapter = res.model.predict_proba(MS)
-    assert any(abs(a - b).max() > 1e-6 for a, b in zip(on_ms, on_id_adapter)), "the language adapter changes nothing"
+    assert any(abs(a - b).max() > 1e-6 for a, b in zip(on_ms, on_id_adapter, strict=True)), "the language adapter changes nothing"
     loaded = load_adapter_model(tmp_path / "madx")
     assert loaded.adapter_meta["active_language"] == "ms"
-    assert all(abs(a - b).max() < 1e-5 for a, b in zip(on_ms, loaded.predict_proba(MS)))
+    assert all(abs(a - b).max() < 1e-5 for a, b in zip(on_ms, loaded.predict_proba(MS), strict=True))
     with pytest.raises(AdapterError):
         swap_language(loaded, "xx")

@@ -14,7 +14,12 @@ from xner.labels import CONLL, WIKIANN
     [
         ("Paris\tB-LOC\nis\tO\n\nBob\tB-PER\n", [["Paris", "is"], ["Bob"]], [["B-LOC", "O"], ["B-PER"]], None),
         ("Paris B-LOC\nis O\n", [["Paris", "is"]], [["B-LOC", "O"]], None),  # MasakhaNER: token tag
-        ("-DOCSTART- -X- O O\n\nWolff NNP B-PER\n, , O\n", [["Wolff", ","]], [["B-PER", "O"]], None),  # CoNLL multi-column
+        (
+            "-DOCSTART- -X- O O\n\nWolff NNP B-PER\n, , O\n",
+            [["Wolff", ","]],
+            [["B-PER", "O"]],
+            None,
+        ),  # CoNLL multi-column
         ("en:Paris\tB-LOC\nen:is\tO\n", [["Paris", "is"]], [["B-LOC", "O"]], [["en", "en"]]),  # lang: prefixes
         ("\n\nA\tO\n\n\n\nB\tB-ORG\n\n\n", [["A"], ["B"]], [["O"], ["B-ORG"]], None),  # blank-line runs
         ("Paris\tB-LOC\r\nis\tO\r\n", [["Paris", "is"]], [["B-LOC", "O"]], None),  # CRLF
@@ -81,7 +86,9 @@ def test_repair_counts(tmp_path):
     assert parsed.repaired == 2
 
 
-@pytest.mark.parametrize("scheme, tags", [("IOB1", ["I-PER", "I-PER", "B-PER", "O"]), ("BIOES", ["B-PER", "E-PER", "S-PER", "O"])])
+@pytest.mark.parametrize(
+    "scheme, tags", [("IOB1", ["I-PER", "I-PER", "B-PER", "O"]), ("BIOES", ["B-PER", "E-PER", "S-PER", "O"])]
+)
 def test_other_schemes_become_iob2(tmp_path, scheme, tags):
     p = tmp_path / "f.tsv"
     p.write_text("".join(f"w{i}\t{t}\n" for i, t in enumerate(tags)), encoding="utf-8")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from test_modeling_fixtures import toy_dataset, toy_sentences
+
 from xner.data import from_lists, tag_names
 from xner.labels import CONLL, LabelError
 from xner.metrics import score
@@ -12,14 +12,17 @@ from xner.modeling import CRFConfig, CRFTagger, TrainingDataError, load_config, 
 from xner.modeling.crf import sentence_features, shape, short_shape
 
 
-@pytest.mark.parametrize("word, full, short", [
-    ("Jakarta", "Xxxxxxx", "Xx"),
-    ("U.S.A.", "X.X.X.", "X.X.X."),
-    ("2019", "dddd", "d"),
-    ("ibu-kota", "xxx-xxxx", "x-x"),
-    ("کتاب", "aaaa", "a"),  # uncased script
-    ("Ma\u0301laysia", "Xxmxxxxxx", "Xxmx"),  # combining accent
-])
+@pytest.mark.parametrize(
+    "word, full, short",
+    [
+        ("Jakarta", "Xxxxxxx", "Xx"),
+        ("U.S.A.", "X.X.X.", "X.X.X."),
+        ("2019", "dddd", "d"),
+        ("ibu-kota", "xxx-xxxx", "x-x"),
+        ("کتاب", "aaaa", "a"),  # uncased script
+        ("Ma\u0301laysia", "Xxmxxxxxx", "Xxmx"),  # combining accent
+    ],
+)
 def test_shape(word, full, short):
     assert shape(word) == full
     assert short_shape(word) == short

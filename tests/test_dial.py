@@ -69,7 +69,9 @@ def test_dial_is_seeded_and_reproducible(source):
 
 
 def test_target_as_a_split_and_corner(source):
-    target = from_lists([["p", "q", "r"], ["s"]], [["B-PER", "B-ORG", "B-ORG"], ["B-LOC"]], lang="bb", label_set=WIKIANN)
+    target = from_lists(
+        [["p", "q", "r"], ["s"]], [["B-PER", "B-ORG", "B-ORG"], ["B-LOC"]], lang="bb", label_set=WIKIANN
+    )
     d, levels = dl.run_dial(source, target, (0.0, 0.2), corner="LOC")
     assert d.corner == "LOC"
     assert np.allclose(d.target_mix, [0.25, 0.5, 0.25])
@@ -93,7 +95,9 @@ def test_unreachable_levels(source):
 
 
 def test_target_type_missing_from_source_makes_zero_unreachable():
-    src = from_lists([["a"], ["b"], ["c", "d"]] * 20, [["B-PER"], ["B-ORG"], ["B-PER", "B-ORG"]] * 20, lang="aa", label_set=WIKIANN)
+    src = from_lists(
+        [["a"], ["b"], ["c", "d"]] * 20, [["B-PER"], ["B-ORG"], ["B-PER", "B-ORG"]] * 20, lang="aa", label_set=WIKIANN
+    )
     with pytest.raises(dl.UnreachableError, match="smallest divergence reachable"):
         dl.run_dial(src, {"PER": 0.4, "ORG": 0.3, "LOC": 0.3}, (0.0,))
 

@@ -9,19 +9,42 @@ import pytest
 import torch
 
 from xner.distill import (
-    DistillConfig, DistillError, distill, distill_loss, soft_batch, softmax_weights, source_weights,
-    teacher_probabilities, vocabulary_similarity,
+    DistillConfig,
+    DistillError,
+    distill,
+    distill_loss,
+    soft_batch,
+    softmax_weights,
+    source_weights,
+    teacher_probabilities,
+    vocabulary_similarity,
 )
 from xner.modeling.tokenize import Feature
 
 SENTS = {
-    "id": [["Joko", "Widodo", "tinggal", "di", "Jakarta"], ["Bank", "Indonesia", "buka"], ["di", "Bandung", "dan", "Surabaya"]],
-    "ms": [["Anwar", "Ibrahim", "tinggal", "di", "Jakarta"], ["Bank", "Negara", "Malaysia", "buka"], ["di", "Kuala", "Lumpur"]],
-    "nl": [["Mark", "Rutte", "woont", "in", "Den", "Haag"], ["De", "Nederlandsche", "Bank", "opent"], ["in", "Utrecht", "en", "Delft"]],
+    "id": [
+        ["Joko", "Widodo", "tinggal", "di", "Jakarta"],
+        ["Bank", "Indonesia", "buka"],
+        ["di", "Bandung", "dan", "Surabaya"],
+    ],
+    "ms": [
+        ["Anwar", "Ibrahim", "tinggal", "di", "Jakarta"],
+        ["Bank", "Negara", "Malaysia", "buka"],
+        ["di", "Kuala", "Lumpur"],
+    ],
+    "nl": [
+        ["Mark", "Rutte", "woont", "in", "Den", "Haag"],
+        ["De", "Nederlandsche", "Bank", "opent"],
+        ["in", "Utrecht", "en", "Delft"],
+    ],
 }
 TAGS = {
     "id": [["B-PER", "I-PER", "O", "O", "B-LOC"], ["B-ORG", "I-ORG", "O"], ["O", "B-LOC", "O", "B-LOC"]],
-    "nl": [["B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC"], ["B-ORG", "I-ORG", "I-ORG", "O"], ["O", "B-LOC", "O", "B-LOC"]],
+    "nl": [
+        ["B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC"],
+        ["B-ORG", "I-ORG", "I-ORG", "O"],
+        ["O", "B-LOC", "O", "B-LOC"],
+    ],
 }
 
 
@@ -40,8 +63,16 @@ def _teacher(encoder, lang, seed=0, epochs=8):
     from xner.modeling import TrainConfig, train_ner
 
     ds = from_lists(SENTS[lang] * 4, TAGS[lang] * 4, lang=lang, label_set="wikiann")
-    cfg = TrainConfig(model=encoder, epochs=epochs, learning_rate=5e-3, batch_size=4, seed=seed, progress=False,
-                      early_stopping_patience=None, num_threads=1)
+    cfg = TrainConfig(
+        model=encoder,
+        epochs=epochs,
+        learning_rate=5e-3,
+        batch_size=4,
+        seed=seed,
+        progress=False,
+        early_stopping_patience=None,
+        num_threads=1,
+    )
     return train_ner(ds, None, cfg, encoder=encoder).model
 
 
@@ -92,7 +123,7 @@ def test_teacher_mixture_is_the_weighted_average(tiny_encoder):
     a, b = _teacher(tiny_encoder, "id", epochs=2), _teacher(tiny_encoder, "nl", seed=1, epochs=2)
     pa, pb = teacher_probabilities([a], [1.0], SENTS["ms"]), teacher_probabilities([b], [1.0], SENTS["ms"])
     mix = teacher_probabilities([a, b], [0.25, 0.75], SENTS["ms"])
-    for x, y, m in zip(pa, pb, mix):
+    for x, y, m in zip(pa, pb, mix, strict=True):
         assert np.allclose(0.25 * x + 0.75 * y, m, atol=1e-6)
         assert np.allclose(m.sum(-1), 1.0, atol=1e-5)
     with pytest.raises(DistillError):
@@ -105,10 +136,17 @@ def test_student_learns_the_teacher_and_reloads(tiny_encoder, tmp_path):
     teacher = _teacher(tiny_encoder, "id")
     text = SENTS["ms"] * 6
     cfg = TrainConfig(model=tiny_encoder, epochs=10, learning_rate=5e-3, batch_size=4, progress=False, num_threads=1)
-    res = distill({"id": teacher}, text, tiny_encoder, cfg, DistillConfig(loss="kl", temperature=2.0), output_dir=tmp_path / "student")
+    res = distill(
+        {"id": teacher},
+        text,
+        tiny_encoder,
+        cfg,
+        DistillConfig(loss="kl", temperature=2.0),
+        output_dir=tmp_path / "student",
+    )
     t_pred = teacher.predict(SENTS["ms"])
     s_pred = res.model.predict(SENTS["ms"])
-    agree = np.mean([a == b for ts, ss in zip(t_pred, s_pred) for a, b in zip(ts, ss)])
+    agree = np.mean([a == b for ts, ss in zip(t_pred, s_pred, strict=True) for a, b in zip(ts, ss, strict=True)])
     assert agree >= 0.7, (t_pred, s_pred)
     assert res.history["train_loss"].iloc[-1] < res.history["train_loss"].iloc[0]
     assert res.weights[0].weight == 1.0
@@ -121,4 +159,6 @@ def test_multi_source_needs_source_text(tiny_encoder):
 
     t = _teacher(tiny_encoder, "id", epochs=1)
     with pytest.raises(DistillError, match="source_texts"):
-        distill({"id": t, "nl": t}, SENTS["ms"], tiny_encoder, TrainConfig(model=tiny_encoder, epochs=1, progress=False))
+        distill(
+            {"id": t, "nl": t}, SENTS["ms"], tiny_encoder, TrainConfig(model=tiny_encoder, epochs=1, progress=False)
+        )

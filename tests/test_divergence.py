@@ -48,7 +48,7 @@ def tgt():
 
 def kl2(p, q):
     """Hand formula: Σ p log2(p/q) over p > 0."""
-    return sum(a * math.log2(a / b) for a, b in zip(p, q) if a > 0)
+    return sum(a * math.log2(a / b) for a, b in zip(p, q, strict=True) if a > 0)
 
 
 # ---------------------------------------------------------------------------------------------- measures
@@ -175,11 +175,11 @@ def reference_profile(tokens, tags):
     from xner.metrics import get_entities
 
     types, lengths, per, trans, surf, ewords, ctx = (Counter() for _ in range(7))
-    for words, tg in zip(tokens, tags):
+    for words, tg in zip(tokens, tags, strict=True):
         ents = get_entities(tg)
         per[len(ents)] += 1
-        trans.update(zip(["<s>", *tg], [*tg, "</s>"]))
-        ctx.update(w for w, t in zip(words, tg) if t == "O")
+        trans.update(zip(["<s>", *tg], [*tg, "</s>"], strict=True))
+        ctx.update(w for w, t in zip(words, tg, strict=True) if t == "O")
         for typ, s, e in ents:
             types[typ] += 1
             lengths[(typ, e - s)] += 1
@@ -189,7 +189,9 @@ def reference_profile(tokens, tags):
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(st.lists(st.tuples(st.sampled_from("abcd"), st.sampled_from(TAGS)), max_size=7), min_size=1, max_size=6))
+@given(
+    st.lists(st.lists(st.tuples(st.sampled_from("abcd"), st.sampled_from(TAGS)), max_size=7), min_size=1, max_size=6)
+)
 def test_vectorised_profile_equals_per_sentence_reference(sents):
     """Random tag sequences, orphan I- tags and empty sentences included."""
     tokens = [[w for w, _ in s] for s in sents]
@@ -214,7 +216,9 @@ def test_compare_hand_values(src, tgt):
     r = dv.compare(src, tgt, source_name="id", target_name="ms", smoothing=0.5)
     v = r.values
     # type mix: source (PER, ORG, LOC) = (1, 1, 3), target = (1, 1, 2); m = (.225, .225, .55)
-    assert v["type_mix.js"] == pytest.approx((kl2((0.2, 0.2, 0.6), (0.225, 0.225, 0.55)) + kl2((0.25, 0.25, 0.5), (0.225, 0.225, 0.55))) / 2, abs=1e-12)
+    assert v["type_mix.js"] == pytest.approx(
+        (kl2((0.2, 0.2, 0.6), (0.225, 0.225, 0.55)) + kl2((0.25, 0.25, 0.5), (0.225, 0.225, 0.55))) / 2, abs=1e-12
+    )
     assert v["type_mix.js"] == pytest.approx(0.0072992, abs=1e-6)  # by hand: (0.007349 + 0.0072495) / 2
     # smoothed KL with 0.5 pseudo-counts per cell: (1.5, 1.5, 3.5)/6.5 vs (1.5, 1.5, 2.5)/5.5
     ps, pt = np.array([1.5, 1.5, 3.5]) / 6.5, np.array([1.5, 1.5, 2.5]) / 5.5
@@ -332,7 +336,7 @@ def test_subword_overlap_hand_value(src, tgt):
     # the all-pairs index path agrees, [UNK] exclusion included
     ps, pt = dv.profile_split(src, "s", tokenizer=tok), dv.profile_split(tgt, "t", tokenizer=tok)
     table = dv.all_pairs({"s": ps}, {"t": pt}, ["subword_overlap", "entity_subword_overlap"])
-    assert dict(zip(table["measure"], table["value"])) == v
+    assert dict(zip(table["measure"], table["value"], strict=True)) == v
 
 
 def test_subword_overlap_with_trained_tokenizer_and_path(src, tgt, tmp_path):
@@ -355,7 +359,9 @@ def test_subword_overlap_with_trained_tokenizer_and_path(src, tgt, tmp_path):
 def test_subword_overlap_with_transformers_tokenizer(src, tgt, tmp_path):
     from transformers import PreTrainedTokenizerFast
 
-    fast = PreTrainedTokenizerFast(tokenizer_object=_word_level(["Jakarta", "di", "tinggal", "Bank", "buka"]), unk_token="[UNK]")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=_word_level(["Jakarta", "di", "tinggal", "Bank", "buka"]), unk_token="[UNK]"
+    )
     v = dv.compare(src, tgt, ["subword_overlap"], tokenizer=fast).values
     assert v["subword_overlap"] == pytest.approx(5 / 12)
 
@@ -382,7 +388,7 @@ def test_all_pairs_matrix_and_tables(tmp_path):
     # the vectorised overlap index of all_pairs gives exactly the per-pair dictionary numbers
     for (s, t), grp in df.groupby(["source", "target"]):
         direct = dv.compare_profiles(prof[s], prof[t], smoothing=0.25).values
-        assert dict(zip(grp["measure"], grp["value"])) == direct
+        assert dict(zip(grp["measure"], grp["value"], strict=True)) == direct
     paths = dv.write_tables(tmp_path, all_pairs_df=df, sig_fields={"smoothing": 0.25, "data": "fixture"})
     assert paths == [tmp_path / "all_pairs.csv"]
     sig = json.loads((tmp_path / "all_pairs.csv.signature.json").read_text())
@@ -430,17 +436,57 @@ def test_real_all_pairs_small():
 
 def _eval_rows(drops: dict[tuple[str, str], float], native: dict[str, float], model="m", seeds=(0, 1)):
     rows = []
-    base = {"setting": None, "model": model, "eval_dataset": "wikiann", "eval_split": "test", "perturbation": "clean",
-            "n_sentences": 100, "precision": 0.0, "recall": 0.0, "f1_low": 0.0, "f1_high": 1.0, "lenient_f1": 0.0}
+    base = {
+        "setting": None,
+        "model": model,
+        "eval_dataset": "wikiann",
+        "eval_split": "test",
+        "perturbation": "clean",
+        "n_sentences": 100,
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1_low": 0.0,
+        "f1_high": 1.0,
+        "lenient_f1": 0.0,
+    }
     for tgt, f1 in native.items():
         for i, seed in enumerate(seeds):  # seeds differ by ±0.01: the mean is f1
-            rows.append({**base, "source": tgt, "target": tgt, "setting": "native", "seed": seed, "eval_lang": tgt,
-                         "f1": f1 + (0.01 if i == 0 else -0.01)})
+            rows.append(
+                {
+                    **base,
+                    "source": tgt,
+                    "target": tgt,
+                    "setting": "native",
+                    "seed": seed,
+                    "eval_lang": tgt,
+                    "f1": f1 + (0.01 if i == 0 else -0.01),
+                }
+            )
     for (s, t), d in drops.items():
         for seed in seeds:
-            rows.append({**base, "source": s, "target": t, "setting": "zero-shot", "seed": seed, "eval_lang": t, "f1": native[t] - d})
-            rows.append({**base, "source": s, "target": t, "setting": "zero-shot", "seed": seed, "eval_lang": t,
-                         "f1": 0.0, "perturbation": "mask"})  # perturbed rows must not enter the clean drop
+            rows.append(
+                {
+                    **base,
+                    "source": s,
+                    "target": t,
+                    "setting": "zero-shot",
+                    "seed": seed,
+                    "eval_lang": t,
+                    "f1": native[t] - d,
+                }
+            )
+            rows.append(
+                {
+                    **base,
+                    "source": s,
+                    "target": t,
+                    "setting": "zero-shot",
+                    "seed": seed,
+                    "eval_lang": t,
+                    "f1": 0.0,
+                    "perturbation": "mask",
+                }
+            )  # perturbed rows must not enter the clean drop
     return pd.DataFrame(rows)
 
 
@@ -502,7 +548,9 @@ def test_drops_and_correlations(tmp_path):
 def test_drop_errors(tmp_path):
     df = _eval_rows({("a", "x"): 0.1, ("b", "x"): 0.2}, {"x": 0.9})
     drops = drop.transfer_drops(df)
-    div = pd.DataFrame([{"source": s, "target": "x", "measure": "m.js", "value": v} for s, v in (("a", 0.1), ("b", 0.2))])
+    div = pd.DataFrame(
+        [{"source": s, "target": "x", "measure": "m.js", "value": v} for s, v in (("a", 0.1), ("b", 0.2))]
+    )
     with pytest.raises(dv.DivergenceError, match="at least 3"):
         drop.correlate(drop.join_divergences(drops, div))
     with pytest.raises(dv.DivergenceError, match="not in the divergence table"):

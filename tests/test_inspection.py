@@ -16,7 +16,12 @@ def test_language_stats(fixture_data_dir):
     assert row["mean_span_length"] == pytest.approx((2 + 1 + 3 + 2) / 4)
     assert row["entities_per_sentence"] == pytest.approx(4 / 3)
     lengths = span_lengths(load_split("ms", "test"), "ms", "test")
-    assert lengths.set_index(["type", "length"])["count"].to_dict() == {("LOC", 1): 1, ("LOC", 2): 1, ("ORG", 3): 1, ("PER", 2): 1}
+    assert lengths.set_index(["type", "length"])["count"].to_dict() == {
+        ("LOC", 1): 1,
+        ("LOC", 2): 1,
+        ("ORG", 3): 1,
+        ("PER", 2): 1,
+    }
 
 
 def test_pair_overlap(fixture_data_dir):
@@ -31,8 +36,13 @@ def test_pair_overlap(fixture_data_dir):
 def test_notebook_01_headless_on_fixture(fixture_data_dir, tmp_path):
     from xner.runs import run_stage
 
-    out = run_stage("01", pair="id-ms", results_root=tmp_path / "results",
-                    parameters={"figures_dir": str(tmp_path / "fig")}, progress=False)
+    out = run_stage(
+        "01",
+        pair="id-ms",
+        results_root=tmp_path / "results",
+        parameters={"figures_dir": str(tmp_path / "fig")},
+        progress=False,
+    )
     assert out.is_file() and out.with_suffix(".html").is_file()
     assert (tmp_path / "results" / "id-ms" / "01_data_inspection" / "pair_overlap.csv").is_file()
     assert (tmp_path / "fig" / "label_mix.pdf").is_file() and (tmp_path / "fig" / "span_lengths.png").is_file()
@@ -54,6 +64,8 @@ def test_notebook_01_headless_on_real_data(real_data_dir, tmp_path):
 
     from xner.runs import run_stage
 
-    run_stage("01", pair="nl-af", results_root=tmp_path, parameters={"figures_dir": str(tmp_path / "fig")}, progress=False)
+    run_stage(
+        "01", pair="nl-af", results_root=tmp_path, parameters={"figures_dir": str(tmp_path / "fig")}, progress=False
+    )
     stats = pd.read_csv(tmp_path / "nl-af" / "01_data_inspection" / "language_stats.csv")
     assert set(stats["lang"]) == {"nl", "af"} and (stats["entities"] > 0).all()

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from xner.data import from_lists, tag_names
-from xner.labels import (CONLL, MASAKHANER, WIKIANN, LabelError, convert_scheme, get_label_set, map_labels,
-                         repair_iob2, spans_from_tags, tags_from_spans, validate_iob2)
+from xner.labels import (
+    CONLL,
+    MASAKHANER,
+    WIKIANN,
+    LabelError,
+    convert_scheme,
+    get_label_set,
+    map_labels,
+    repair_iob2,
+    spans_from_tags,
+    tags_from_spans,
+    validate_iob2,
+)
 
 
 def test_canonical_orders():
@@ -23,7 +35,11 @@ def test_canonical_orders():
     "iob2, iob1, bioes",
     [
         (["B-PER", "I-PER", "B-PER", "O"], ["I-PER", "I-PER", "B-PER", "O"], ["B-PER", "E-PER", "S-PER", "O"]),
-        (["B-LOC", "B-ORG", "I-ORG", "I-ORG"], ["I-LOC", "I-ORG", "I-ORG", "I-ORG"], ["S-LOC", "B-ORG", "I-ORG", "E-ORG"]),
+        (
+            ["B-LOC", "B-ORG", "I-ORG", "I-ORG"],
+            ["I-LOC", "I-ORG", "I-ORG", "I-ORG"],
+            ["S-LOC", "B-ORG", "I-ORG", "E-ORG"],
+        ),
         (["O", "O"], ["O", "O"], ["O", "O"]),
     ],
 )
@@ -34,7 +50,9 @@ def test_scheme_table(iob2, iob1, bioes):
     assert convert_scheme(bioes, "BIOES", "IOB2") == iob2
 
 
-spans_strategy = st.lists(st.tuples(st.sampled_from(["PER", "ORG", "LOC"]), st.integers(1, 3), st.integers(0, 2)), max_size=5)
+spans_strategy = st.lists(
+    st.tuples(st.sampled_from(["PER", "ORG", "LOC"]), st.integers(1, 3), st.integers(0, 2)), max_size=5
+)
 
 
 @given(spans_strategy)

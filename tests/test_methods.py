@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 
 from xner.methods import (
-    CachedPredictor, MethodConfig, MethodError, drop_difference, evaluate_methods, plot_method_heatmap,
-    robustness_summary, train_method,
+    CachedPredictor,
+    MethodConfig,
+    MethodError,
+    drop_difference,
+    evaluate_methods,
+    plot_method_heatmap,
+    robustness_summary,
+    train_method,
 )
 from xner.suite import ModelSpec
 
@@ -60,7 +66,7 @@ def _memoriser(ds):
     """A predictor that knows the gold tags of the words of ``ds`` (by word) and says O otherwise."""
     from xner.data import tag_names
 
-    lex = {w: t for s, g in zip(ds["tokens"], tag_names(ds)) for w, t in zip(s, g)}
+    lex = {w: t for s, g in zip(ds["tokens"], tag_names(ds), strict=True) for w, t in zip(s, g, strict=True)}
     return lambda tokens: [[lex.get(w, "O") for w in s] for s in tokens]
 
 
@@ -70,7 +76,9 @@ def test_evaluate_methods_table_comparison_and_figure(fixture_data_dir, tmp_path
 
     test = load_split("ms", "test")
     models = {
-        "direct": ModelSpec(_memoriser(load_split("id", "train")), source="id", target="ms", setting="zero-shot", model="m"),
+        "direct": ModelSpec(
+            _memoriser(load_split("id", "train")), source="id", target="ms", setting="zero-shot", model="m"
+        ),
         "lora": ModelSpec(_memoriser(test), source="id", target="ms", setting="adapter-lora", model="m"),
     }
     ev = evaluate_methods(models, "ms", ["id"], ["mask", "typos"], n_resamples=50, max_test_samples=None)
@@ -95,12 +103,17 @@ def test_evaluate_methods_table_comparison_and_figure(fixture_data_dir, tmp_path
 
 
 def test_train_method_caches(fixture_data_dir, tmp_path):
-    from xner.encoders.mini import MiniConfig, pretrain
     from xner.data import load_split
+    from xner.encoders.mini import MiniConfig, pretrain
 
     text = [list(s) for lang in ("id", "ms") for s in load_split(lang, "train")["tokens"]] * 3
-    enc = str(pretrain(text, MiniConfig(size="tiny", epochs=0, vocab_size=120, min_frequency=1, progress=False,
-                                        num_threads=1), tmp_path / "enc"))
+    enc = str(
+        pretrain(
+            text,
+            MiniConfig(size="tiny", epochs=0, vocab_size=120, min_frequency=1, progress=False, num_threads=1),
+            tmp_path / "enc",
+        )
+    )
     mc = MethodConfig(method="direct", target="ms", sources=("id",), encoder=enc, epochs=1, batch_size=4)
     first = train_method(mc, tmp_path / "models")
     second = train_method(mc, tmp_path / "models")
@@ -126,13 +139,36 @@ def test_run_comparison_puts_scale_encoders_in_the_same_suite(fixture_data_dir, 
     from xner.methods import run_comparison
 
     text = [list(s) for lang in ("id", "ms") for s in load_split(lang, "train")["tokens"]] * 3
-    encs = [str(pretrain(text, MiniConfig(size="tiny", epochs=0, vocab_size=120, min_frequency=1, progress=False,
-                                          num_threads=1, seed=seed), tmp_path / f"enc{seed}")) for seed in (0, 1)]
-    ev, cost = run_comparison([("ms", ["id"])], ["direct"], encoder=encs[0], epochs=1, max_train_samples=None,
-                              max_eval_samples=None, max_test_samples=None, perturbations=["mask"], n_resamples=20,
-                              learning_rate=1e-3, batch_size=4, scale=[{"name": encs[1], "learning_rate": 2e-3}],
-                              models_dir=tmp_path / "models", results_dir=tmp_path / "res", figures_dir=tmp_path / "fig",
-                              say=lambda m: None)
+    encs = [
+        str(
+            pretrain(
+                text,
+                MiniConfig(
+                    size="tiny", epochs=0, vocab_size=120, min_frequency=1, progress=False, num_threads=1, seed=seed
+                ),
+                tmp_path / f"enc{seed}",
+            )
+        )
+        for seed in (0, 1)
+    ]
+    ev, cost = run_comparison(
+        [("ms", ["id"])],
+        ["direct"],
+        encoder=encs[0],
+        epochs=1,
+        max_train_samples=None,
+        max_eval_samples=None,
+        max_test_samples=None,
+        perturbations=["mask"],
+        n_resamples=20,
+        learning_rate=1e-3,
+        batch_size=4,
+        scale=[{"name": encs[1], "learning_rate": 2e-3}],
+        models_dir=tmp_path / "models",
+        results_dir=tmp_path / "res",
+        figures_dir=tmp_path / "fig",
+        say=lambda m: None,
+    )
     assert set(ev.table["variant"]) == {"direct", f"direct@{encs[1]}"}
     assert set(ev.comparison["method"]) == {f"direct@{encs[1]}"} and set(ev.comparison["baseline"]) == {"direct"}
     assert list(cost["encoder"]) == encs and not cost["cached"].any()
@@ -146,8 +182,9 @@ def test_summary_leaves_out_methods_that_learned_too_little_to_lose(fixture_data
     test = load_split("ms", "test")
     models = {
         "direct": ModelSpec(_memoriser(test), source="id", target="ms", setting="zero-shot", model="m"),
-        "lora": ModelSpec(lambda tokens: [["O"] * len(s) for s in tokens], source="id", target="ms",
-                          setting="adapter-lora", model="m"),
+        "lora": ModelSpec(
+            lambda tokens: [["O"] * len(s) for s in tokens], source="id", target="ms", setting="adapter-lora", model="m"
+        ),
     }
     ev = evaluate_methods(models, "ms", ["id"], ["foreign_names"], n_resamples=50, max_test_samples=None)
     assert ev.comparison["drop_delta"].iloc[0] < 0  # an all-O model "loses" nothing under perturbation
@@ -173,15 +210,39 @@ def test_notebook_07_runs_headless_with_one_parameter_changed(fixture_data_dir, 
     from xner.runs import run_stage
 
     text = [list(s) for lang in ("id", "ms") for s in load_split(lang, "train")["tokens"]] * 3
-    enc = str(pretrain(text, MiniConfig(size="tiny", epochs=0, vocab_size=120, min_frequency=1, progress=False,
-                                        num_threads=1), tmp_path / "enc"))
-    common = {"encoder": enc, "sources": ["id"], "learning_rate": 1e-3, "batch_size": 4, "perturbations": ["mask"],
-              "n_resamples": 20, "models_dir": str(tmp_path / "models"), "max_test_samples": None}
+    enc = str(
+        pretrain(
+            text,
+            MiniConfig(size="tiny", epochs=0, vocab_size=120, min_frequency=1, progress=False, num_threads=1),
+            tmp_path / "enc",
+        )
+    )
+    common = {
+        "encoder": enc,
+        "sources": ["id"],
+        "learning_rate": 1e-3,
+        "batch_size": 4,
+        "perturbations": ["mask"],
+        "n_resamples": 20,
+        "models_dir": str(tmp_path / "models"),
+        "max_test_samples": None,
+    }
     for method in ("direct", "lora"):
-        params = {**common, "method": method, "results_dir": str(tmp_path / "res" / method),
-                  "figures_dir": str(tmp_path / "fig" / method)}
-        out = run_stage("07", pair="id-ms", parameters=params, results_root=tmp_path / "runs", html=False,
-                        progress=False, variant=method)
+        params = {
+            **common,
+            "method": method,
+            "results_dir": str(tmp_path / "res" / method),
+            "figures_dir": str(tmp_path / "fig" / method),
+        }
+        out = run_stage(
+            "07",
+            pair="id-ms",
+            parameters=params,
+            results_root=tmp_path / "runs",
+            html=False,
+            progress=False,
+            variant=method,
+        )
         assert out.is_file()
     import pandas as pd
 

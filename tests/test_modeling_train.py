@@ -8,13 +8,20 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-
 from test_modeling_fixtures import MINILM_DIR, tiny_checkpoint, toy_dataset, toy_sentences
+
 from xner.data import from_lists, tag_names
 from xner.labels import CONLL, LabelError
 from xner.metrics import score
 from xner.modeling import (
-    ConfigError, NERModel, TrainConfig, TrainingDataError, describe, load_config, save_config, train_ner,
+    ConfigError,
+    NERModel,
+    TrainConfig,
+    TrainingDataError,
+    describe,
+    load_config,
+    save_config,
+    train_ner,
 )
 
 
@@ -24,8 +31,18 @@ def tiny(tmp_path_factory):
 
 
 def fast_config(**kw) -> TrainConfig:
-    base = dict(model="tiny", learning_rate=2e-3, epochs=3, batch_size=8, eval_batch_size=16, max_length=48,
-                early_stopping_patience=None, progress=False, num_threads=1, warmup_ratio=0.0)
+    base = dict(
+        model="tiny",
+        learning_rate=2e-3,
+        epochs=3,
+        batch_size=8,
+        eval_batch_size=16,
+        max_length=48,
+        early_stopping_patience=None,
+        progress=False,
+        num_threads=1,
+        warmup_ratio=0.0,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -35,8 +52,10 @@ def fast_config(**kw) -> TrainConfig:
 
 def test_config_yaml_roundtrip_and_coercion(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("model: mini-small\nlearning_rate: 5e-4\nepochs: '4'\nfreeze_embeddings: yes\n"
-                    "max_train_samples: null\n", encoding="utf-8")
+    path.write_text(
+        "model: mini-small\nlearning_rate: 5e-4\nepochs: '4'\nfreeze_embeddings: yes\nmax_train_samples: null\n",
+        encoding="utf-8",
+    )
     cfg = load_config(path)
     assert cfg.learning_rate == 5e-4 and isinstance(cfg.learning_rate, float)
     assert cfg.epochs == 4 and cfg.freeze_embeddings is True and cfg.max_train_samples is None
@@ -45,14 +64,17 @@ def test_config_yaml_roundtrip_and_coercion(tmp_path):
     assert load_config(path, epochs=7).epochs == 7
 
 
-@pytest.mark.parametrize("bad, match", [
-    ({"epoch": 3}, "unknown setting"),
-    ({"learning_rate": "fast"}, "not a valid float"),
-    ({"epochs": 0}, "epochs"),
-    ({"window_overlap": 1.0}, "window_overlap"),
-    ({"max_train_samples": 0}, "max_train_samples"),
-    ({"freeze_embeddings": "maybe"}, "not a valid bool"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"epoch": 3}, "unknown setting"),
+        ({"learning_rate": "fast"}, "not a valid float"),
+        ({"epochs": 0}, "epochs"),
+        ({"window_overlap": 1.0}, "window_overlap"),
+        ({"max_train_samples": 0}, "max_train_samples"),
+        ({"freeze_embeddings": "maybe"}, "not a valid bool"),
+    ],
+)
 def test_config_rejects_bad_values(bad, match):
     with pytest.raises(ConfigError, match=match):
         load_config(bad)
@@ -73,8 +95,14 @@ def test_training_learns_saves_and_reloads(tiny, tmp_path):
     assert list(h["epoch"]) == [1, 2, 3, 4]
     assert h["train_loss"].iloc[-1] < h["train_loss"].iloc[0]
     assert res.best_epoch == int(h.loc[h["dev_f1"].idxmax(), "epoch"])
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "xner_model.json", "history.csv",
-                 "train_config.yaml"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "xner_model.json",
+        "history.csv",
+        "train_config.yaml",
+    ):
         assert (tmp_path / "m" / name).is_file(), name
     tokens = [list(t) for t in test["tokens"]]
     pred = res.model.predict(tokens)
@@ -105,8 +133,12 @@ def test_early_stopping_keeps_best_epoch(tiny):
 
 
 def test_sample_caps(tiny):
-    res = train_ner(toy_dataset(40), toy_dataset(30, seed=9), fast_config(epochs=1, max_train_samples=10,
-                                                                       max_eval_samples=5), encoder=tiny)
+    res = train_ner(
+        toy_dataset(40),
+        toy_dataset(30, seed=9),
+        fast_config(epochs=1, max_train_samples=10, max_eval_samples=5),
+        encoder=tiny,
+    )
     assert res.stats["n_train_sentences"] == 10 and res.stats["n_dev_sentences"] == 5
 
 
@@ -170,8 +202,9 @@ def test_dev_without_entities_is_refused(tiny):
 
 
 def test_empty_dev_means_no_early_stopping(tiny):
-    res = train_ner(toy_dataset(16), toy_dataset(4).select([]), fast_config(epochs=2, early_stopping_patience=1),
-                    encoder=tiny)
+    res = train_ner(
+        toy_dataset(16), toy_dataset(4).select([]), fast_config(epochs=2, early_stopping_patience=1), encoder=tiny
+    )
     assert len(res.history) == 2 and res.history["dev_f1"].isna().all() and res.best_epoch == 2
 
 
@@ -208,8 +241,7 @@ def test_real_minilm_checkpoint_fine_tunes_offline(monkeypatch, tmp_path):
     res = train_ner(train, dev, cfg, output_dir=tmp_path / "minilm")
     assert type(res.model.model).__name__ == "BertForTokenClassification"
     assert np.isfinite(res.history["train_loss"]).all()
-    assert res.model.tokenizer.convert_ids_to_tokens(
-        res.model.encoder.encode([["Ali"]])[0][0].input_ids)[0] == "[CLS]"
+    assert res.model.tokenizer.convert_ids_to_tokens(res.model.encoder.encode([["Ali"]])[0][0].input_ids)[0] == "[CLS]"
     # the encoder weights are the pretrained ones (frozen word embeddings are byte-identical)
     from safetensors.torch import load_file
 
@@ -229,14 +261,22 @@ def test_mt5_encoder_with_token_classification_head(tmp_path):
     toks, _ = toy_sentences(100, seed=3)
     tok = train_tokenizer(toks, vocab_size=200, min_frequency=1)
     torch.manual_seed(0)
-    cfg = MT5Config(vocab_size=len(tok), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=1,
-                    num_heads=2, pad_token_id=tok.pad_token_id, eos_token_id=tok.sep_token_id,
-                    decoder_start_token_id=tok.pad_token_id)
+    cfg = MT5Config(
+        vocab_size=len(tok),
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=2,
+        num_decoder_layers=1,
+        num_heads=2,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.sep_token_id,
+        decoder_start_token_id=tok.pad_token_id,
+    )
     full = MT5ForConditionalGeneration(cfg)
     full.save_pretrained(tmp_path / "mt5")
     tok.save_pretrained(tmp_path / "mt5")
-    res = train_ner(toy_dataset(16), toy_dataset(6, seed=1), fast_config(epochs=1),
-                    encoder=str(tmp_path / "mt5"))
+    res = train_ner(toy_dataset(16), toy_dataset(6, seed=1), fast_config(epochs=1), encoder=str(tmp_path / "mt5"))
     model = res.model.model
     assert type(model).__name__ == "MT5ForTokenClassification"
     assert not hasattr(model, "decoder")
@@ -277,8 +317,11 @@ def test_constrained_decoding_gives_valid_iob2_and_the_best_valid_sequence():
         best = constrained_decode(logits, labels)
         assert not validate_iob2([labels[i] for i in best])
         lp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-        valid = [seq for seq in itertools.product(range(len(labels)), repeat=n)
-                 if not validate_iob2([labels[i] for i in seq])]
+        valid = [
+            seq
+            for seq in itertools.product(range(len(labels)), repeat=n)
+            if not validate_iob2([labels[i] for i in seq])
+        ]
         brute = max(valid, key=lambda seq: sum(lp[t, j] for t, j in enumerate(seq)))
         assert sum(lp[t, j] for t, j in enumerate(best)) == pytest.approx(sum(lp[t, j] for t, j in enumerate(brute)))
     # where arg-max is already valid, decoding keeps it
@@ -294,15 +337,29 @@ def test_learning_curve_figure_is_deterministic(tmp_path):
     from xner.figures import save_figure
     from xner.modeling.figures import f1_by_model, learning_curves
 
-    hist = pd.DataFrame({"run": ["a", "a", "b", "b"], "epoch": [1, 2, 1, 2], "train_loss": [1.0, 0.5, 1.2, 0.7],
-                         "dev_f1": [0.4, 0.6, 0.3, float("nan")]})
+    hist = pd.DataFrame(
+        {
+            "run": ["a", "a", "b", "b"],
+            "epoch": [1, 2, 1, 2],
+            "train_loss": [1.0, 0.5, 1.2, 0.7],
+            "dev_f1": [0.4, 0.6, 0.3, float("nan")],
+        }
+    )
     one = save_figure(learning_curves(hist, title="t"), tmp_path / "one")
     two = save_figure(learning_curves(hist, title="t"), tmp_path / "two")
     assert [p.read_bytes() for p in one] == [p.read_bytes() for p in two]
     with pytest.raises(ValueError, match="lacks"):
         learning_curves(hist.drop(columns="dev_f1"))
-    rows = pd.DataFrame({"model": ["crf", "mini"], "eval_lang": ["ms", "ms"], "setting": ["native"] * 2,
-                         "f1": [0.8, 0.7], "f1_low": [0.75, 0.65], "f1_high": [0.85, 0.75]})
+    rows = pd.DataFrame(
+        {
+            "model": ["crf", "mini"],
+            "eval_lang": ["ms", "ms"],
+            "setting": ["native"] * 2,
+            "f1": [0.8, 0.7],
+            "f1_low": [0.75, 0.65],
+            "f1_high": [0.85, 0.75],
+        }
+    )
     assert save_figure(f1_by_model(rows), tmp_path / "bars")[0].is_file()
 
 

@@ -22,10 +22,26 @@ def _tables(root: Path) -> None:
         for model in ("e5-small", "crf"):
             for setting, source in (("native", tgt), ("zero-shot", src)):
                 f1 = float(rng.uniform(0.5, 0.9))
-                rows.append({"source": source, "target": tgt, "setting": setting, "model": model, "seed": 0,
-                             "eval_lang": tgt, "eval_dataset": "wikiann", "eval_split": "test", "perturbation": "clean",
-                             "n_sentences": 100, "precision": f1, "recall": f1, "f1": f1, "f1_low": f1 - 0.05,
-                             "f1_high": f1 + 0.05, "lenient_f1": f1})
+                rows.append(
+                    {
+                        "source": source,
+                        "target": tgt,
+                        "setting": setting,
+                        "model": model,
+                        "seed": 0,
+                        "eval_lang": tgt,
+                        "eval_dataset": "wikiann",
+                        "eval_split": "test",
+                        "perturbation": "clean",
+                        "n_sentences": 100,
+                        "precision": f1,
+                        "recall": f1,
+                        "f1": f1,
+                        "f1_low": f1 - 0.05,
+                        "f1_high": f1 + 0.05,
+                        "lenient_f1": f1,
+                    }
+                )
         write_table(pd.DataFrame(rows), root / pair / "04_training" / "e5-small-s0" / "training.csv", sig)
         adv = []
         for r in rows:
@@ -33,8 +49,15 @@ def _tables(root: Path) -> None:
                 drop = 0.0 if pert == "clean" else float(rng.uniform(0, 0.2))
                 adv.append({**r, "perturbation": pert, "f1": r["f1"] - drop, "drop": drop, "applied": True})
         write_table(pd.DataFrame(adv), root / pair / "05_adversarial" / "e5-small-s0" / "adversarial.csv", sig)
-        dial = pd.DataFrame({"source": src, "target": tgt, "target_js": [0.0, 0.1, 0.2], "achieved_js": [0.001, 0.099, 0.203],
-                             "status": "ok"})
+        dial = pd.DataFrame(
+            {
+                "source": src,
+                "target": tgt,
+                "target_js": [0.0, 0.1, 0.2],
+                "achieved_js": [0.001, 0.099, 0.203],
+                "status": "ok",
+            }
+        )
         write_table(dial, root / pair / "02_divergence" / "dial" / pair / "dial.csv", sig)
 
 
@@ -65,7 +88,15 @@ def test_notebook_06_requires_what_it_is_told(tmp_path):
 
     _tables(tmp_path / "results")
     params = {"results_root": str(tmp_path / "results"), "figures_dir": str(tmp_path / "fig")}
-    run_stage("06", results_root=tmp_path / "runs", parameters={**params, "require": ["dial"]}, progress=False, html=False)
+    run_stage(
+        "06", results_root=tmp_path / "runs", parameters={**params, "require": ["dial"]}, progress=False, html=False
+    )
     assert (tmp_path / "fig" / "dial.pdf").is_file()
     with pytest.raises(StageFailed, match="required figures could not be drawn"):
-        run_stage("06", results_root=tmp_path / "runs", parameters={**params, "require": ["projection"]}, progress=False, html=False)
+        run_stage(
+            "06",
+            results_root=tmp_path / "runs",
+            parameters={**params, "require": ["projection"]},
+            progress=False,
+            html=False,
+        )

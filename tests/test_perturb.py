@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from xner.data import from_lists, tag_names
 from xner.labels import validate_iob2
@@ -32,7 +33,7 @@ from xner.perturb import (
     available,
     build,
 )
-from xner.perturb.base import entity_spans, is_word, iob2_span_tags, replace_spans
+from xner.perturb.base import entity_spans, iob2_span_tags, is_word, replace_spans
 from xner.perturb.dictionaries import (
     DictionaryError,
     DictionaryNotFound,
@@ -84,8 +85,18 @@ POOL = [
     (["Maria", "Lisboa", "velha", "praia"], ["B-PER", "B-LOC", "O", "O"]),
 ]
 DICT = BilingualDictionary.from_pairs(
-    [("casa", "hogar"), ("rio", "río"), ("grande", "gran"), ("mar", "océano"), ("ano", "año"), ("de", "de"), ("o", "el lo")],
-    "pt", "es", provenance="test",
+    [
+        ("casa", "hogar"),
+        ("rio", "río"),
+        ("grande", "gran"),
+        ("mar", "océano"),
+        ("ano", "año"),
+        ("de", "de"),
+        ("o", "el lo"),
+    ],
+    "pt",
+    "es",
+    provenance="test",
 )
 
 
@@ -126,7 +137,7 @@ def _entities(toks, tags):
 
 
 def _context_tokens(toks, tags):
-    return [w for w, g in zip(toks, tags) if g == "O"]
+    return [w for w, g in zip(toks, tags, strict=True) if g == "O"]
 
 
 def _is_subsequence(small, big) -> bool:
@@ -153,7 +164,7 @@ def test_label_preserving_invariants(name, corpus, seed):
     assert len(res.tokens) == len(corpus) == len(res.tags)
     changed_sentences = 0
     changed_positions = 0
-    for (toks, tags), ntoks, ntags in zip(corpus, res.tokens, res.tags):
+    for (toks, tags), ntoks, ntags in zip(corpus, res.tokens, res.tags, strict=True):
         # aligned, valid IOB2, same entity types in the same order
         assert len(ntoks) == len(ntags)
         assert validate_iob2(ntags) == []
@@ -169,8 +180,8 @@ def test_label_preserving_invariants(name, corpus, seed):
             assert _entities(ntoks, ntags) == _entities(toks, tags)
         if scope in ("context", "chars"):  # same length, same tags; non-words untouched
             assert ntags == tags
-            changed_positions += sum(a != b for a, b in zip(toks, ntoks))
-            assert all(a == b for a, b in zip(toks, ntoks) if not any(c.isalpha() for c in a))
+            changed_positions += sum(a != b for a, b in zip(toks, ntoks, strict=True))
+            assert all(a == b for a, b in zip(toks, ntoks, strict=True) if not any(c.isalpha() for c in a))
         if scope == "delete":
             assert _is_subsequence(ntoks, toks) and len(ntoks) >= 1
             # only context words go: the context shrinks to a subsequence, entities (checked above) stay
@@ -215,7 +226,12 @@ def test_result_of_a_sentence_does_not_depend_on_the_others(name, corpus, seed):
 
 
 def test_seeds_give_different_perturbations():
-    corpus = [(["Maria", "mora", "em", "Lisboa", "de", "casa", "grande", "rio", "mar"], ["B-PER", "O", "O", "B-LOC", "O", "O", "O", "O", "O"])] * 20
+    corpus = [
+        (
+            ["Maria", "mora", "em", "Lisboa", "de", "casa", "grande", "rio", "mar"],
+            ["B-PER", "O", "O", "B-LOC", "O", "O", "O", "O", "O"],
+        )
+    ] * 20
     for name in ("foreign_names", "mask", "char_noise", "random_insert", "unseen_entities"):
         p, _ = PERTURBATIONS[name]
         outs = {str(_run(p, corpus, s).tokens) for s in range(3)}
@@ -225,9 +241,12 @@ def test_seeds_give_different_perturbations():
 @pytest.mark.parametrize("name", ["mask", "delete", "random_insert", "random_replace", "char_noise", "code_switch"])
 def test_rate_zero_changes_nothing_and_says_so(name):
     builders = {
-        "mask": lambda: Masking(0.0), "delete": lambda: Masking(0.0, mode="delete"),
-        "random_insert": lambda: RandomTokens(["a"], 0.0), "random_replace": lambda: RandomTokens(["a"], 0.0, mode="replace"),
-        "char_noise": lambda: CharacterNoise(0.0), "code_switch": lambda: CodeSwitch(DICT, 0.0),
+        "mask": lambda: Masking(0.0),
+        "delete": lambda: Masking(0.0, mode="delete"),
+        "random_insert": lambda: RandomTokens(["a"], 0.0),
+        "random_replace": lambda: RandomTokens(["a"], 0.0, mode="replace"),
+        "char_noise": lambda: CharacterNoise(0.0),
+        "code_switch": lambda: CodeSwitch(DICT, 0.0),
     }
     corpus = [(["casa", "de", "Maria"], ["O", "O", "B-PER"])]
     with pytest.warns(PerturbationWarning, match="nothing was changed"):
@@ -322,7 +341,7 @@ def test_foreign_names_leave_out_the_target_locale():
 
 def test_split_name():
     assert split_name("Smith, Jones and Brown") == ["Smith", ",", "Jones", "and", "Brown"]
-    assert split_name('НПО «Большакова»') == ["НПО", "«Большакова»"]
+    assert split_name("НПО «Большакова»") == ["НПО", "«Большакова»"]
 
 
 # ------------------------------------------------------------------------------------------ context
@@ -376,7 +395,9 @@ def test_character_operations():
 
 
 def test_masking_and_deletion_never_touch_entities_or_empty_a_sentence():
-    res = Masking(1.0, mode="delete").apply_lists([["a", "b", "c"], ["a", "Maria"]], [["O", "O", "O"], ["O", "B-PER"]], seed=0)
+    res = Masking(1.0, mode="delete").apply_lists(
+        [["a", "b", "c"], ["a", "Maria"]], [["O", "O", "O"], ["O", "B-PER"]], seed=0
+    )
     assert res.tokens == [["c"], ["Maria"]] and res.report.skipped["would empty the sentence"] == 1
     res = Masking(1.0, mask_token="[MASK]").apply_lists([["a", ",", "Maria"]], [["O", "O", "B-PER"]], seed=0)
     assert res.tokens[0] == ["[MASK]", ",", "Maria"]
@@ -407,7 +428,9 @@ def test_bad_parameters_raise():
 
 
 def test_code_switch_uses_dictionary_and_keeps_token_count():
-    res = CodeSwitch(DICT, 1.0).apply_lists([["O", "rio", "grande", "de", "Maria", "xyz"]], [["O", "O", "O", "O", "B-PER", "O"]], seed=0, lang="pt")
+    res = CodeSwitch(DICT, 1.0).apply_lists(
+        [["O", "rio", "grande", "de", "Maria", "xyz"]], [["O", "O", "O", "O", "B-PER", "O"]], seed=0, lang="pt"
+    )
     assert res.tokens[0] == ["O", "río", "gran", "de", "Maria", "xyz"]  # "o"→"el lo" is multiword: skipped
     assert res.report.skipped["no usable translation"] == 2  # "O" (multiword) and "de" (identical)
     assert res.report.skipped["no translation"] == 1
@@ -449,9 +472,14 @@ def _write_dictd(folder: Path, name: str, entries: list[str]) -> Path:
 def test_freedict_parsing(tmp_path, monkeypatch):
     assert decode_b64_number("BBB") == 64 * 64 + 64 + 1
     idx = _write_dictd(
-        tmp_path, "freedict-por-spa",
-        ["casa /ˈkazɐ/ <n>\ncasa, vivienda\n(edificio)\n", "rio /ˈʁiu/ <n>\n1. río\n2. arroyo (pequeño)\n",
-         "mamba <n>\n\n Plural of {jambo}: affair\n", "ano <n>\nSee also: anual\naño\n"],
+        tmp_path,
+        "freedict-por-spa",
+        [
+            "casa /ˈkazɐ/ <n>\ncasa, vivienda\n(edificio)\n",
+            "rio /ˈʁiu/ <n>\n1. río\n2. arroyo (pequeño)\n",
+            "mamba <n>\n\n Plural of {jambo}: affair\n",
+            "ano <n>\nSee also: anual\naño\n",
+        ],
     )
     d = BilingualDictionary.from_freedict(idx)
     assert (d.src, d.tgt) == ("pt", "es")
@@ -495,7 +523,9 @@ def test_tsv_dictionary(tmp_path):
         BilingualDictionary.from_tsv(bad, "pt", "es")
 
 
-@pytest.mark.skipif(not Path("/usr/share/dictd/freedict-por-spa.index").is_file(), reason="dict-freedict-por-spa not installed")
+@pytest.mark.skipif(
+    not Path("/usr/share/dictd/freedict-por-spa.index").is_file(), reason="dict-freedict-por-spa not installed"
+)
 def test_installed_debian_dictionary():
     d = BilingualDictionary.from_freedict(Path("/usr/share/dictd/freedict-por-spa.index"))
     assert len(d) > 5000 and "año" in d.translations("ano")
@@ -525,10 +555,23 @@ def test_every_registered_perturbation_builds_and_applies_deterministically(tmp_
     _write_dictd(tmp_path, "freedict-por-spa", ["casa <n>\nhogar\n", "rio <n>\nrío\n", "grande <adj>\ngrande, gran\n"])
     monkeypatch.setenv("XNER_DICTD_DIR", str(tmp_path))
     test = _ds(SOURCE + [(["Ana", "ama", "casa", "grande", "no", "rio"], ["B-PER", "O", "O", "O", "O", "O"])])
-    ctx = PerturbationContext(lang="pt", source_lang="es", source_train=_ds(SOURCE), target_train=_ds(POOL),
-                              name_languages=["ru", "fi", "hi"])
-    assert {"unseen_entities", "foreign_names", "context_replacement", "mask", "delete", "random_insert",
-            "random_replace", "char_noise", "typos", "strip_diacritics", "case_noise", "code_switch"} <= set(available())
+    ctx = PerturbationContext(
+        lang="pt", source_lang="es", source_train=_ds(SOURCE), target_train=_ds(POOL), name_languages=["ru", "fi", "hi"]
+    )
+    assert {
+        "unseen_entities",
+        "foreign_names",
+        "context_replacement",
+        "mask",
+        "delete",
+        "random_insert",
+        "random_replace",
+        "char_noise",
+        "typos",
+        "strip_diacritics",
+        "case_noise",
+        "code_switch",
+    } <= set(available())
     for name in sorted(available()):
         p = build(name, ctx, on_unavailable="record")
         with warnings.catch_warnings():
@@ -537,7 +580,7 @@ def test_every_registered_perturbation_builds_and_applies_deterministically(tmp_
             ds2, rep2 = p.apply(test, seed=7)
         assert list(ds1["tokens"]) == list(ds2["tokens"]) and rep1.to_dict() == rep2.to_dict(), name
         assert ds1.features == test.features and len(ds1) == len(test)
-        for toks, langs, tags in zip(ds1["tokens"], ds1["langs"], tag_names(ds1)):
+        for toks, langs, tags in zip(ds1["tokens"], ds1["langs"], tag_names(ds1), strict=True):
             assert len(toks) == len(langs) == len(tags) and set(langs) == {"pt"}
         assert rep1.applied or rep1.reason, name
     comp = build("mask+typos", ctx)
@@ -560,14 +603,25 @@ def test_dataset_apply_returns_input_when_not_applied():
 def test_report_row_fields():
     res = _run(FOREIGN, [(["Maria", "de", "Lisboa"], ["B-PER", "O", "B-LOC"])], 0)
     row = res.report.as_row()
-    for key in ("sentences_touched", "tokens_touched", "entities_replaced", "entities_replaced_by_type", "locales", "applied", "reason"):
+    for key in (
+        "sentences_touched",
+        "tokens_touched",
+        "entities_replaced",
+        "entities_replaced_by_type",
+        "locales",
+        "applied",
+        "reason",
+    ):
         assert key in row
     assert row["entities_replaced"] == sum(res.report.entities_replaced.values())
 
 
 def test_helpers():
     assert is_word("ação") and is_word("हिंदी") and not is_word("1990") and not is_word(",")
-    assert replace_spans(["a", "B", "c"], ["O", "B-PER", "O"], {1: ("PER", 2, ["X", "Y"])}) == (["a", "X", "Y", "c"], ["O", "B-PER", "I-PER", "O"])
+    assert replace_spans(["a", "B", "c"], ["O", "B-PER", "O"], {1: ("PER", 2, ["X", "Y"])}) == (
+        ["a", "X", "Y", "c"],
+        ["O", "B-PER", "I-PER", "O"],
+    )
     with pytest.raises(ValueError):
         iob2_span_tags("PER", 0)
 

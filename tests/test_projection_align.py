@@ -45,12 +45,14 @@ def test_symmetrisation_heuristics_by_hand():
 
 
 def test_argmax_and_itermax_on_a_built_matrix():
-    sim = np.array([
-        [0.9, 0.1, 0.0, 0.0],
-        [0.8, 0.2, 0.1, 0.3],  # prefers target 0, which prefers source 0: not mutual
-        [0.0, 0.1, 0.7, 0.0],
-        [0.1, 0.6, 0.1, 0.0],
-    ])
+    sim = np.array(
+        [
+            [0.9, 0.1, 0.0, 0.0],
+            [0.8, 0.2, 0.1, 0.3],  # prefers target 0, which prefers source 0: not mutual
+            [0.0, 0.1, 0.7, 0.0],
+            [0.1, 0.6, 0.1, 0.0],
+        ]
+    )
     assert {tuple(p) for p in np.argwhere(argmax_alignment(sim))} == {(0, 0), (2, 2), (3, 1)}
     # second IterMax round: source 1 and target 3 are free; pairs touching a free word stay (damped by 0.9
     # when the other word is aligned). Source 1's best is target 0 (0.72) and target 0's best among allowed
@@ -97,7 +99,7 @@ def test_eflomal_learns_a_synthetic_lexicon():
     aligner = EflomalAligner(extra_src=extra_src, extra_tgt=extra_tgt)
     out = aligner.align(src, tgt)
     assert len(out) == len(src)
-    correct = sum(len(a & g) for a, g in zip(out, gold))
+    correct = sum(len(a & g) for a, g in zip(out, gold, strict=True))
     precision = correct / sum(len(a) for a in out)
     recall = correct / sum(len(g) for g in gold)
     assert precision > 0.9 and recall > 0.9
@@ -161,12 +163,24 @@ def tiny_checkpoint(tmp_path_factory):
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
     )
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
         mask_token="[MASK]",
     )
     torch.manual_seed(0)
-    model = BertModel(BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                 intermediate_size=64, max_position_embeddings=64))
+    model = BertModel(
+        BertConfig(
+            vocab_size=len(vocab),
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=64,
+        )
+    )
     out = tmp_path_factory.mktemp("tiny-bert")
     model.save_pretrained(out)
     fast.save_pretrained(out)

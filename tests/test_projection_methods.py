@@ -19,9 +19,22 @@ from xner.projection.translate import Translator, detokenize, tokenize
 from xner.projection.translate_train import translate_train, write_translate_train
 
 LEXICON = {
-    "mr": "señor", "prodi": "Prodi", "met": "visitó", "the": "el", "european": "Europeo", "parliament": "Parlamento",
-    "in": "en", "madrid": "Madrid", "commission": "Comisión", "and": "y", "spoke": "habló", ".": ".",
-    "treaty": "Tratado", "of": "de", "nice": "Niza", "council": "Consejo",
+    "mr": "señor",
+    "prodi": "Prodi",
+    "met": "visitó",
+    "the": "el",
+    "european": "Europeo",
+    "parliament": "Parlamento",
+    "in": "en",
+    "madrid": "Madrid",
+    "commission": "Comisión",
+    "and": "y",
+    "spoke": "habló",
+    ".": ".",
+    "treaty": "Tratado",
+    "of": "de",
+    "nice": "Niza",
+    "council": "Consejo",
 }
 
 
@@ -66,10 +79,15 @@ class LexiconAligner:
 
     def align(self, src, tgt):
         out = []
-        for s, t in zip(src, tgt):
-            out.append(frozenset(
-                (i, j) for i, a in enumerate(s) for j, b in enumerate(t) if LEXICON.get(a.lower(), a).lower() == b.lower()
-            ))
+        for s, t in zip(src, tgt, strict=True):
+            out.append(
+                frozenset(
+                    (i, j)
+                    for i, a in enumerate(s)
+                    for j, b in enumerate(t)
+                    if LEXICON.get(a.lower(), a).lower() == b.lower()
+                )
+            )
         return out
 
 
@@ -170,24 +188,50 @@ def test_mark_method_and_back_translation_refinement_on_a_given_target():
     base = project_corpus(SRC, TAGS, TGT, ProjectionConfig(), alignments=links)
     assert base.report.dropped == 1
     tr = DictTranslator()
-    mark = project_corpus(SRC, TAGS, TGT, ProjectionConfig(method="mark"), translator=tr, src_lang="en", tgt_lang="es",
-                          mono_aligner=StringAligner())
+    mark = project_corpus(
+        SRC,
+        TAGS,
+        TGT,
+        ProjectionConfig(method="mark"),
+        translator=tr,
+        src_lang="en",
+        tgt_lang="es",
+        mono_aligner=StringAligner(),
+    )
     assert mark.tags == GOLD
-    bt = project_corpus(SRC, TAGS, TGT, ProjectionConfig(method="heuristic+bt"), alignments=links, translator=tr,
-                        src_lang="en", tgt_lang="es")
+    bt = project_corpus(
+        SRC,
+        TAGS,
+        TGT,
+        ProjectionConfig(method="heuristic+bt"),
+        alignments=links,
+        translator=tr,
+        src_lang="en",
+        tgt_lang="es",
+    )
     assert bt.tags == GOLD and bt.report.dropped == 0
 
 
 def test_refine_modes_by_hand():
     src_a, src_b = Entity("PER", 0, 1), Entity("LOC", 2, 3)
-    base = [SentenceProjection([], [
-        EntityOutcome(0, src_a, "projected", (Entity("PER", 0, 1),)),
-        EntityOutcome(0, src_b, "dropped", (), "unaligned"),
-    ])]
-    back = [SentenceProjection([], [
-        EntityOutcome(0, src_a, "projected", (Entity("PER", 0, 2),)),
-        EntityOutcome(0, src_b, "projected", (Entity("LOC", 3, 4),)),
-    ])]
+    base = [
+        SentenceProjection(
+            [],
+            [
+                EntityOutcome(0, src_a, "projected", (Entity("PER", 0, 1),)),
+                EntityOutcome(0, src_b, "dropped", (), "unaligned"),
+            ],
+        )
+    ]
+    back = [
+        SentenceProjection(
+            [],
+            [
+                EntityOutcome(0, src_a, "projected", (Entity("PER", 0, 2),)),
+                EntityOutcome(0, src_b, "projected", (Entity("LOC", 3, 4),)),
+            ],
+        )
+    ]
     fill = refine(base, back, [5], mode="fill")[0]
     assert fill.tags == ["B-PER", "O", "O", "B-LOC", "O"]
     prefer = refine(base, back, [5], mode="prefer-bt")[0]
@@ -197,7 +241,7 @@ def test_refine_modes_by_hand():
 
 
 def _write(path, sents):
-    path.write_text("".join("".join(f"{w}\t{t}\n" for w, t in zip(*s)) + "\n" for s in sents), encoding="utf-8")
+    path.write_text("".join("".join(f"{w}\t{t}\n" for w, t in zip(*s, strict=True)) + "\n" for s in sents), encoding="utf-8")
     return path
 
 
@@ -224,7 +268,8 @@ def test_translate_train_writes_a_standard_dataset(tmp_path):
     ds = from_lists(
         SRC + [["the", "Commission", "spoke", "."], ["Mr", "Prodi", "."]],
         TAGS + [["O", "B-ORG", "O", "O"], ["O", "B-PER", "O"]],
-        lang="en", label_set="wikiann",
+        lang="en",
+        label_set="wikiann",
     )
     for cfg, aligner in [(ProjectionConfig(), LexiconAligner()), (ProjectionConfig(method="mark"), None)]:
         res = translate_train(ds, DictTranslator(), src_lang="en", tgt_lang="es", aligner=aligner, config=cfg)
@@ -249,7 +294,7 @@ class BagScorer:
 
     def mean_log_prob(self, sources, targets, src, tgt):
         out = []
-        for s, t in zip(sources, targets):
+        for s, t in zip(sources, targets, strict=True):
             want = sorted(LEXICON.get(w.lower(), w).lower() for w in s.split())
             out.append(0.0 if sorted(w.lower() for w in t.split()) == want else -5.0)
         return out

@@ -33,7 +33,18 @@ def _private_cache(tmp_path, monkeypatch):
 
 def test_tokenize_and_detokenize():
     assert tokenize("Mr Prodi (Italy) said: 1.000,5 euros, l'Europe!") == [
-        "Mr", "Prodi", "(", "Italy", ")", "said", ":", "1.000,5", "euros", ",", "l'Europe", "!",
+        "Mr",
+        "Prodi",
+        "(",
+        "Italy",
+        ")",
+        "said",
+        ":",
+        "1.000,5",
+        "euros",
+        ",",
+        "l'Europe",
+        "!",
     ]
     assert detokenize(["¿", "Qué", "dijo", "(", "ayer", ")", "?"]) == "¿Qué dijo (ayer)?"
     assert tokenize("R.H. Saunders (U.S.A.) St. Louis") == ["R.H.", "Saunders", "(", "U.S.A.", ")", "St", ".", "Louis"]

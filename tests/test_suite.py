@@ -10,7 +10,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xner.data import from_lists, tag_names
 from xner.domain import domain_eval_set, domain_eval_sets, run_domain_shift, unpaired_drop
@@ -51,7 +52,7 @@ class Gazetteer:
     def __init__(self, pairs):
         counts: dict[str, dict[str, int]] = {}
         for toks, tags in pairs:
-            for t, g in zip(toks, tags):
+            for t, g in zip(toks, tags, strict=True):
                 counts.setdefault(t, {}).setdefault(g, 0)
                 counts[t][g] += 1
         self.best = {t: max(c, key=c.get) for t, c in counts.items()}
@@ -71,21 +72,31 @@ class Gazetteer:
 
 
 def _context():
-    return PerturbationContext(lang="pt", source_lang="es", source_train=ds(TRAIN), target_train=ds(POOL),
-                               name_languages=["ru", "fi"])
+    return PerturbationContext(
+        lang="pt", source_lang="es", source_train=ds(TRAIN), target_train=ds(POOL), name_languages=["ru", "fi"]
+    )
 
 
 MODELS = {
     "native": ModelSpec(Gazetteer(TRAIN + POOL), source="pt", target="pt", setting="native", model="gazetteer"),
-    "zero-shot": ModelSpec(Gazetteer(TRAIN[:2]), source="es", target="pt", setting="zero-shot", model="gazetteer", seed=3),
+    "zero-shot": ModelSpec(
+        Gazetteer(TRAIN[:2]), source="es", target="pt", setting="zero-shot", model="gazetteer", seed=3
+    ),
 }
 
 
 def _suite(perts=("mask", "unseen_entities", "foreign_per", "code_switch"), seeds=(0, 1)):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PerturbationWarning)
-        return run_suite(MODELS, {"pt-test": ds(TEST)}, list(perts), contexts=_context(), seeds=seeds,
-                         n_resamples=200, bootstrap_seed=1)
+        return run_suite(
+            MODELS,
+            {"pt-test": ds(TEST)},
+            list(perts),
+            contexts=_context(),
+            seeds=seeds,
+            n_resamples=200,
+            bootstrap_seed=1,
+        )
 
 
 def test_suite_table_schema_and_scores():
@@ -102,7 +113,14 @@ def test_suite_table_schema_and_scores():
         assert clean.loc[name, "lenient_f1"] == pytest.approx(score(gold, pred, mode="lenient").f1)
         assert clean.loc[name, "f1_low"] <= clean.loc[name, "f1"] <= clean.loc[name, "f1_high"]
     row = t[(t.setting == "zero-shot") & (t.perturbation == "clean")].iloc[0]
-    assert (row.source, row.target, row.model, row.seed, row.eval_lang, row.eval_split) == ("es", "pt", "gazetteer", 3, "pt", "test")
+    assert (row.source, row.target, row.model, row.seed, row.eval_lang, row.eval_split) == (
+        "es",
+        "pt",
+        "gazetteer",
+        3,
+        "pt",
+        "test",
+    )
     applied = t[(t.perturbation != "clean") & t.applied.astype(bool)]
     assert set(applied.perturbation) == {"mask", "unseen_entities", "foreign_per"}
     for _, r in applied.iterrows():
@@ -143,7 +161,7 @@ def test_oracle_has_no_drop_even_when_gold_changes_length():
     test = ds(TEST)
     pds, rep = pert.apply(test, seed=0)
     assert rep.tokens_inserted > 0
-    lookup = {tuple(t): g for t, g in zip(list(test["tokens"]) + list(pds["tokens"]), tag_names(test) + tag_names(pds))}
+    lookup = {tuple(t): g for t, g in zip(list(test["tokens"]) + list(pds["tokens"]), tag_names(test) + tag_names(pds), strict=True)}
     oracle = ModelSpec(lambda toks: [lookup[tuple(t)] for t in toks], setting="oracle")
     t = run_suite({"oracle": oracle}, {"pt": test}, [pert], n_resamples=100).table
     row = t[t.perturbation == "unseen_entities"].iloc[0]
@@ -156,7 +174,7 @@ def test_paired_drop_matches_difference_of_scores(spec, seed):
     rnd = random.Random(seed)
     pairs = []
     for n, seen in spec:
-        words = (["Lisboa"] if seen else ["Kwame"] * n)
+        words = ["Lisboa"] if seen else ["Kwame"] * n
         pairs.append((["em"] + words + ["hoje"], ["O"] + iob2_span_tags("LOC" if seen else "PER", len(words)) + ["O"]))
     tags_all = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
     noisy = ModelSpec(lambda toks: [[rnd.choice(tags_all) if rnd.random() < 0.3 else "O" for _ in t] for t in toks])
@@ -225,7 +243,8 @@ def test_domain_shift_maps_labels_and_reports_dropped_misc():
     conll = from_lists(
         [["A", "UE", "e", "o", "Euro", "em", "Lisboa"], ["Maria", "fala", "português"]],
         [["O", "B-ORG", "O", "O", "B-MISC", "O", "B-LOC"], ["B-PER", "O", "B-MISC"]],
-        lang="pt", label_set="conll",
+        lang="pt",
+        label_set="conll",
     )
     ev = domain_eval_set("pt", "europarl", ds=conll)
     assert ev.extra["entities_dropped"] == 2 and json.loads(ev.extra["dropped_by_type"]) == {"MISC": 2}

@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from test_modeling_fixtures import tiny_checkpoint, toy_sentences
 
-from test_modeling_fixtures import tiny_checkpoint, toy_dataset, toy_sentences
 from xner.data import from_lists, tag_names, write_conll
 from xner.labels import CONLL, LabelError
 from xner.modeling import TrainConfig, load_predictor
 from xner.modeling.crf import CRFConfig
 from xner.transfer import (
-    SCHEMA, EvalSet, SettingError, TransferSpec, build_setting_data, evaluate_predictor, run_setting, spec_for,
+    SCHEMA,
+    EvalSet,
+    SettingError,
+    TransferSpec,
+    build_setting_data,
+    evaluate_predictor,
+    run_setting,
+    spec_for,
 )
 
 SEEDS = {"id": 1, "ms": 2, "jv": 3}
@@ -53,8 +60,13 @@ def test_native_and_zero_shot_data():
 
 
 def test_multi_source_interleaves_and_caps_per_language():
-    d = build_setting_data(spec_for("multi-source", "id+jv", "ms"), loader=fake_loader, max_train_samples=7,
-                           max_eval_samples=3, max_predict_samples=5)
+    d = build_setting_data(
+        spec_for("multi-source", "id+jv", "ms"),
+        loader=fake_loader,
+        max_train_samples=7,
+        max_eval_samples=3,
+        max_predict_samples=5,
+    )
     langs = [x[0] for x in d.train["langs"]]
     assert langs == ["id", "jv"] * 7
     assert len(d.dev) == 6 and all(len(e.data) == 5 for e in d.evals)
@@ -104,6 +116,7 @@ def test_empty_splits():
         def loader(lang, split, dataset="wikiann"):
             ds = fake_loader(lang, split, dataset)
             return ds.select([]) if (lang, split) == which else ds
+
         return loader
 
     with pytest.raises(Exception, match="empty"):
@@ -117,23 +130,35 @@ def test_empty_splits():
 def test_evaluate_predictor_rows_follow_the_schema(tmp_path):
     test = fake_loader("ms", "test")
     gold = tag_names(test)
-    rows = evaluate_predictor(lambda toks: gold, [EvalSet("ms", "wikiann", "test", test)],
-                              meta={"source": "id", "target": "ms", "setting": "zero-shot", "model": "oracle",
-                                    "seed": 0}, n_resamples=50, predictions_dir=tmp_path)
+    rows = evaluate_predictor(
+        lambda toks: gold,
+        [EvalSet("ms", "wikiann", "test", test)],
+        meta={"source": "id", "target": "ms", "setting": "zero-shot", "model": "oracle", "seed": 0},
+        n_resamples=50,
+        predictions_dir=tmp_path,
+    )
     assert list(rows.columns[: len(SCHEMA)]) == SCHEMA
     r = rows.iloc[0]
     assert r.f1 == r.f1_low == r.f1_high == r.lenient_f1 == 1.0 and r.perturbation == "clean"
     assert (tmp_path / "wikiann-ms-test.tsv").is_file()
-    rows = evaluate_predictor(lambda toks: [["O"] * len(t) for t in toks], [EvalSet("ms", "wikiann", "test", test)],
-                              meta={}, n_resamples=50)
+    rows = evaluate_predictor(
+        lambda toks: [["O"] * len(t) for t in toks], [EvalSet("ms", "wikiann", "test", test)], meta={}, n_resamples=50
+    )
     assert rows.iloc[0].f1 == 0.0
 
 
 @pytest.mark.parametrize("setting, source", [("native", "ms"), ("zero-shot", "id"), ("multi-source", "id+jv")])
 def test_crf_through_the_runner(setting, source, tmp_path):
     spec = spec_for(setting, source, "ms")
-    res = run_setting(spec, "crf", train_config=TrainConfig(seed=3), crf_config=CRFConfig(max_iterations=20),
-                      output_dir=tmp_path, n_resamples=50, loader=fake_loader)
+    res = run_setting(
+        spec,
+        "crf",
+        train_config=TrainConfig(seed=3),
+        crf_config=CRFConfig(max_iterations=20),
+        output_dir=tmp_path,
+        n_resamples=50,
+        loader=fake_loader,
+    )
     rows = res.rows
     assert list(rows.columns[: len(SCHEMA)]) == SCHEMA
     assert set(rows.eval_lang) == {"ms", *spec.sources}
@@ -147,10 +172,24 @@ def test_crf_through_the_runner(setting, source, tmp_path):
 
 def test_neural_model_through_the_same_runner(tmp_path):
     enc = tiny_checkpoint(tmp_path / "enc")
-    cfg = TrainConfig(epochs=2, batch_size=8, learning_rate=2e-3, max_length=48, progress=False, num_threads=1,
-                      max_train_samples=20, max_predict_samples=8)
-    res = run_setting(spec_for("zero-shot", "id", "ms"), str(enc), train_config=cfg, output_dir=tmp_path / "run",
-                      n_resamples=50, loader=fake_loader)
+    cfg = TrainConfig(
+        epochs=2,
+        batch_size=8,
+        learning_rate=2e-3,
+        max_length=48,
+        progress=False,
+        num_threads=1,
+        max_train_samples=20,
+        max_predict_samples=8,
+    )
+    res = run_setting(
+        spec_for("zero-shot", "id", "ms"),
+        str(enc),
+        train_config=cfg,
+        output_dir=tmp_path / "run",
+        n_resamples=50,
+        loader=fake_loader,
+    )
     assert set(res.rows.eval_lang) == {"ms", "id"} and (res.rows.n_sentences == 8).all()
     assert res.rows.iloc[0].n_train_sentences == 20
     assert list(res.history.epoch) == [1, 2] and (res.history.setting == "zero-shot").all()
@@ -164,9 +203,13 @@ def test_neural_model_through_the_same_runner(tmp_path):
 
 @pytest.mark.realdata
 def test_real_wikiann_crf_zero_shot_id_ms():
-    res = run_setting(spec_for("zero-shot", "id", "ms"), "crf",
-                      train_config=TrainConfig(max_train_samples=300, max_eval_samples=50, max_predict_samples=200),
-                      crf_config=CRFConfig(max_iterations=30), n_resamples=100)
+    res = run_setting(
+        spec_for("zero-shot", "id", "ms"),
+        "crf",
+        train_config=TrainConfig(max_train_samples=300, max_eval_samples=50, max_predict_samples=200),
+        crf_config=CRFConfig(max_iterations=30),
+        n_resamples=100,
+    )
     rows = res.rows.set_index("eval_lang")
     assert set(rows.index) == {"ms", "id"} and (rows.n_sentences == 200).all()
     assert 0 < rows.loc["ms", "f1"] < 1 and rows.loc["ms", "f1_low"] < rows.loc["ms", "f1_high"]

@@ -17,8 +17,20 @@ from xner.config import repo_root
 
 def _snakemake(cfg: Path, workdir: Path, targets: list[Path]) -> tuple[list[str], dict[str, str]]:
     bin_dir = Path(sys.executable).parent
-    cmd = [str(bin_dir / "snakemake"), "-s", str(repo_root() / "workflow" / "Snakefile"), "--configfile", str(cfg),
-           "--rerun-triggers", "mtime", "--directory", str(workdir), "--cores", "1", *map(str, targets)]
+    cmd = [
+        str(bin_dir / "snakemake"),
+        "-s",
+        str(repo_root() / "workflow" / "Snakefile"),
+        "--configfile",
+        str(cfg),
+        "--rerun-triggers",
+        "mtime",
+        "--directory",
+        str(workdir),
+        "--cores",
+        "1",
+        *map(str, targets),
+    ]
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     return cmd, env
 
@@ -45,8 +57,18 @@ def _run_and_kill(cmd: list[str], env: dict[str, str], log_path: Path, targets: 
 def test_kill_resume_and_up_to_date(fixture_data_dir, tmp_path):
     results = tmp_path / "results"
     cfg = tmp_path / "wf.yaml"
-    cfg.write_text(yaml.safe_dump({"results": str(results), "figures": str(tmp_path / "fig"), "pairs": ["id-ms", "ms-id"],
-                                   "models": ["crf"], "seeds": [0], "stages": {}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "results": str(results),
+                "figures": str(tmp_path / "fig"),
+                "pairs": ["id-ms", "ms-id"],
+                "models": ["crf"],
+                "seeds": [0],
+                "stages": {},
+            }
+        )
+    )
     targets = [results / "id-ms" / "01_data_inspection.ipynb", results / "ms-id" / "01_data_inspection.ipynb"]
     cmd, env = _snakemake(cfg, tmp_path, targets)
 

@@ -27,9 +27,10 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,8 +47,13 @@ log = logging.getLogger(__name__)
 LANG_SLOT = "lang"
 TASK_SLOT = "task"
 DEFAULT_TARGETS = {
-    "bert": ["query", "value"], "xlm-roberta": ["query", "value"], "roberta": ["query", "value"],
-    "distilbert": ["q_lin", "v_lin"], "t5": ["q", "v"], "mt5": ["q", "v"], "deberta-v2": ["query_proj", "value_proj"],
+    "bert": ["query", "value"],
+    "xlm-roberta": ["query", "value"],
+    "roberta": ["query", "value"],
+    "distilbert": ["q_lin", "v_lin"],
+    "t5": ["q", "v"],
+    "mt5": ["q", "v"],
+    "deberta-v2": ["query_proj", "value_proj"],
 }
 
 
@@ -65,7 +71,10 @@ class LoraSettings:
     target_modules: list[str] | None = field(default=None, metadata={"help": "Modules to adapt (None: by model type)."})
     # 5e-3: e5-small, 1,000 sentences, 2 epochs, batch 16 (300 target test sentences, strict F1): nl→af 0.475 at
     # 2e-3, 0.628 at 5e-3; id→ms 0.694 at 5e-3, 0.627 at 1e-2 (at 5e-4 the head barely learns: af 0.000).
-    learning_rate: float = field(default=5e-3, metadata={"help": "Learning rate of adapters and head (LoRA wants far more than full fine-tuning)."})
+    learning_rate: float = field(
+        default=5e-3,
+        metadata={"help": "Learning rate of adapters and head (LoRA wants far more than full fine-tuning)."},
+    )
 
     def __post_init__(self) -> None:
         if self.r < 1:
@@ -95,8 +104,12 @@ def lora_config(model: Any, settings: LoraSettings, *, task: bool) -> Any:
     """A ``peft.LoraConfig``; a task config keeps the head trainable and saved (``modules_to_save``)."""
     from peft import LoraConfig, TaskType
 
-    kw: dict[str, Any] = {"r": settings.r, "lora_alpha": settings.alpha, "lora_dropout": settings.dropout,
-                          "target_modules": target_modules_for(model, settings)}
+    kw: dict[str, Any] = {
+        "r": settings.r,
+        "lora_alpha": settings.alpha,
+        "lora_dropout": settings.dropout,
+        "target_modules": target_modules_for(model, settings),
+    }
     if task:
         kw.update(task_type=TaskType.TOKEN_CLS, modules_to_save=head_modules(model))
     return LoraConfig(**kw)
@@ -140,7 +153,12 @@ class AdapterResult:
 
 
 def _task_predictor(
-    train: Any, encoder: str, cfg: TrainConfig, lora: "LoraSettings", run_name: str, language_adapter: Any = None,
+    train: Any,
+    encoder: str,
+    cfg: TrainConfig,
+    lora: LoraSettings,
+    run_name: str,
+    language_adapter: Any = None,
 ) -> NERModel:
     """A LoRA task adapter (head kept trainable) on ``encoder`` for ``train``'s labels, as a predictor; with
     ``language_adapter`` (a :func:`train_language_adapter` folder) stacked below it."""
@@ -154,8 +172,16 @@ def _task_predictor(
     model = get_peft_model(base, lora_config(base, lora, task=True), adapter_name=TASK_SLOT)
     if language_adapter is not None:
         _add_language_slot(model, Path(language_adapter))
-    return NERModel(model, tokenizer, labels, max_length=cfg.max_length, window_overlap=cfg.window_overlap,
-                    batch_size=cfg.eval_batch_size, num_threads=cfg.num_threads or default_threads(), name=run_name)
+    return NERModel(
+        model,
+        tokenizer,
+        labels,
+        max_length=cfg.max_length,
+        window_overlap=cfg.window_overlap,
+        batch_size=cfg.eval_batch_size,
+        num_threads=cfg.num_threads or default_threads(),
+        name=run_name,
+    )
 
 
 def _fit_task(model: Any, feats: Sequence[Feature], cfg: TrainConfig, **kwargs: Any) -> tuple[pd.DataFrame, int | None]:
@@ -166,8 +192,14 @@ def _fit_task(model: Any, feats: Sequence[Feature], cfg: TrainConfig, **kwargs: 
 
 
 def train_lora_ner(
-    train: Any, dev: Any | None, encoder: str, config: TrainConfig | None = None, lora: LoraSettings | None = None,
-    *, output_dir: str | Path | None = None, run_name: str = "lora",
+    train: Any,
+    dev: Any | None,
+    encoder: str,
+    config: TrainConfig | None = None,
+    lora: LoraSettings | None = None,
+    *,
+    output_dir: str | Path | None = None,
+    run_name: str = "lora",
 ) -> AdapterResult:
     """Fine-tune LoRA adapters (and the full head) of ``encoder`` for NER on ``train``; early stopping on ``dev``."""
     cfg = config or TrainConfig()
@@ -181,13 +213,31 @@ def train_lora_ner(
     feats, _ = predictor.encoder.encode(tokens, tags)
     dev_tokens, dev_gold = _dev_lists(dev, cfg)
     tcfg = dataclasses.replace(cfg, learning_rate=lora.learning_rate)
-    history, best = _fit_task(model, feats, tcfg, pad_id=pad_id_of(tokenizer), predictor=predictor,
-                               dev_tokens=dev_tokens, dev_gold=dev_gold, desc="lora")
+    history, best = _fit_task(
+        model,
+        feats,
+        tcfg,
+        pad_id=pad_id_of(tokenizer),
+        predictor=predictor,
+        dev_tokens=dev_tokens,
+        dev_gold=dev_gold,
+        desc="lora",
+    )
     tr, tot = trainable_parameters(model)
-    stats = {"n_train_sentences": len(tokens), "trainable_parameters": tr, "total_parameters": tot,
-             "seconds": time.perf_counter() - t0}
-    meta = {"kind": "lora", "encoder": encoder, "lora": dataclasses.asdict(lora), "train_config": dataclasses.asdict(cfg),
-            "best_epoch": best, "stats": stats}
+    stats = {
+        "n_train_sentences": len(tokens),
+        "trainable_parameters": tr,
+        "total_parameters": tot,
+        "seconds": time.perf_counter() - t0,
+    }
+    meta = {
+        "kind": "lora",
+        "encoder": encoder,
+        "lora": dataclasses.asdict(lora),
+        "train_config": dataclasses.asdict(cfg),
+        "best_epoch": best,
+        "stats": stats,
+    }
     predictor.adapter_meta = meta  # type: ignore[attr-defined]
     out = save_adapter_model(predictor, output_dir) if output_dir is not None else None
     return AdapterResult(predictor, history, best, out, stats)
@@ -210,8 +260,15 @@ def save_adapter_model(predictor: NERModel, path: str | Path, extra: dict[str, A
                 shutil.copytree(src, dst)
         meta["language_adapters"] = {lang: f"language_adapters/{lang}" for lang in meta["language_adapters"]}
     predictor.tokenizer.save_pretrained(path)
-    meta.update({"labels": list(predictor.labels), "max_length": predictor.max_length,
-                 "window_overlap": predictor.encoder.window_overlap, "name": predictor.name, **(extra or {})})
+    meta.update(
+        {
+            "labels": list(predictor.labels),
+            "max_length": predictor.max_length,
+            "window_overlap": predictor.encoder.window_overlap,
+            "name": predictor.name,
+            **(extra or {}),
+        }
+    )
     (path / META_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
     return path
 
@@ -221,8 +278,9 @@ def _task_adapter_dir(path: Path) -> Path:
     return d / TASK_SLOT if (d / TASK_SLOT / "adapter_config.json").is_file() else d
 
 
-def load_adapter_model(path: str | Path, *, language: str | None = None, batch_size: int = 64,
-                       num_threads: int | None = None) -> NERModel:
+def load_adapter_model(
+    path: str | Path, *, language: str | None = None, batch_size: int = 64, num_threads: int | None = None
+) -> NERModel:
     """Load a folder written by :func:`save_adapter_model` onto its base encoder (MAD-X: with the language
     adapter ``language``, default the one active when saved)."""
     from peft import PeftModel
@@ -243,9 +301,16 @@ def load_adapter_model(path: str | Path, *, language: str | None = None, batch_s
     base = load_token_classifier(encoder, labels)
     model = PeftModel.from_pretrained(base, str(_task_adapter_dir(path)), adapter_name=TASK_SLOT)
     model.eval()
-    predictor = NERModel(model, load_tokenizer(str(path)), labels, max_length=int(meta["max_length"]),
-                         window_overlap=float(meta["window_overlap"]), batch_size=batch_size,
-                         num_threads=num_threads or default_threads(), name=meta.get("name", path.name))
+    predictor = NERModel(
+        model,
+        load_tokenizer(str(path)),
+        labels,
+        max_length=int(meta["max_length"]),
+        window_overlap=float(meta["window_overlap"]),
+        batch_size=batch_size,
+        num_threads=num_threads or default_threads(),
+        name=meta.get("name", path.name),
+    )
     if meta["kind"] == "madx":
         meta["language_adapters"] = {k: str(path / v) for k, v in meta["language_adapters"].items()}
         predictor.adapter_meta = meta  # type: ignore[attr-defined]
@@ -262,9 +327,16 @@ def merge_adapter(predictor: NERModel) -> NERModel:
     import copy
 
     model = copy.deepcopy(predictor.model).merge_and_unload()
-    return NERModel(model, predictor.tokenizer, predictor.labels, max_length=predictor.max_length,
-                    window_overlap=predictor.encoder.window_overlap, batch_size=predictor.batch_size,
-                    num_threads=predictor.num_threads, name=predictor.name)
+    return NERModel(
+        model,
+        predictor.tokenizer,
+        predictor.labels,
+        max_length=predictor.max_length,
+        window_overlap=predictor.encoder.window_overlap,
+        batch_size=predictor.batch_size,
+        num_threads=predictor.num_threads,
+        name=predictor.name,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- MAD-X
@@ -296,8 +368,12 @@ def _mlm_parts(mlm: Any) -> tuple[Any, Any]:
 
 
 def train_language_adapter(
-    encoder: str, text: Sequence[Sequence[str]], lang: str, output_dir: str | Path,
-    lora: LoraSettings | None = None, settings: MLMSettings | None = None,
+    encoder: str,
+    text: Sequence[Sequence[str]],
+    lang: str,
+    output_dir: str | Path,
+    lora: LoraSettings | None = None,
+    settings: MLMSettings | None = None,
 ) -> Path:
     """Train a LoRA language adapter by masked language modelling on ``text`` (word lists); save it (peft format
     plus ``language_adapter.json`` with the loss curve) in ``output_dir`` and return that folder."""
@@ -310,8 +386,10 @@ def train_language_adapter(
     st = settings or MLMSettings()
     mtype = AutoConfig.from_pretrained(encoder).model_type
     if mtype in ("t5", "mt5", "umt5"):
-        raise AdapterError(f"{encoder} is a {mtype} model: transformers has no masked-LM head for it, so a MAD-X "
-                           "language adapter cannot be trained by MLM; use method 'lora' for T5-family encoders")
+        raise AdapterError(
+            f"{encoder} is a {mtype} model: transformers has no masked-LM head for it, so a MAD-X "
+            "language adapter cannot be trained by MLM; use method 'lora' for T5-family encoders"
+        )
     set_seed(st.seed)
     torch.set_num_threads(st.num_threads or default_threads())
     t0 = time.perf_counter()
@@ -335,17 +413,38 @@ def train_language_adapter(
     n_special = 1 + max(i for i in specials if i < len(tokenizer) // 2) if specials else 0
     params = [p for p in model.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=st.learning_rate, weight_decay=0.0)
-    history = train_mlm(base, head, seqs, optim, epochs=st.epochs, batch_size=st.batch_size,
-                        rng=np.random.default_rng(st.seed), mask_id=tokenizer.mask_token_id, pad_id=pad_id_of(tokenizer),
-                        vocab_size=len(tokenizer), n_special=n_special, probability=st.mlm_probability,
-                        whole_word=True, warmup_ratio=st.warmup_ratio, desc=f"MLM {lang}", progress=st.progress)
+    history = train_mlm(
+        base,
+        head,
+        seqs,
+        optim,
+        epochs=st.epochs,
+        batch_size=st.batch_size,
+        rng=np.random.default_rng(st.seed),
+        mask_id=tokenizer.mask_token_id,
+        pad_id=pad_id_of(tokenizer),
+        vocab_size=len(tokenizer),
+        n_special=n_special,
+        probability=st.mlm_probability,
+        whole_word=True,
+        warmup_ratio=st.warmup_ratio,
+        desc=f"MLM {lang}",
+        progress=st.progress,
+    )
     model.eval()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
-    info = {"language": lang, "encoder": encoder, "n_sentences": len(sents), "n_sequences": len(seqs),
-            "lora": dataclasses.asdict(lora), "mlm": dataclasses.asdict(st), "history": history,
-            "seconds": time.perf_counter() - t0}
+    info = {
+        "language": lang,
+        "encoder": encoder,
+        "n_sentences": len(sents),
+        "n_sequences": len(seqs),
+        "lora": dataclasses.asdict(lora),
+        "mlm": dataclasses.asdict(st),
+        "history": history,
+        "seconds": time.perf_counter() - t0,
+    }
     (out / "language_adapter.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return out
 
@@ -382,11 +481,15 @@ def _load_language_weights(model: Any, adapter_dir: Path) -> None:
     own = {n for n, _ in model.named_parameters() if f".{LANG_SLOT}." in n and ".lora_" in n}
     res = model.load_state_dict(state, strict=False)
     if res.unexpected_keys:
-        raise AdapterError(f"{adapter_dir}: {len(res.unexpected_keys)} weights do not fit this encoder "
-                           f"(e.g. {res.unexpected_keys[0]}); was the adapter trained on another encoder?")
+        raise AdapterError(
+            f"{adapter_dir}: {len(res.unexpected_keys)} weights do not fit this encoder "
+            f"(e.g. {res.unexpected_keys[0]}); was the adapter trained on another encoder?"
+        )
     missing = own - set(state)
     if missing:
-        raise AdapterError(f"{adapter_dir}: the language adapter lacks {len(missing)} weights (e.g. {sorted(missing)[0]})")
+        raise AdapterError(
+            f"{adapter_dir}: the language adapter lacks {len(missing)} weights (e.g. {sorted(missing)[0]})"
+        )
     for m in model.modules():  # both adapters active in every LoRA layer: their updates add up (stacking)
         if isinstance(m, BaseTunerLayer):
             m.set_adapter([LANG_SLOT, TASK_SLOT])
@@ -409,8 +512,16 @@ def swap_language(predictor: NERModel, lang: str) -> NERModel:
 
 
 def train_madx(
-    train: Any, dev: Any | None, encoder: str, language_adapters: dict[str, str | Path], source: str, target: str,
-    config: TrainConfig | None = None, lora: LoraSettings | None = None, *, output_dir: str | Path | None = None,
+    train: Any,
+    dev: Any | None,
+    encoder: str,
+    language_adapters: dict[str, str | Path],
+    source: str,
+    target: str,
+    config: TrainConfig | None = None,
+    lora: LoraSettings | None = None,
+    *,
+    output_dir: str | Path | None = None,
     run_name: str = "madx",
 ) -> AdapterResult:
     """Train the task adapter on source NER with the ``source`` language adapter active and frozen, then swap in
@@ -425,27 +536,59 @@ def train_madx(
     train = cap(train, cfg.max_train_samples)
     predictor = _task_predictor(train, encoder, cfg, lora, run_name, language_adapters[source])
     model, tokenizer = predictor.model, predictor.tokenizer
-    predictor.adapter_meta = {"kind": "madx", "encoder": encoder, "source": source, "target": target,  # type: ignore[attr-defined]
-                              "language_adapters": {k: str(v) for k, v in language_adapters.items()},
-                              "active_language": source, "lora": dataclasses.asdict(lora),
-                              "train_config": dataclasses.asdict(cfg)}
+    predictor.adapter_meta = {
+        "kind": "madx",
+        "encoder": encoder,
+        "source": source,
+        "target": target,  # type: ignore[attr-defined]
+        "language_adapters": {k: str(v) for k, v in language_adapters.items()},
+        "active_language": source,
+        "lora": dataclasses.asdict(lora),
+        "train_config": dataclasses.asdict(cfg),
+    }
     tokens, tags = _labelled(train)
     feats, _ = predictor.encoder.encode(tokens, tags)
     dev_tokens, dev_gold = _dev_lists(dev, cfg)  # source dev, scored with the source language adapter
     tcfg = dataclasses.replace(cfg, learning_rate=lora.learning_rate)
-    history, best = _fit_task(model, feats, tcfg, pad_id=pad_id_of(tokenizer), predictor=predictor,
-                               dev_tokens=dev_tokens, dev_gold=dev_gold, desc="task adapter")
+    history, best = _fit_task(
+        model,
+        feats,
+        tcfg,
+        pad_id=pad_id_of(tokenizer),
+        predictor=predictor,
+        dev_tokens=dev_tokens,
+        dev_gold=dev_gold,
+        desc="task adapter",
+    )
     swap_language(predictor, target)
     tr, tot = trainable_parameters(model)
-    stats = {"n_train_sentences": len(tokens), "trainable_parameters": tr, "total_parameters": tot,
-             "seconds": time.perf_counter() - t0}
+    stats = {
+        "n_train_sentences": len(tokens),
+        "trainable_parameters": tr,
+        "total_parameters": tot,
+        "seconds": time.perf_counter() - t0,
+    }
     predictor.adapter_meta.update({"best_epoch": best, "stats": stats})  # type: ignore[attr-defined]
     out = save_adapter_model(predictor, output_dir) if output_dir is not None else None
     return AdapterResult(predictor, history, best, out, stats)
 
 
 __all__ = [
-    "AdapterError", "AdapterResult", "LANG_SLOT", "LoraSettings", "MLMSettings", "TASK_SLOT", "head_modules",
-    "load_adapter_model", "lora_config", "merge_adapter", "save_adapter_model", "swap_language", "target_modules_for",
-    "train_language_adapter", "train_lora_ner", "train_madx", "trainable_parameters",
+    "AdapterError",
+    "AdapterResult",
+    "LANG_SLOT",
+    "LoraSettings",
+    "MLMSettings",
+    "TASK_SLOT",
+    "head_modules",
+    "load_adapter_model",
+    "lora_config",
+    "merge_adapter",
+    "save_adapter_model",
+    "swap_language",
+    "target_modules_for",
+    "train_language_adapter",
+    "train_lora_ner",
+    "train_madx",
+    "trainable_parameters",
 ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import yaml
 
@@ -21,10 +22,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xner", description="Cross-lingual NER robustness compendium.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute a stage's notebook headlessly with papermill")
-    run.add_argument("stage", help="01..06 or a name: inspection, divergence, projection, training, adversarial, figures")
+    run.add_argument(
+        "stage", help="01..06 or a name: inspection, divergence, projection, training, adversarial, figures"
+    )
     run.add_argument("--pair", help="source-target pair, e.g. id-ms")
-    run.add_argument("-p", "--param", action="append", default=[], type=_parse_param, metavar="NAME=VALUE",
-                     help="notebook parameter (value parsed as YAML: 3, 0.5, [a, b], true)")
+    run.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        type=_parse_param,
+        metavar="NAME=VALUE",
+        help="notebook parameter (value parsed as YAML: 3, 0.5, [a, b], true)",
+    )
     run.add_argument("--results", help="results root (default: $XNER_RESULTS_DIR or <repo>/results)")
     run.add_argument("--variant", help="name of one grid cell (e.g. e5-small-s0): output <stage>--<variant>.ipynb")
     run.add_argument("--no-html", action="store_true", help="skip the HTML rendering")
@@ -33,7 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep.add_argument("--results", help="results root (default: $XNER_RESULTS_DIR or <repo>/results)")
     rep.add_argument("--figures", help="figures root (default: $XNER_FIGURES_DIR or <repo>/figures)")
     rep.add_argument("--out", help="output file (default: <results>/index.html)")
-    sub.add_parser("check-data", help="say where data comes from (XNER_DATA_DIR, else the hub); fail at once with neither")
+    sub.add_parser(
+        "check-data", help="say where data comes from (XNER_DATA_DIR, else the hub); fail at once with neither"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "pairs":
@@ -60,8 +72,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from xner.runs import StageFailed, run_stage
 
     try:
-        out = run_stage(args.stage, pair=args.pair, parameters=dict(args.param), results_root=args.results,
-                        html=not args.no_html, variant=args.variant)
+        out = run_stage(
+            args.stage,
+            pair=args.pair,
+            parameters=dict(args.param),
+            results_root=args.results,
+            html=not args.no_html,
+            variant=args.variant,
+        )
     except (StageFailed, ValueError, FileNotFoundError) as exc:
         print(f"xner run: {exc}", file=sys.stderr)
         return 1

@@ -135,7 +135,9 @@ def language(code: str) -> Language:
     """Return one language's metadata; an unknown code is an error listing the configured ones."""
     langs = languages()
     if code not in langs:
-        raise ConfigError(f"unknown language {code!r}; configured in configs/languages.yaml: {', '.join(sorted(langs))}")
+        raise ConfigError(
+            f"unknown language {code!r}; configured in configs/languages.yaml: {', '.join(sorted(langs))}"
+        )
     return langs[code]
 
 

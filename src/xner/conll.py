@@ -15,9 +15,9 @@ The parser is hand-written because no maintained library reads these variants wi
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from xner.labels import SCHEMES, LabelError, LabelSet, convert_scheme, infer_label_set, validate_iob2
 
@@ -81,7 +81,9 @@ def parse_conll(
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         lineno = raw[: exc.start].count(b"\n") + 1
-        raise _err(path, lineno, f"not UTF-8 (byte {raw[exc.start]:#04x} at offset {exc.start}); convert the file to UTF-8") from None
+        raise _err(
+            path, lineno, f"not UTF-8 (byte {raw[exc.start]:#04x} at offset {exc.start}); convert the file to UTF-8"
+        ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
     if scheme == "IOB2" and not lang_prefix:
@@ -126,7 +128,11 @@ def parse_conll(
                 langs = []
         elif len(cols) != ncols:
             sep = "tab" if use_tab else "whitespace"
-            raise _err(path, lineno, f"expected {ncols} {sep}-separated columns like the file's first line, got {len(cols)}: {line!r}")
+            raise _err(
+                path,
+                lineno,
+                f"expected {ncols} {sep}-separated columns like the file's first line, got {len(cols)}: {line!r}",
+            )
         tok, tag = cols[0], cols[-1].strip()
         if not tok.strip():
             raise _err(path, lineno, f"empty token in {line!r}")
@@ -157,7 +163,9 @@ def parse_conll(
     for si, sent in enumerate(tags):
         for wi, tag in enumerate(sent):
             if tag != "O" and (len(tag) < 3 or tag[1] != "-" or tag[0] not in allowed):
-                raise _err(path, starts[si] + wi, f"tag {tag!r} is not a {scheme} tag (expected O or {'/'.join(allowed)}-TYPE)")
+                raise _err(
+                    path, starts[si] + wi, f"tag {tag!r} is not a {scheme} tag (expected O or {'/'.join(allowed)}-TYPE)"
+                )
             if tag != "O":
                 types.setdefault(tag[2:], None)
         if scheme != "IOB2":
@@ -167,7 +175,9 @@ def parse_conll(
         if problems:
             if not repair:
                 p = problems[0]
-                raise _err(path, starts[si] + p.position, f"invalid IOB2: {p.message} (pass repair=True to turn it into B-)")
+                raise _err(
+                    path, starts[si] + p.position, f"invalid IOB2: {p.message} (pass repair=True to turn it into B-)"
+                )
             for p in problems:
                 sent[p.position] = "B-" + p.tag[2:]
                 repaired += 1
@@ -178,7 +188,11 @@ def parse_conll(
         for si, sent in enumerate(tags):
             for wi, tag in enumerate(sent):
                 if tag not in allowed_labels:
-                    raise _err(path, starts[si] + wi, f"tag {tag!r} is not in label set {label_set.name} ({' '.join(label_set.labels)})")
+                    raise _err(
+                        path,
+                        starts[si] + wi,
+                        f"tag {tag!r} is not in label set {label_set.name} ({' '.join(label_set.labels)})",
+                    )
     return ParsedFile(path, tokens, tags, langs, label_set, docstarts=docstarts, repaired=repaired, columns=ncols)
 
 
@@ -239,14 +253,16 @@ def write_conll(tokens: Sequence[Sequence[str]], tags: Sequence[Sequence[str]], 
     if len(tokens) != len(tags):
         raise LabelError(f"{path}: {len(tokens)} token sentences but {len(tags)} tag sentences")
     parts: list[str] = []
-    for i, (toks, tg) in enumerate(zip(tokens, tags)):
+    for i, (toks, tg) in enumerate(zip(tokens, tags, strict=True)):
         if len(toks) != len(tg):
             raise LabelError(f"{path}: sentence {i} has {len(toks)} tokens but {len(tg)} tags")
         if not toks:
             raise LabelError(f"{path}: sentence {i} has no tokens; a CoNLL file cannot hold an empty sentence")
-        for tok, tag in zip(toks, tg):
+        for tok, tag in zip(toks, tg, strict=True):
             if not tok or "\t" in tok or "\n" in tok:
-                raise LabelError(f"{path}: sentence {i}: token {tok!r} cannot be written (empty, or holds a tab/newline)")
+                raise LabelError(
+                    f"{path}: sentence {i}: token {tok!r} cannot be written (empty, or holds a tab/newline)"
+                )
             parts.append(f"{tok}\t{tag}\n")
         parts.append("\n")
     tmp = path.with_name(path.name + ".tmp")

@@ -9,10 +9,10 @@ says how to point xner at data. Any local CoNLL/IOB/TSV file or folder loads thr
 from __future__ import annotations
 
 import logging
-from itertools import chain
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import Sequence
 
 import datasets
 import numpy as np
@@ -22,7 +22,8 @@ from datasets.fingerprint import generate_random_fingerprint
 from datasets.table import InMemoryTable
 
 from xner import config
-from xner.conll import DataFormatError, parse_conll, write_conll as _write_lines
+from xner.conll import DataFormatError, parse_conll
+from xner.conll import write_conll as _write_lines
 from xner.labels import CONLL, MASAKHANER, WIKIANN, LabelError, LabelSet, get_label_set, infer_label_set
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,9 @@ def from_lists(
     if ids.null_count:
         pos = int(np.flatnonzero(ids.is_null().to_numpy(zero_copy_only=False))[0])
         i = int(np.searchsorted(np.cumsum(lengths), pos, side="right"))
-        raise LabelError(f"sentence {i}: tag {flat_tags[pos].as_py()!r} is not in label set {label_set.name} ({' '.join(label_set.labels)})")
+        raise LabelError(
+            f"sentence {i}: tag {flat_tags[pos].as_py()!r} is not in label set {label_set.name} ({' '.join(label_set.labels)})"
+        )
     if langs is None:
         flat_langs = pa.repeat(pa.scalar(lang or "", pa.string()), len(flat_tags))
     else:
@@ -116,12 +119,16 @@ def from_lists(
             raise LabelError(f"langs hold {len(flat_langs)} entries for {len(flat_tags)} tokens")
     feats = features(label_set)
     table = pa.Table.from_arrays(
-        [pa.ListArray.from_arrays(offsets, pa.array(list(chain.from_iterable(tokens)), type=pa.string())),
-         pa.ListArray.from_arrays(offsets, ids.cast(pa.int64())),
-         pa.ListArray.from_arrays(offsets, flat_langs)],
+        [
+            pa.ListArray.from_arrays(offsets, pa.array(list(chain.from_iterable(tokens)), type=pa.string())),
+            pa.ListArray.from_arrays(offsets, ids.cast(pa.int64())),
+            pa.ListArray.from_arrays(offsets, flat_langs),
+        ],
         schema=feats.arrow_schema,
     )
-    return datasets.Dataset(InMemoryTable(table), info=datasets.DatasetInfo(features=feats), fingerprint=generate_random_fingerprint())
+    return datasets.Dataset(
+        InMemoryTable(table), info=datasets.DatasetInfo(features=feats), fingerprint=generate_random_fingerprint()
+    )
 
 
 def label_set_of(ds: datasets.Dataset) -> LabelSet:
@@ -144,7 +151,7 @@ def tag_names(ds: datasets.Dataset) -> list[list[str]]:
     flat = np.asarray(names, dtype=object)[col.flatten().to_numpy(zero_copy_only=False)].tolist()
     offsets = col.offsets.to_numpy()
     base = int(offsets[0])
-    return [flat[a - base:b - base] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+    return [flat[a - base : b - base] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)]
 
 
 def read_conll(
@@ -185,13 +192,17 @@ def find_split_file(folder: str | Path, split: str) -> Path:
         names = ", ".join(f"{s}.tsv" for s in _SPLIT_ALIASES[split])
         raise DataNotFoundError(f"{folder}: no {split} file (looked for {names} and .txt/.conll/.iob variants)")
     if len(found) > 1:
-        raise DataNotFoundError(f"{folder}: several files could be the {split} split: {', '.join(p.name for p in found)}")
+        raise DataNotFoundError(
+            f"{folder}: several files could be the {split} split: {', '.join(p.name for p in found)}"
+        )
     return found[0]
 
 
 def _spec(dataset: str) -> DatasetSpec:
     if dataset not in DATASETS:
-        raise DataNotFoundError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)} (or pass path=... for any CoNLL file)")
+        raise DataNotFoundError(
+            f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)} (or pass path=... for any CoNLL file)"
+        )
     return DATASETS[dataset]
 
 
@@ -266,12 +277,34 @@ def load_split(
 
 
 _HUB_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
-_MASAKHANER_CODES = {"yo": "yor", "sw": "swa", "ha": "hau", "ig": "ibo", "rw": "kin", "lg": "lug", "luo": "luo",
-                     "wo": "wol", "am": "amh", "pcm": "pcm", "zu": "zul", "xh": "xho", "tn": "tsn", "tw": "twi",
-                     "fon": "fon", "ee": "ewe", "mos": "mos", "ny": "nya", "sn": "sna", "bm": "bam", "bbj": "bbj"}
+_MASAKHANER_CODES = {
+    "yo": "yor",
+    "sw": "swa",
+    "ha": "hau",
+    "ig": "ibo",
+    "rw": "kin",
+    "lg": "lug",
+    "luo": "luo",
+    "wo": "wol",
+    "am": "amh",
+    "pcm": "pcm",
+    "zu": "zul",
+    "xh": "xho",
+    "tn": "tsn",
+    "tw": "twi",
+    "fon": "fon",
+    "ee": "ewe",
+    "mos": "mos",
+    "ny": "nya",
+    "sn": "sna",
+    "bm": "bam",
+    "bbj": "bbj",
+}
 
 
-def _load_from_hub(spec: DatasetSpec, lang: str, split: str, ls: LabelSet, cached: Path, where: str) -> datasets.Dataset:
+def _load_from_hub(
+    spec: DatasetSpec, lang: str, split: str, ls: LabelSet, cached: Path, where: str
+) -> datasets.Dataset:
     """Download a split from the hub's parquet copy, check its labels, normalise its columns, cache it."""
     name = _MASAKHANER_CODES.get(lang, lang) if spec.name == "masakhaner" else lang
     try:
@@ -284,7 +317,9 @@ def _load_from_hub(spec: DatasetSpec, lang: str, split: str, ls: LabelSet, cache
         ) from exc
     inner = raw.features["ner_tags"].feature
     if tuple(inner.names) != ls.labels:
-        raise LabelError(f"{spec.hub_id}/{name}: labels {inner.names} differ from the expected {ls.name} order {ls.labels}")
+        raise LabelError(
+            f"{spec.hub_id}/{name}: labels {inner.names} differ from the expected {ls.name} order {ls.labels}"
+        )
     if "langs" not in raw.column_names:
         raw = raw.map(lambda ex: {"langs": [lang] * len(ex["tokens"])})
     ds = raw.select_columns(["tokens", "ner_tags", "langs"]).cast(features(ls))
@@ -310,17 +345,26 @@ def check_data_source(timeout: float = 5.0) -> str:
     root = data_dir()
     if root is not None:
         if not (root / "wikiann").is_dir():
-            raise DataNotFoundError(f"{config.DATA_ENV}={root} has no wikiann/ folder (expected wikiann/<lang>/<split>.tsv)")
+            raise DataNotFoundError(
+                f"{config.DATA_ENV}={root} has no wikiann/ folder (expected wikiann/<lang>/<split>.tsv)"
+            )
         return f"local data: {root}"
-    how = (f"Point xner at data: export {config.DATA_ENV}=/path/to/data (a folder laid out as "
-           "wikiann/<lang>/{train,dev,test}.tsv, like ../shared/data), or run where the Hugging Face hub is reachable.")
-    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or os.environ.get("HF_DATASETS_OFFLINE", "") not in ("", "0"):
+    how = (
+        f"Point xner at data: export {config.DATA_ENV}=/path/to/data (a folder laid out as "
+        "wikiann/<lang>/{train,dev,test}.tsv, like ../shared/data), or run where the Hugging Face hub is reachable."
+    )
+    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or os.environ.get("HF_DATASETS_OFFLINE", "") not in (
+        "",
+        "0",
+    ):
         raise DataNotFoundError(f"{config.DATA_ENV} is unset and HF_HUB_OFFLINE is set. {how}")
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
     try:
         urllib.request.urlopen(f"{endpoint}/api/datasets/unimelb-nlp/wikiann", timeout=timeout).close()
     except OSError as exc:
-        raise DataNotFoundError(f"{config.DATA_ENV} is unset and the hub ({endpoint}) cannot be reached ({exc}). {how}") from None
+        raise DataNotFoundError(
+            f"{config.DATA_ENV} is unset and the hub ({endpoint}) cannot be reached ({exc}). {how}"
+        ) from None
     return f"the Hugging Face hub ({endpoint})"
 
 
@@ -335,6 +379,17 @@ def available_languages(dataset: str = "wikiann") -> list[str]:
 
 
 __all__ = [
-    "DATASETS", "DataFormatError", "DataNotFoundError", "available_languages", "data_dir", "features",
-    "find_split_file", "from_lists", "label_set_of", "load_split", "read_conll", "tag_names", "write_conll",
+    "DATASETS",
+    "DataFormatError",
+    "DataNotFoundError",
+    "available_languages",
+    "data_dir",
+    "features",
+    "find_split_file",
+    "from_lists",
+    "label_set_of",
+    "load_split",
+    "read_conll",
+    "tag_names",
+    "write_conll",
 ]

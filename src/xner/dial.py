@@ -28,9 +28,10 @@ source (``n_sentences`` of the source = entity sentences drawn with replacement 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -135,7 +136,11 @@ class Dial:
                 f"({hi_v:.4f}, tolerance {self.tol}); choose levels up to {hi_v:.3f}"
             )
         lo, hi = 0.0, 1.0
-        best_lam, best_err = (0.0, abs(lo_v - target_js)) if abs(lo_v - target_js) <= abs(hi_v - target_js) else (1.0, abs(hi_v - target_js))
+        best_lam, best_err = (
+            (0.0, abs(lo_v - target_js))
+            if abs(lo_v - target_js) <= abs(hi_v - target_js)
+            else (1.0, abs(hi_v - target_js))
+        )
         for _ in range(_BISECTION_STEPS):
             if best_err <= self.tol / 10:
                 break
@@ -156,20 +161,24 @@ class Dial:
         counts = self.mix_of(pos)
         rows = np.sort(np.concatenate([self.entity_rows[pos], self.empty_rows]))
         return DialLevel(
-            target_js=float(target_js), achieved_js=self.achieved(best_lam), expected_js=self.expected(best_lam),
-            lam=float(best_lam), indices=rows.tolist(), type_counts={t: int(c) for t, c in zip(self.types, counts)},
+            target_js=float(target_js),
+            achieved_js=self.achieved(best_lam),
+            expected_js=self.expected(best_lam),
+            lam=float(best_lam),
+            indices=rows.tolist(),
+            type_counts={t: int(c) for t, c in zip(self.types, counts, strict=True)},
         )
 
     def _mix_text(self, mix: np.ndarray) -> str:
         m = np.asarray(mix, dtype=float) / np.sum(mix)
-        return "{" + ", ".join(f"{t}: {v:.3f}" for t, v in zip(self.types, m)) + "}"
+        return "{" + ", ".join(f"{t}: {v:.3f}" for t, v in zip(self.types, m, strict=True)) + "}"
 
 
-def type_mix(ds: "datasets.Dataset") -> dict[str, int]:
+def type_mix(ds: datasets.Dataset) -> dict[str, int]:
     """Entity counts per type of a split (every type of its label set, zeros included)."""
     f = flatten(ds)
     counts = np.bincount(f.ent_type, minlength=len(f.label_set.types))
-    return {t: int(c) for t, c in zip(f.label_set.types, counts)}
+    return {t: int(c) for t, c in zip(f.label_set.types, counts, strict=True)}
 
 
 def _tilt(u: np.ndarray, w: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -183,16 +192,22 @@ def _tilt(u: np.ndarray, w: np.ndarray, q: np.ndarray) -> np.ndarray:
         return float(lse - theta @ q), rho @ u - q
 
     k = u.shape[1]
-    res = minimize(dual, np.zeros(k), jac=True, method="L-BFGS-B", bounds=[(-50.0, 50.0)] * k,
-                   options={"maxiter": 500, "gtol": 1e-10, "ftol": 1e-14})
+    res = minimize(
+        dual,
+        np.zeros(k),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-50.0, 50.0)] * k,
+        options={"maxiter": 500, "gtol": 1e-10, "ftol": 1e-14},
+    )
     z = u @ res.x
     p = np.exp(z - logsumexp(z))
     return p
 
 
 def fit_dial(
-    source: "datasets.Dataset",
-    target: "datasets.Dataset | Mapping[str, float]",
+    source: datasets.Dataset,
+    target: datasets.Dataset | Mapping[str, float],
     *,
     seed: int = 0,
     tol: float = DEFAULT_TOL,
@@ -210,7 +225,9 @@ def fit_dial(
     if isinstance(target, Mapping):
         unknown = set(target) - set(types)
         if unknown:
-            raise DivergenceError(f"target mix names types {sorted(unknown)} that the source's label set lacks ({types})")
+            raise DivergenceError(
+                f"target mix names types {sorted(unknown)} that the source's label set lacks ({types})"
+            )
         q = np.array([float(target.get(t, 0.0)) for t in types])
     else:
         if label_set_of(target).labels != label_set_of(source).labels:
@@ -223,9 +240,13 @@ def fit_dial(
         tm = type_mix(target)
         q = np.array([tm[t] for t in types], dtype=float)
     if not np.all(np.isfinite(q)) or np.any(q < 0) or q.sum() <= 0:
-        raise DivergenceError(f"target mix must be non-negative with at least one entity; got {dict(zip(types, q.tolist()))}")
+        raise DivergenceError(
+            f"target mix must be non-negative with at least one entity; got {dict(zip(types, q.tolist(), strict=True))}"
+        )
     q = q / q.sum()
-    counts_all = flatten(source).type_counts_per_sentence().astype(float)  # entities per sentence and type (strict IOB2)
+    counts_all = (
+        flatten(source).type_counts_per_sentence().astype(float)
+    )  # entities per sentence and type (strict IOB2)
     sizes = counts_all.sum(axis=1)
     entity_rows = np.flatnonzero(sizes > 0)
     if entity_rows.size == 0:
@@ -236,7 +257,9 @@ def fit_dial(
     # A: only sentences whose types the target has; tilt them towards q.
     allowed = np.all((counts == 0) | (q > 0)[None, :], axis=1)
     if not allowed.any():
-        raise UnreachableError(f"every source sentence carries a type the target lacks (target mix {dict(zip(types, q.round(3)))})")
+        raise UnreachableError(
+            f"every source sentence carries a type the target lacks (target mix {dict(zip(types, q.round(3), strict=True))})"
+        )
     p_a = np.zeros(len(counts))
     p_a[allowed] = _tilt(u[allowed], w[allowed], q)
     a_mix = p_a @ counts
@@ -258,14 +281,23 @@ def fit_dial(
     else:
         chosen = max(corners, key=lambda t: (corners[t][0], -types.index(t)))
     return Dial(
-        types=types, target_mix=q, counts=counts, entity_rows=entity_rows, empty_rows=np.flatnonzero(sizes == 0),
-        p_a=p_a, p_b=corners[chosen][1], corner=chosen, seed=seed, tol=tol, a_mismatch_js=js_divergence(a_mix, q),
+        types=types,
+        target_mix=q,
+        counts=counts,
+        entity_rows=entity_rows,
+        empty_rows=np.flatnonzero(sizes == 0),
+        p_a=p_a,
+        p_b=corners[chosen][1],
+        corner=chosen,
+        seed=seed,
+        tol=tol,
+        a_mismatch_js=js_divergence(a_mix, q),
     )
 
 
 def run_dial(
-    source: "datasets.Dataset",
-    target: "datasets.Dataset | Mapping[str, float]",
+    source: datasets.Dataset,
+    target: datasets.Dataset | Mapping[str, float],
     levels: Sequence[float] = DEFAULT_LEVELS,
     *,
     seed: int = 0,
@@ -300,7 +332,7 @@ def level_dir_name(js: float) -> str:
 
 
 def write_dial(
-    source: "datasets.Dataset",
+    source: datasets.Dataset,
     dial: Dial,
     levels: Sequence[DialLevel],
     out_dir: str | Path,
@@ -321,15 +353,24 @@ def write_dial(
     rows = []
     for lev in levels:
         row: dict[str, Any] = {
-            "source": source_name, "target": target_name, "target_js": lev.target_js, "achieved_js": lev.achieved_js,
+            "source": source_name,
+            "target": target_name,
+            "target_js": lev.target_js,
+            "achieved_js": lev.achieved_js,
             "abs_error": abs(lev.achieved_js - lev.target_js) if lev.status == "ok" else math.nan,
-            "expected_js": lev.expected_js, "tol": dial.tol, "lambda": lev.lam, "corner": dial.corner,
-            "seed": dial.seed, "status": lev.status, "message": lev.message,
-            "n_sentences": len(lev.indices), "n_distinct": len(set(lev.indices)),
+            "expected_js": lev.expected_js,
+            "tol": dial.tol,
+            "lambda": lev.lam,
+            "corner": dial.corner,
+            "seed": dial.seed,
+            "status": lev.status,
+            "message": lev.message,
+            "n_sentences": len(lev.indices),
+            "n_distinct": len(set(lev.indices)),
             "n_entities": sum(lev.type_counts.values()),
         }
         total = max(1, sum(lev.type_counts.values()))
-        for t, q in zip(dial.types, dial.target_mix):
+        for t, q in zip(dial.types, dial.target_mix, strict=True):
             row[f"n_{t}"] = lev.type_counts.get(t, 0)
             row[f"share_{t}"] = lev.type_counts.get(t, 0) / total
             row[f"target_share_{t}"] = float(q)
@@ -341,13 +382,29 @@ def write_dial(
         row["path"] = path
         rows.append(row)
     df = pd.DataFrame(rows)
-    sig = signature(stage="02_divergence_dial", seed=dial.seed, languages=[source_name, target_name], tol=dial.tol,
-                    corner=dial.corner, a_mismatch_js=round(dial.a_mismatch_js, 6), js_base=2, **dict(sig_fields or {}))
+    sig = signature(
+        stage="02_divergence_dial",
+        seed=dial.seed,
+        languages=[source_name, target_name],
+        tol=dial.tol,
+        corner=dial.corner,
+        a_mismatch_js=round(dial.a_mismatch_js, 6),
+        js_base=2,
+        **dict(sig_fields or {}),
+    )
     write_table(df, out_dir / "dial.csv", sig)
     return df
 
 
 __all__ = [
-    "DEFAULT_LEVELS", "DEFAULT_TOL", "Dial", "DialLevel", "UnreachableError", "fit_dial", "level_dir_name",
-    "run_dial", "type_mix", "write_dial",
+    "DEFAULT_LEVELS",
+    "DEFAULT_TOL",
+    "Dial",
+    "DialLevel",
+    "UnreachableError",
+    "fit_dial",
+    "level_dir_name",
+    "run_dial",
+    "type_mix",
+    "write_dial",
 ]

@@ -85,8 +85,13 @@ def vocabulary_similarity(text_a: Sequence[Sequence[str]], text_b: Sequence[Sequ
 
 
 def text_centroid(
-    encoder: str | Any, text: Sequence[Sequence[str]], *, max_sentences: int = 500, batch_size: int = 64,
-    max_length: int = 128, tokenizer: Any | None = None,
+    encoder: str | Any,
+    text: Sequence[Sequence[str]],
+    *,
+    max_sentences: int = 500,
+    batch_size: int = 64,
+    max_length: int = 128,
+    tokenizer: Any | None = None,
 ) -> np.ndarray:
     """Mean over sentences of the mean-pooled last hidden state of ``encoder`` (a path/name or a loaded model).
 
@@ -112,8 +117,14 @@ def text_centroid(
     n = 0
     with torch.inference_mode():
         for b in range(0, len(sents), batch_size):
-            enc = tokenizer(sents[b : b + batch_size], is_split_into_words=True, truncation=True,
-                            max_length=max_length, padding=True, return_tensors="pt")
+            enc = tokenizer(
+                sents[b : b + batch_size],
+                is_split_into_words=True,
+                truncation=True,
+                max_length=max_length,
+                padding=True,
+                return_tensors="pt",
+            )
             enc = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask")}
             hidden = base(**enc).last_hidden_state
             mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
@@ -125,14 +136,19 @@ def text_centroid(
 
 
 def language_similarity(
-    text_a: Sequence[Sequence[str]], text_b: Sequence[Sequence[str]], measure: str = "embedding", *,
-    encoder: str | None = None, max_sentences: int = 500,
+    text_a: Sequence[Sequence[str]],
+    text_b: Sequence[Sequence[str]],
+    measure: str = "embedding",
+    *,
+    encoder: str | None = None,
+    max_sentences: int = 500,
 ) -> float:
     """Similarity of two languages from their text: ``"embedding"`` (cosine of encoder centroids; needs
     ``encoder``) or ``"vocabulary"`` (Jaccard overlap of word types). See the module docstring."""
     if measure == "vocabulary":
-        return vocabulary_similarity(text_a[:max_sentences] if max_sentences else text_a,
-                                     text_b[:max_sentences] if max_sentences else text_b)
+        return vocabulary_similarity(
+            text_a[:max_sentences] if max_sentences else text_a, text_b[:max_sentences] if max_sentences else text_b
+        )
     if measure != "embedding":
         raise DistillError(f"unknown similarity measure {measure!r}; expected one of {SIMILARITIES}")
     if encoder is None:
@@ -156,8 +172,12 @@ def softmax_weights(similarities: Sequence[float], temperature: float) -> np.nda
 
 
 def source_weights(
-    sources: Mapping[str, Sequence[Sequence[str]]], target_text: Sequence[Sequence[str]], *,
-    measure: str = "embedding", encoder: str | None = None, temperature: float | None = None,
+    sources: Mapping[str, Sequence[Sequence[str]]],
+    target_text: Sequence[Sequence[str]],
+    *,
+    measure: str = "embedding",
+    encoder: str | None = None,
+    temperature: float | None = None,
     max_sentences: int = 500,
 ) -> list[SourceWeight]:
     """Similarity of each source's text to the target text and the softmax weights (one row per source)."""
@@ -177,18 +197,24 @@ def source_weights(
             c = text_centroid(model, text, max_sentences=max_sentences, tokenizer=tok)
             sims.append(float(c @ t / (np.linalg.norm(c) * np.linalg.norm(t))))
     elif measure == "vocabulary":
-        sims = [language_similarity(text, target_text, "vocabulary", max_sentences=max_sentences) for text in sources.values()]
+        sims = [
+            language_similarity(text, target_text, "vocabulary", max_sentences=max_sentences)
+            for text in sources.values()
+        ]
     else:
         raise DistillError(f"unknown similarity measure {measure!r}; expected one of {SIMILARITIES}")
     w = softmax_weights(sims, tau)
-    return [SourceWeight(src, s, float(wi), measure, tau) for src, s, wi in zip(sources, sims, w)]
+    return [SourceWeight(src, s, float(wi), measure, tau) for src, s, wi in zip(sources, sims, w, strict=True)]
 
 
 # ---------------------------------------------------------------------------------------------- soft targets
 
 
 def teacher_probabilities(
-    teachers: Sequence[NERModel], weights: Sequence[float], tokens: Sequence[Sequence[str]], temperature: float = 1.0,
+    teachers: Sequence[NERModel],
+    weights: Sequence[float],
+    tokens: Sequence[Sequence[str]],
+    temperature: float = 1.0,
 ) -> list[np.ndarray]:
     """Per sentence, the ``(n_words, n_labels)`` weighted mixture of the teachers' (tempered) probabilities."""
     if not teachers:
@@ -203,18 +229,20 @@ def teacher_probabilities(
         if tuple(t.labels) != tuple(labels):
             raise DistillError(f"teachers disagree on labels: {labels} vs {t.labels}")
     mix: list[np.ndarray] | None = None
-    for teacher, wk in zip(teachers, w):
+    for teacher, wk in zip(teachers, w, strict=True):
         probs = []
         for lg in teacher.predict_logits(tokens):
             z = lg.astype(np.float64) / temperature
             e = np.exp(z - z.max(axis=-1, keepdims=True)) if len(z) else z
             probs.append(e / e.sum(axis=-1, keepdims=True) if len(z) else z)
-        mix = [wk * p for p in probs] if mix is None else [m + wk * p for m, p in zip(mix, probs)]
+        mix = [wk * p for p in probs] if mix is None else [m + wk * p for m, p in zip(mix, probs, strict=True)]
     assert mix is not None
     return [m.astype(np.float32) for m in mix]
 
 
-def soft_batch(feats: Sequence[Feature], targets: Sequence[np.ndarray], width: int, n_labels: int) -> tuple[torch.Tensor, torch.Tensor]:
+def soft_batch(
+    feats: Sequence[Feature], targets: Sequence[np.ndarray], width: int, n_labels: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Target probabilities ``(B, width, L)`` at each feature's owned first sub-words, and their mask ``(B, width)``."""
     t = torch.zeros((len(feats), width, n_labels), dtype=torch.float32)
     m = torch.zeros((len(feats), width), dtype=torch.bool)
@@ -228,7 +256,9 @@ def soft_batch(feats: Sequence[Feature], targets: Sequence[np.ndarray], width: i
     return t, m
 
 
-def distill_loss(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, loss: str = "mse", temperature: float = 1.0) -> torch.Tensor:
+def distill_loss(
+    logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, loss: str = "mse", temperature: float = 1.0
+) -> torch.Tensor:
     """Student loss at masked positions: MSE of probabilities (published) or T²-scaled KL with temperature."""
     lg = logits[mask]
     tg = target[mask]
@@ -249,13 +279,25 @@ def distill_loss(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
 class DistillConfig:
     """How to distil teachers into a student (training settings come from a :class:`TrainConfig`)."""
 
-    loss: str = field(default="mse", metadata={"help": "mse (published: MSE of probabilities) or kl (with temperature)."})
+    loss: str = field(
+        default="mse", metadata={"help": "mse (published: MSE of probabilities) or kl (with temperature)."}
+    )
     temperature: float = field(default=1.0, metadata={"help": "Softening temperature T of the kl loss (1 for mse)."})
-    similarity: str = field(default="embedding", metadata={"help": "Source–target similarity: embedding or vocabulary."})
-    weight_temperature: float | None = field(default=None, metadata={"help": "τ of softmax(sim/τ) (None: per measure)."})
-    similarity_sentences: int = field(default=500, metadata={"help": "Sentences of each language's text for the similarity."})
-    weights: dict[str, float] | None = field(default=None, metadata={"help": "Fixed teacher weights by source (skips the similarity)."})
-    init_from: str | None = field(default=None, metadata={"help": "Student encoder (default: TrainConfig.model resolved)."})
+    similarity: str = field(
+        default="embedding", metadata={"help": "Source–target similarity: embedding or vocabulary."}
+    )
+    weight_temperature: float | None = field(
+        default=None, metadata={"help": "τ of softmax(sim/τ) (None: per measure)."}
+    )
+    similarity_sentences: int = field(
+        default=500, metadata={"help": "Sentences of each language's text for the similarity."}
+    )
+    weights: dict[str, float] | None = field(
+        default=None, metadata={"help": "Fixed teacher weights by source (skips the similarity)."}
+    )
+    init_from: str | None = field(
+        default=None, metadata={"help": "Student encoder (default: TrainConfig.model resolved)."}
+    )
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -265,7 +307,9 @@ class DistillConfig:
         if self.temperature <= 0:
             raise DistillError(f"temperature must be > 0, got {self.temperature}")
         if self.loss == "mse" and self.temperature != 1.0:
-            raise DistillError("the mse loss uses the teachers' probabilities as they are; temperature applies to kl only")
+            raise DistillError(
+                "the mse loss uses the teachers' probabilities as they are; temperature applies to kl only"
+            )
 
 
 @dataclass
@@ -327,14 +371,23 @@ def distill(
     else:
         if source_texts is None or sorted(set(names) - set(source_texts)):
             raise DistillError(f"multi-source weighting needs the text of every source {names} (source_texts)")
-        weights = source_weights({n: source_texts[n] for n in names}, text, measure=dcfg.similarity,
-                                 encoder=student_encoder, temperature=dcfg.weight_temperature,
-                                 max_sentences=dcfg.similarity_sentences)
+        weights = source_weights(
+            {n: source_texts[n] for n in names},
+            text,
+            measure=dcfg.similarity,
+            encoder=student_encoder,
+            temperature=dcfg.weight_temperature,
+            max_sentences=dcfg.similarity_sentences,
+        )
     for w in weights:
         log.info("teacher %s: similarity %.4f weight %.3f (%s)", w.source, w.similarity, w.weight, w.measure)
     t_teach = time.perf_counter()
-    targets = teacher_probabilities([teachers[n] for n in names], [w.weight for w in weights], text,
-                                    temperature=dcfg.temperature if dcfg.loss == "kl" else 1.0)
+    targets = teacher_probabilities(
+        [teachers[n] for n in names],
+        [w.weight for w in weights],
+        text,
+        temperature=dcfg.temperature if dcfg.loss == "kl" else 1.0,
+    )
     teacher_seconds = time.perf_counter() - t_teach
     labels = list(teachers[names[0]].labels)
     set_seed(cfg.seed)
@@ -344,8 +397,16 @@ def distill(
     if cfg.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
     threads = cfg.num_threads or default_threads()
-    student = NERModel(model, tokenizer, labels, max_length=cfg.max_length, window_overlap=cfg.window_overlap,
-                       batch_size=cfg.eval_batch_size, num_threads=threads, name=run_name)
+    student = NERModel(
+        model,
+        tokenizer,
+        labels,
+        max_length=cfg.max_length,
+        window_overlap=cfg.window_overlap,
+        batch_size=cfg.eval_batch_size,
+        num_threads=threads,
+        name=run_name,
+    )
     feats, enc_stats = student.encoder.encode(text)
     n_labels = len(labels)
 
@@ -361,19 +422,42 @@ def distill(
         dcap = dev if cfg.max_eval_samples is None else dev.select(range(min(cfg.max_eval_samples, len(dev))))
         dev_tokens, dev_gold = [list(t) for t in dcap["tokens"]], tag_names(dcap)
     torch.set_num_threads(threads)
-    fitted = fit(model, feats, cfg, batch_loss, pad_id=pad_id_of(tokenizer), predictor=student,
-                 dev_tokens=dev_tokens, dev_gold=dev_gold, desc="distil")
+    fitted = fit(
+        model,
+        feats,
+        cfg,
+        batch_loss,
+        pad_id=pad_id_of(tokenizer),
+        predictor=student,
+        dev_tokens=dev_tokens,
+        dev_gold=dev_gold,
+        desc="distil",
+    )
     history, best_epoch = fitted.history, fitted.best_epoch
-    stats = {"n_target_sentences": len(text), "n_empty_skipped": skipped, "n_windows": len(feats),
-             "teacher_seconds": teacher_seconds, "seconds": time.perf_counter() - t_start,
-             **{f"encode_{k}": v for k, v in enc_stats.as_dict().items()}}
+    stats = {
+        "n_target_sentences": len(text),
+        "n_empty_skipped": skipped,
+        "n_windows": len(feats),
+        "teacher_seconds": teacher_seconds,
+        "seconds": time.perf_counter() - t_start,
+        **{f"encode_{k}": v for k, v in enc_stats.as_dict().items()},
+    }
     out = None
     if output_dir is not None:
         out = Path(output_dir)
-        student.save(out, extra={"setting": "distilled", "encoder": encoder, "teachers": names,
-                                 "teacher_weights": [dataclasses.asdict(w) for w in weights],
-                                 "distill_config": dataclasses.asdict(dcfg), "train_config": dataclasses.asdict(cfg),
-                                 "best_epoch": best_epoch, "stats": stats})
+        student.save(
+            out,
+            extra={
+                "setting": "distilled",
+                "encoder": encoder,
+                "teachers": names,
+                "teacher_weights": [dataclasses.asdict(w) for w in weights],
+                "distill_config": dataclasses.asdict(dcfg),
+                "train_config": dataclasses.asdict(cfg),
+                "best_epoch": best_epoch,
+                "stats": stats,
+            },
+        )
         history.to_csv(out / "history.csv", index=False, lineterminator="\n")
     return DistillResult(student, weights, history, best_epoch, out, stats)
 
@@ -384,8 +468,21 @@ def weights_table(weights: Sequence[SourceWeight], **columns: Any) -> pd.DataFra
 
 
 __all__ = [
-    "DEFAULT_TAU", "DistillConfig", "DistillError", "DistillResult", "LOSSES", "SIMILARITIES", "SourceWeight",
-    "distill", "distill_loss", "language_similarity", "soft_batch", "softmax_weights",
-    "source_weights", "teacher_probabilities", "text_centroid", "vocabulary_similarity",
+    "DEFAULT_TAU",
+    "DistillConfig",
+    "DistillError",
+    "DistillResult",
+    "LOSSES",
+    "SIMILARITIES",
+    "SourceWeight",
+    "distill",
+    "distill_loss",
+    "language_similarity",
+    "soft_batch",
+    "softmax_weights",
+    "source_weights",
+    "teacher_probabilities",
+    "text_centroid",
+    "vocabulary_similarity",
     "weights_table",
 ]

@@ -42,10 +42,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -64,8 +65,12 @@ if TYPE_CHECKING:
 STATISTICS = ("js", "kl_st", "kl_ts", "wasserstein")
 LENGTH_FAMILIES = ("span_length", "entities_per_sentence")  # (and span_length[T]) — Wasserstein applies
 OVERLAPS = (
-    "entity_overlap", "entity_overlap_typed", "entity_token_overlap", "context_overlap",
-    "subword_overlap", "entity_subword_overlap",
+    "entity_overlap",
+    "entity_overlap_typed",
+    "entity_token_overlap",
+    "context_overlap",
+    "subword_overlap",
+    "entity_subword_overlap",
 )
 SUBWORD_MEASURES = ("subword_overlap", "entity_subword_overlap")
 DEFAULT_SMOOTHING = 0.5
@@ -83,7 +88,9 @@ class DivergenceError(ValueError):
 def _as_probs(x: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
     arr = np.asarray(x, dtype=float)
     if arr.ndim != 1 or arr.size == 0:
-        raise DivergenceError(f"{what}: expected a non-empty 1-d vector of counts or probabilities, got shape {arr.shape}")
+        raise DivergenceError(
+            f"{what}: expected a non-empty 1-d vector of counts or probabilities, got shape {arr.shape}"
+        )
     total = arr.sum()
     if not math.isfinite(total) or arr.min() < 0:  # a NaN or infinite cell makes the sum non-finite
         raise DivergenceError(f"{what}: counts must be finite and non-negative, got {arr.tolist()}")
@@ -147,15 +154,21 @@ def length_wasserstein(a: Mapping[int, float], b: Mapping[int, float]) -> float:
     for name, d in (("a", a), ("b", b)):
         if not d or sum(d.values()) <= 0:
             raise DivergenceError(f"length distribution {name} is empty (no entities or sentences to measure)")
-    ua, wa = zip(*sorted(a.items()))
-    ub, wb = zip(*sorted(b.items()))
+    ua, wa = zip(*sorted(a.items()), strict=True)
+    ub, wb = zip(*sorted(b.items()), strict=True)
     return float(wasserstein_distance(ua, ub, wa, wb))
 
 
-def aligned(a: Mapping[Any, float], b: Mapping[Any, float], support: Iterable[Any] = ()) -> tuple[list, np.ndarray, np.ndarray]:
+def aligned(
+    a: Mapping[Any, float], b: Mapping[Any, float], support: Iterable[Any] = ()
+) -> tuple[list, np.ndarray, np.ndarray]:
     """Align two ``{cell: count}`` mappings over the union of their cells and ``support`` (sorted by str)."""
     cells = sorted(set(a) | set(b) | set(support), key=str)
-    return cells, np.array([a.get(c, 0) for c in cells], dtype=float), np.array([b.get(c, 0) for c in cells], dtype=float)
+    return (
+        cells,
+        np.array([a.get(c, 0) for c in cells], dtype=float),
+        np.array([b.get(c, 0) for c in cells], dtype=float),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- tokenizers
@@ -175,7 +188,7 @@ class SubwordEncoder:
         words = set(words)
         todo = sorted(words - self.cache.keys())
         if todo:
-            self.cache.update(zip(todo, self.encode(todo)))
+            self.cache.update(zip(todo, self.encode(todo), strict=True))
         return {w: self.cache[w] for w in words}
 
 
@@ -200,7 +213,9 @@ def resolve_tokenizer(tokenizer: Any) -> SubwordEncoder:
         try:
             return resolve_tokenizer(AutoTokenizer.from_pretrained(str(tokenizer)))
         except Exception as exc:  # transformers raises OSError/ValueError/HF errors for missing names
-            raise DivergenceError(f"tokenizer {str(tokenizer)!r}: not a tokenizer.json file, a folder, or a loadable name ({exc})") from exc
+            raise DivergenceError(
+                f"tokenizer {str(tokenizer)!r}: not a tokenizer.json file, a folder, or a loadable name ({exc})"
+            ) from exc
     if isinstance(tokenizer, tokenizers.Tokenizer):
         return _from_tokenizers(tokenizer, f"tokenizers.Tokenizer(vocab={tokenizer.get_vocab_size()})")
     if callable(tokenizer) and hasattr(tokenizer, "convert_tokens_to_ids"):  # transformers PreTrainedTokenizerBase
@@ -209,7 +224,9 @@ def resolve_tokenizer(tokenizer: Any) -> SubwordEncoder:
         def encode_hf(words: list[str]) -> list[list[int]]:
             return list(hf(words, add_special_tokens=False)["input_ids"]) if words else []
 
-        return SubwordEncoder(getattr(hf, "name_or_path", "") or type(hf).__name__, encode_hf, getattr(hf, "unk_token_id", None))
+        return SubwordEncoder(
+            getattr(hf, "name_or_path", "") or type(hf).__name__, encode_hf, getattr(hf, "unk_token_id", None)
+        )
     raise DivergenceError(
         f"tokenizer of type {type(tokenizer).__name__} is not supported; pass a tokenizers.Tokenizer, a transformers "
         f"tokenizer, a tokenizer.json path or a folder"
@@ -315,7 +332,7 @@ class FlatSplit:
         return out
 
 
-def flatten(ds: "datasets.Dataset") -> FlatSplit:
+def flatten(ds: datasets.Dataset) -> FlatSplit:
     """Read a split through Arrow into flat arrays and find its entities in strict IOB2, vectorised.
 
     Entities are exactly those of :func:`xner.metrics.get_entities` (the tests check this on random tag
@@ -358,11 +375,11 @@ def flatten(ds: "datasets.Dataset") -> FlatSplit:
 
 def _value_counts(arr: np.ndarray) -> Counter:
     values, counts = np.unique(arr, return_counts=True)
-    return Counter(dict(zip(values.tolist(), counts.tolist())))
+    return Counter(dict(zip(values.tolist(), counts.tolist(), strict=True)))
 
 
 def profile_split(
-    ds: "datasets.Dataset", name: str = "split", *, tokenizer: Any = None, mapping: MappingReport | None = None
+    ds: datasets.Dataset, name: str = "split", *, tokenizer: Any = None, mapping: MappingReport | None = None
 ) -> SplitProfile:
     """Profile one split: entity types, span lengths, entities per sentence, tag bigrams, vocabularies.
 
@@ -373,7 +390,9 @@ def profile_split(
         raise DivergenceError(f"{name}: empty split (no sentences)")
     f = flatten(ds)
     if f.ent_start.size == 0:
-        raise DivergenceError(f"{name}: no entities in {len(ds)} sentences; divergences of entity distributions are undefined")
+        raise DivergenceError(
+            f"{name}: no entities in {len(ds)} sentences; divergences of entity distributions are undefined"
+        )
     ls, names, types = f.label_set, f.label_set.labels, f.label_set.types
     n_sent = f.n_sentences
     per_sent = np.bincount(np.bincount(f.entity_sentence(), minlength=n_sent))  # sentences by entity count
@@ -392,19 +411,30 @@ def profile_split(
     sym = [*names, BOS, EOS]
     trans = Counter({(sym[c // (n_lab + 2)], sym[c % (n_lab + 2)]): int(big[c]) for c in np.flatnonzero(big)})
     # entities: types, lengths, surfaces, words
-    lengths_by = {"": _value_counts(f.ent_len), **{t: _value_counts(f.ent_len[f.ent_type == j]) for j, t in enumerate(types)}}
+    lengths_by = {
+        "": _value_counts(f.ent_len),
+        **{t: _value_counts(f.ent_len[f.ent_type == j]) for j, t in enumerate(types)},
+    }
     ent_types = [types[j] for j in f.ent_type.tolist()]
     w = f.words
-    surfaces = [" ".join(w[s:s + n]) for s, n in zip(f.ent_start.tolist(), f.ent_len.tolist())]
+    surfaces = [" ".join(w[s : s + n]) for s, n in zip(f.ent_start.tolist(), f.ent_len.tolist(), strict=True)]
     mark = np.zeros(len(f.ids) + 1, dtype=np.int64)
     np.add.at(mark, f.ent_start, 1)
     np.add.at(mark, f.ent_start + f.ent_len, -1)
     in_ent = np.cumsum(mark[:-1]) > 0
     prof = SplitProfile(
-        name=name, label_set=ls, n_sentences=n_sent, n_tokens=len(f.ids), type_counts=Counter(ent_types),
-        lengths=lengths_by, entities_per_sentence=Counter({k: int(v) for k, v in enumerate(per_sent.tolist()) if v}),
-        transitions=trans, surfaces=Counter(surfaces), typed_surfaces=Counter(zip(ent_types, surfaces)),
-        entity_words=Counter(compress(w, in_ent.tolist())), context_words=Counter(compress(w, (f.ids == 0).tolist())),
+        name=name,
+        label_set=ls,
+        n_sentences=n_sent,
+        n_tokens=len(f.ids),
+        type_counts=Counter(ent_types),
+        lengths=lengths_by,
+        entities_per_sentence=Counter({k: int(v) for k, v in enumerate(per_sent.tolist()) if v}),
+        transitions=trans,
+        surfaces=Counter(surfaces),
+        typed_surfaces=Counter(zip(ent_types, surfaces, strict=True)),
+        entity_words=Counter(compress(w, in_ent.tolist())),
+        context_words=Counter(compress(w, (f.ids == 0).tolist())),
         mapping=mapping,
     )
     if tokenizer is not None:
@@ -440,7 +470,9 @@ def distributions(prof: SplitProfile) -> pd.DataFrame:
         total = sum(counts.values())
         for cell, n in sorted(counts.items(), key=lambda kv: str(kv[0])):
             cell_s = "→".join(cell) if isinstance(cell, tuple) else str(cell)
-            rows.append({"split": prof.name, "family": fam, "cell": cell_s, "count": n, "share": n / total if total else 0.0})
+            rows.append(
+                {"split": prof.name, "family": fam, "cell": cell_s, "count": n, "share": n / total if total else 0.0}
+            )
     return pd.DataFrame(rows, columns=["split", "family", "cell", "count", "share"])
 
 
@@ -448,11 +480,11 @@ def distributions(prof: SplitProfile) -> pd.DataFrame:
 
 
 def harmonize(
-    source: "datasets.Dataset",
-    target: "datasets.Dataset",
+    source: datasets.Dataset,
+    target: datasets.Dataset,
     type_map: Mapping[str, str | None] | None = None,
     label_set: LabelSet | str | None = None,
-) -> tuple["datasets.Dataset", "datasets.Dataset", list[MappingReport]]:
+) -> tuple[datasets.Dataset, datasets.Dataset, list[MappingReport]]:
     """Put two splits on one label set by an explicit type mapping; return both and the mapping reports.
 
     When both splits already share a label set and neither ``type_map`` nor ``label_set`` is given, nothing
@@ -468,7 +500,9 @@ def harmonize(
     tm = dict(type_map or {})
     stray = set(tm) - set(ls_s.types) - set(ls_t.types)
     if stray:
-        raise DivergenceError(f"type_map names {sorted(stray)}, which neither split has (source {ls_s.types}, target {ls_t.types})")
+        raise DivergenceError(
+            f"type_map names {sorted(stray)}, which neither split has (source {ls_s.types}, target {ls_t.types})"
+        )
     out, reports = [], []
     for ds, ls in ((source, ls_s), (target, ls_t)):
         mapped, rep = map_labels(ds, common, {k: v for k, v in tm.items() if k in ls.types})
@@ -546,8 +580,17 @@ class PairDivergence:
         rows = []
         for m, v in self.values.items():
             fam, stat = split_measure(m)
-            rows.append({"source": self.source, "target": self.target, "measure": m, "family": fam,
-                         "statistic": stat, "kind": measure_kind(m), "value": v})
+            rows.append(
+                {
+                    "source": self.source,
+                    "target": self.target,
+                    "measure": m,
+                    "family": fam,
+                    "statistic": stat,
+                    "kind": measure_kind(m),
+                    "value": v,
+                }
+            )
         return pd.DataFrame(rows, columns=["source", "target", "measure", "family", "statistic", "kind", "value"])
 
     def mapping_text(self) -> str:
@@ -620,8 +663,12 @@ def compare_profiles(
 
 
 _OVERLAP_ATTR = {
-    "entity_overlap": "surfaces", "entity_overlap_typed": "typed_surfaces", "entity_token_overlap": "entity_words",
-    "context_overlap": "context_words", "subword_overlap": "subwords", "entity_subword_overlap": "entity_subwords",
+    "entity_overlap": "surfaces",
+    "entity_overlap_typed": "typed_surfaces",
+    "entity_token_overlap": "entity_words",
+    "context_overlap": "context_words",
+    "subword_overlap": "subwords",
+    "entity_subword_overlap": "entity_subwords",
 }
 
 
@@ -641,7 +688,9 @@ class OverlapIndex:
                 counter = getattr(p, attr)
                 if counter is None:
                     continue
-                ids = np.fromiter((vocab.setdefault(k, len(vocab)) for k in counter), dtype=np.int64, count=len(counter))
+                ids = np.fromiter(
+                    (vocab.setdefault(k, len(vocab)) for k in counter), dtype=np.int64, count=len(counter)
+                )
                 self._arrays[(id(p), attr)] = (ids, np.fromiter(counter.values(), dtype=np.int64, count=len(counter)))
 
     def share(self, measure: str, src: SplitProfile, tgt: SplitProfile) -> float:
@@ -676,8 +725,8 @@ def _overlap(m: str, src: SplitProfile, tgt: SplitProfile) -> float:
 
 
 def compare(
-    source: "datasets.Dataset | SplitProfile",
-    target: "datasets.Dataset | SplitProfile",
+    source: datasets.Dataset | SplitProfile,
+    target: datasets.Dataset | SplitProfile,
     measures: Iterable[str] | None = None,
     *,
     smoothing: float = DEFAULT_SMOOTHING,
@@ -710,7 +759,7 @@ def load_profiles(
     dataset: str = "wikiann",
     *,
     tokenizer: Any = None,
-    loader: Callable[..., "datasets.Dataset"] | None = None,
+    loader: Callable[..., datasets.Dataset] | None = None,
 ) -> dict[str, SplitProfile]:
     """Profile ``split`` of ``dataset`` for each language (named ``<lang>/<split>``), loading with ``xner.data``."""
     from xner.data import load_split
@@ -778,7 +827,7 @@ def pair_table(
     tokenizer: Any = None,
     type_map: Mapping[str, str | None] | None = None,
     profiles: Mapping[tuple[str, str], SplitProfile] | None = None,
-    loader: Callable[..., "datasets.Dataset"] | None = None,
+    loader: Callable[..., datasets.Dataset] | None = None,
 ) -> pd.DataFrame:
     """Per-pair table for ``pairs`` (``xner.config.Pair`` objects or ``"src-tgt"`` strings), tidy and long.
 
@@ -799,7 +848,9 @@ def pair_table(
         if type_map is None and key_s in cache and key_t in cache:
             res = compare_profiles(cache[key_s], cache[key_t], measures, smoothing=smoothing)
         else:
-            s, t, reps = harmonize(load(p.source, source_split, dataset), load(p.target, target_split, dataset), type_map)
+            s, t, reps = harmonize(
+                load(p.source, source_split, dataset), load(p.target, target_split, dataset), type_map
+            )
             ps = profile_split(s, f"{p.source}/{source_split}", tokenizer=enc, mapping=reps[0] if reps else None)
             pt = profile_split(t, f"{p.target}/{target_split}", tokenizer=enc, mapping=reps[1] if reps else None)
             if not reps:
@@ -855,7 +906,7 @@ def figure_stem(measure: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", measure).strip("_")
 
 
-def plot_heatmap(mat: pd.DataFrame, measure: str, *, annotate: bool | None = None) -> "matplotlib.figure.Figure":
+def plot_heatmap(mat: pd.DataFrame, measure: str, *, annotate: bool | None = None) -> matplotlib.figure.Figure:
     """Heatmap of one all-pairs matrix (rows: source train, columns: target test), colour-blind-safe."""
     import matplotlib.pyplot as plt
 
@@ -877,8 +928,15 @@ def plot_heatmap(mat: pd.DataFrame, measure: str, *, annotate: bool | None = Non
             mid = np.nanmean(vals)
             for i in range(n_r):
                 for j in range(n_c):
-                    ax.text(j, i, f"{vals[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                            color="white" if (vals[i, j] < mid) != (measure_kind(measure) == "overlap") else "black")
+                    ax.text(
+                        j,
+                        i,
+                        f"{vals[i, j]:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="white" if (vals[i, j] < mid) != (measure_kind(measure) == "overlap") else "black",
+                    )
     return fig
 
 
@@ -893,7 +951,7 @@ def pair_matrix(pairs_df: pd.DataFrame, measures: Sequence[str] | None = None) -
     return df.pivot(index="pair", columns="measure", values="value").reindex(index=rows, columns=cols)
 
 
-def plot_pair_table(mat: pd.DataFrame) -> "matplotlib.figure.Figure":
+def plot_pair_table(mat: pd.DataFrame) -> matplotlib.figure.Figure:
     """The per-pair table as a heatmap: colour = value scaled to [0, 1] within each measure, text = the value."""
     import matplotlib.pyplot as plt
 
@@ -911,17 +969,54 @@ def plot_pair_table(mat: pd.DataFrame) -> "matplotlib.figure.Figure":
         for i in range(n_r):
             for j in range(n_c):
                 if np.isfinite(vals[i, j]):
-                    ax.text(j, i, f"{vals[i, j]:.3g}", ha="center", va="center", fontsize=6,
-                            color="white" if scaled[i, j] < 0.5 else "black")
+                    ax.text(
+                        j,
+                        i,
+                        f"{vals[i, j]:.3g}",
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="white" if scaled[i, j] < 0.5 else "black",
+                    )
         ax.set_title("per-pair divergences (colour scaled within each measure)")
     return fig
 
 
 __all__ = [
-    "DEFAULT_SMOOTHING", "DivergenceError", "FlatSplit", "OVERLAPS", "PairDivergence", "STATISTICS", "SplitProfile",
-    "OverlapIndex", "SubwordEncoder", "aligned", "all_pairs", "check_measures", "compare", "compare_profiles",
-    "distributions", "families", "figure_stem", "flatten", "harmonize", "js_divergence", "kl_divergence", "length_wasserstein",
-    "load_profiles", "local_languages", "local_pairs", "matrix", "measure_kind", "measure_names", "pair_matrix",
-    "pair_table", "plot_heatmap", "plot_pair_table", "profile_split", "resolve_tokenizer", "split_measure",
+    "DEFAULT_SMOOTHING",
+    "DivergenceError",
+    "FlatSplit",
+    "OVERLAPS",
+    "PairDivergence",
+    "STATISTICS",
+    "SplitProfile",
+    "OverlapIndex",
+    "SubwordEncoder",
+    "aligned",
+    "all_pairs",
+    "check_measures",
+    "compare",
+    "compare_profiles",
+    "distributions",
+    "families",
+    "figure_stem",
+    "flatten",
+    "harmonize",
+    "js_divergence",
+    "kl_divergence",
+    "length_wasserstein",
+    "load_profiles",
+    "local_languages",
+    "local_pairs",
+    "matrix",
+    "measure_kind",
+    "measure_names",
+    "pair_matrix",
+    "pair_table",
+    "plot_heatmap",
+    "plot_pair_table",
+    "profile_split",
+    "resolve_tokenizer",
+    "split_measure",
     "write_tables",
 ]

@@ -14,8 +14,8 @@ percentile interval and two-sided p-value come from the differences.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,7 @@ def domain_eval_set(
     split: str = "test",
     target: LabelSet = WIKIANN,
     type_map: Mapping[str, str | None] | None = None,
-    ds: "datasets.Dataset | None" = None,
+    ds: datasets.Dataset | None = None,
 ) -> EvalSet:
     """Load one other-domain test set (or take ``ds``) and map its labels onto ``target`` explicitly.
 
@@ -84,8 +84,14 @@ def domain_eval_sets(
 
 
 def unpaired_drop(
-    gold_a: list[list[str]], pred_a: list[list[str]], gold_b: list[list[str]], pred_b: list[list[str]],
-    *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0,
+    gold_a: list[list[str]],
+    pred_a: list[list[str]],
+    gold_b: list[list[str]],
+    pred_b: list[list[str]],
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
 ) -> tuple[float, float, float, float]:
     """F1(a) − F1(b) for two *different* sentence sets: independent bootstrap; (delta, low, high, p_value)."""
     ca, cb = sentence_counts(gold_a, pred_a), sentence_counts(gold_b, pred_b)
@@ -111,7 +117,7 @@ def unpaired_drop(
 
 def run_domain_shift(
     models: Mapping[str, Any],
-    in_domain: Mapping[str, "EvalSet | datasets.Dataset"],
+    in_domain: Mapping[str, EvalSet | datasets.Dataset],
     domain_sets: Mapping[str, EvalSet] | None = None,
     *,
     n_resamples: int = 1000,
@@ -187,14 +193,25 @@ def run_for_models(
     for lang, specs in sorted(by_lang.items()):
         sets = {k: v for k, v in domain_eval_sets([lang]).items()} if any(lang in ls for ls in conf.values()) else {}
         if not sets:
-            notes.append(f"{', '.join(specs)}: no other-domain set in {lang!r} (configured: "
-                         + "; ".join(f"{d}: {', '.join(ls)}" for d, ls in conf.items()) + ")")
+            notes.append(
+                f"{', '.join(specs)}: no other-domain set in {lang!r} (configured: "
+                + "; ".join(f"{d}: {', '.join(ls)}" for d, ls in conf.items())
+                + ")"
+            )
             continue
         ref = load_split(lang, "test", "wikiann")
         if max_sentences is not None:
             ref = ref.select(range(min(max_sentences, len(ref))))
-            sets = {k: EvalSet(v.dataset.select(range(min(max_sentences, len(v.dataset)))), v.lang, v.eval_dataset, v.split, v.extra)
-                    for k, v in sets.items()}
+            sets = {
+                k: EvalSet(
+                    v.dataset.select(range(min(max_sentences, len(v.dataset)))),
+                    v.lang,
+                    v.eval_dataset,
+                    v.split,
+                    v.extra,
+                )
+                for k, v in sets.items()
+            }
         tables.append(run_domain_shift(specs, {lang: ref}, sets, **kwargs))
     return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(SCHEMA))), notes
 
@@ -206,13 +223,20 @@ def as_perturbation_rows(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _lists(ds: "datasets.Dataset") -> tuple[list[list[str]], list[list[str]]]:
+def _lists(ds: datasets.Dataset) -> tuple[list[list[str]], list[list[str]]]:
     from xner.data import tag_names
 
     return [list(t) for t in ds["tokens"]], tag_names(ds)
 
 
 __all__ = [
-    "DEFAULT_TYPE_MAP", "ModelSpec", "as_perturbation_rows", "domain_eval_set", "domain_eval_sets", "domain_languages",
-    "run_domain_shift", "run_for_models", "unpaired_drop",
+    "DEFAULT_TYPE_MAP",
+    "ModelSpec",
+    "as_perturbation_rows",
+    "domain_eval_set",
+    "domain_eval_sets",
+    "domain_languages",
+    "run_domain_shift",
+    "run_for_models",
+    "unpaired_drop",
 ]

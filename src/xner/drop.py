@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,8 +31,22 @@ if TYPE_CHECKING:
     import matplotlib.figure
 
 EVAL_COLUMNS = (
-    "source", "target", "setting", "model", "seed", "eval_lang", "eval_dataset", "eval_split", "perturbation",
-    "n_sentences", "precision", "recall", "f1", "f1_low", "f1_high", "lenient_f1",
+    "source",
+    "target",
+    "setting",
+    "model",
+    "seed",
+    "eval_lang",
+    "eval_dataset",
+    "eval_split",
+    "perturbation",
+    "n_sentences",
+    "precision",
+    "recall",
+    "f1",
+    "f1_low",
+    "f1_high",
+    "lenient_f1",
 )
 KEYS = ["source", "target", "model", "eval_dataset"]
 
@@ -60,7 +75,9 @@ def load_eval_tables(pattern: str = "**/*eval*.csv", root: str | Path | None = N
         df = pd.read_csv(f)
         missing = [c for c in EVAL_COLUMNS if c not in df.columns]
         if missing:
-            raise DivergenceError(f"{f}: not an evaluation table, missing columns {missing} (schema: {', '.join(EVAL_COLUMNS)})")
+            raise DivergenceError(
+                f"{f}: not an evaluation table, missing columns {missing} (schema: {', '.join(EVAL_COLUMNS)})"
+            )
         df["table"] = str(f.relative_to(root))
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
@@ -90,8 +107,12 @@ def transfer_drops(
             f"settings present: {sorted(evals['setting'].unique())}"
         )
     if nat.empty:
-        raise DivergenceError(f"no {native_setting!r} rows (perturbation {perturbation!r}, split {eval_split!r}); the drop needs native F1")
-    n = nat.groupby(["target", "model", "eval_dataset"], as_index=False).agg(native_f1=("f1", "mean"), native_seeds=("seed", "nunique"))
+        raise DivergenceError(
+            f"no {native_setting!r} rows (perturbation {perturbation!r}, split {eval_split!r}); the drop needs native F1"
+        )
+    n = nat.groupby(["target", "model", "eval_dataset"], as_index=False).agg(
+        native_f1=("f1", "mean"), native_seeds=("seed", "nunique")
+    )
     t = tra.groupby(KEYS, as_index=False).agg(transfer_f1=("f1", "mean"), transfer_seeds=("seed", "nunique"))
     out = t.merge(n, on=["target", "model", "eval_dataset"], how="left", validate="many_to_one")
     unmatched = out[out["native_f1"].isna()]
@@ -99,11 +120,15 @@ def transfer_drops(
     out["drop"] = out["native_f1"] - out["transfer_f1"]
     out.attrs["unmatched"] = [f"{r.source}-{r.target} ({r.model}, {r.eval_dataset})" for r in unmatched.itertuples()]
     if out.empty:
-        raise DivergenceError(f"no transfer pair has a native result for its target and model; unmatched: {out.attrs['unmatched']}")
+        raise DivergenceError(
+            f"no transfer pair has a native result for its target and model; unmatched: {out.attrs['unmatched']}"
+        )
     return out[[*KEYS, "native_f1", "transfer_f1", "drop", "native_seeds", "transfer_seeds"]]
 
 
-def join_divergences(drops: pd.DataFrame, divergences: pd.DataFrame, measures: Iterable[str] | None = None) -> pd.DataFrame:
+def join_divergences(
+    drops: pd.DataFrame, divergences: pd.DataFrame, measures: Iterable[str] | None = None
+) -> pd.DataFrame:
     """Join drops with a tidy divergence table (``source, target, measure, value``) on the pair; long format.
 
     Pairs with a drop but no divergences are listed in ``df.attrs["missing"]``.
@@ -113,14 +138,18 @@ def join_divergences(drops: pd.DataFrame, divergences: pd.DataFrame, measures: I
         measures = list(measures)
         unknown = sorted(set(measures) - set(div["measure"]))
         if unknown:
-            raise DivergenceError(f"measures {unknown} are not in the divergence table; it has: {', '.join(div['measure'].unique())}")
+            raise DivergenceError(
+                f"measures {unknown} are not in the divergence table; it has: {', '.join(div['measure'].unique())}"
+            )
         div = div[div["measure"].isin(measures)]
     div = div.drop_duplicates(["source", "target", "measure"])
     out = drops.merge(div, on=["source", "target"], how="inner")
-    have = set(zip(div["source"], div["target"]))
-    out.attrs["missing"] = sorted({f"{s}-{t}" for s, t in zip(drops["source"], drops["target"]) if (s, t) not in have})
+    have = set(zip(div["source"], div["target"], strict=True))
+    out.attrs["missing"] = sorted({f"{s}-{t}" for s, t in zip(drops["source"], drops["target"], strict=True) if (s, t) not in have})
     if out.empty:
-        raise DivergenceError("no pair has both a drop and divergences; check that the divergence table covers the evaluated pairs")
+        raise DivergenceError(
+            "no pair has both a drop and divergences; check that the divergence table covers the evaluated pairs"
+        )
     return out
 
 
@@ -145,12 +174,22 @@ def spearman(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
     return _corr(stats.rankdata(x, axis=axis), stats.rankdata(y, axis=axis), axis)
 
 
-def _boot_ci(x: np.ndarray, y: np.ndarray, stat, n_resamples: int, confidence: float, seed: int) -> tuple[float, float, int]:
+def _boot_ci(
+    x: np.ndarray, y: np.ndarray, stat, n_resamples: int, confidence: float, seed: int
+) -> tuple[float, float, int]:
     with warnings.catch_warnings():
         # degenerate resamples (one side constant) are counted and handled below, not merely warned about
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-        res = stats.bootstrap((x, y), stat, paired=True, vectorized=True, n_resamples=n_resamples,
-                              confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
+        res = stats.bootstrap(
+            (x, y),
+            stat,
+            paired=True,
+            vectorized=True,
+            n_resamples=n_resamples,
+            confidence_level=confidence,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        )
     dist = np.asarray(res.bootstrap_distribution)
     ok = dist[np.isfinite(dist)]
     n_bad = int(dist.size - ok.size)
@@ -190,12 +229,19 @@ def correlate(
         n = len(grp)
         if n < min_pairs:
             raise DivergenceError(
-                f"{dict(zip(by, gkey))}, {measure}: {n} pair(s); at least {min_pairs} are needed to correlate with the drop"
+                f"{dict(zip(by, gkey, strict=True))}, {measure}: {n} pair(s); at least {min_pairs} are needed to correlate with the drop"
             )
-        row = {**dict(zip(by, gkey)), "measure": measure, "kind": measure_kind(measure), "n_pairs": n}
+        row = {**dict(zip(by, gkey, strict=True)), "measure": measure, "kind": measure_kind(measure), "n_pairs": n}
         if np.ptp(x) == 0 or np.ptp(y) == 0:
-            row.update({k: math.nan for k in ("spearman", "spearman_low", "spearman_high", "pearson", "pearson_low", "pearson_high")})
-            row.update(n_degenerate=n_resamples, note=f"{'measure' if np.ptp(x) == 0 else 'drop'} is constant over the pairs")
+            row.update(
+                {
+                    k: math.nan
+                    for k in ("spearman", "spearman_low", "spearman_high", "pearson", "pearson_low", "pearson_high")
+                }
+            )
+            row.update(
+                n_degenerate=n_resamples, note=f"{'measure' if np.ptp(x) == 0 else 'drop'} is constant over the pairs"
+            )
             rows.append(row)
             continue
         notes = []
@@ -210,7 +256,11 @@ def correlate(
     out = pd.DataFrame(rows)
     out["abs_spearman"] = out["spearman"].abs()
     out["rank"] = out.groupby(by)["abs_spearman"].rank(ascending=False, method="min").astype("Int64")
-    out = out.sort_values(by + ["rank", "measure"], na_position="last").drop(columns="abs_spearman").reset_index(drop=True)
+    out = (
+        out.sort_values(by + ["rank", "measure"], na_position="last")
+        .drop(columns="abs_spearman")
+        .reset_index(drop=True)
+    )
     out.attrs["confidence"], out.attrs["n_resamples"], out.attrs["seed"] = confidence, n_resamples, seed
     return out
 
@@ -243,7 +293,7 @@ def plot_drop_scatter(
     *,
     corr: pd.DataFrame | None = None,
     ncols: int = 3,
-) -> "matplotlib.figure.Figure":
+) -> matplotlib.figure.Figure:
     """Scatter of drop against each measure (one panel each), pairs labelled, with a least-squares line."""
     import matplotlib.pyplot as plt
 
@@ -256,9 +306,9 @@ def plot_drop_scatter(
     nrows = math.ceil(len(measures) / ncols)
     with style():
         fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols, 2.6 * nrows), squeeze=False)
-        for ax in axes.flat[len(measures):]:
+        for ax in axes.flat[len(measures) :]:
             ax.set_visible(False)
-        for ax, m in zip(axes.flat, measures):
+        for ax, m in zip(axes.flat, measures, strict=True):
             sub = joined[joined["measure"] == m]
             if sub.empty:
                 raise DivergenceError(f"measure {m!r} is not in the joined table")
@@ -266,7 +316,7 @@ def plot_drop_scatter(
                 x, y = g["value"].to_numpy(float), g["drop"].to_numpy(float)
                 colour = PALETTE[i % len(PALETTE)]
                 ax.scatter(x, y, s=14, color=colour, label=model)
-                for xi, yi, s, t in zip(x, y, g["source"], g["target"]):
+                for xi, yi, s, t in zip(x, y, g["source"], g["target"], strict=True):
                     ax.annotate(f"{s}→{t}", (xi, yi), fontsize=5, xytext=(2, 2), textcoords="offset points")
                 if len(x) >= 2 and np.ptp(x) > 0:
                     slope, icpt = np.polyfit(x, y, 1)
@@ -287,6 +337,15 @@ def plot_drop_scatter(
 
 
 __all__ = [
-    "EVAL_COLUMNS", "NoTransferResults", "best_predictors", "correlate", "join_divergences", "load_eval_tables",
-    "pearson", "plot_drop_scatter", "predict_drop", "spearman", "transfer_drops",
+    "EVAL_COLUMNS",
+    "NoTransferResults",
+    "best_predictors",
+    "correlate",
+    "join_divergences",
+    "load_eval_tables",
+    "pearson",
+    "plot_drop_scatter",
+    "predict_drop",
+    "spearman",
+    "transfer_drops",
 ]

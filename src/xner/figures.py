@@ -8,8 +8,8 @@ tables give byte-identical files.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import matplotlib
 
@@ -45,15 +45,19 @@ def style() -> Iterator[None]:
         yield
 
 
-def save_figure(fig: "matplotlib.figure.Figure", stem: str | Path, formats: tuple[str, ...] = ("pdf", "png")) -> list[Path]:
+def save_figure(
+    fig: matplotlib.figure.Figure, stem: str | Path, formats: tuple[str, ...] = ("pdf", "png")
+) -> list[Path]:
     """Save ``fig`` as ``<stem>.pdf`` and ``<stem>.png`` with fixed metadata (byte-identical across runs)."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     out = []
     for fmt in formats:
         path = stem.with_suffix(f".{fmt}")
-        meta = {"pdf": {"Creator": "xner", "Producer": "xner", "CreationDate": None, "ModDate": None},
-                "png": {"Software": "xner"}}.get(fmt, {})
+        meta = {
+            "pdf": {"Creator": "xner", "Producer": "xner", "CreationDate": None, "ModDate": None},
+            "png": {"Software": "xner"},
+        }.get(fmt, {})
         tmp = path.with_name(path.name + ".tmp")
         fig.savefig(tmp, format=fmt, metadata=meta, bbox_inches="tight")
         tmp.replace(path)

@@ -8,9 +8,9 @@ written (case-sensitive), as a model's tokenizer sees them.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import datasets
 import numpy as np
@@ -34,9 +34,9 @@ def vocabulary(ds: datasets.Dataset) -> Vocabulary:
     toks: Counter = Counter()
     ents: Counter = Counter()
     ctx: Counter = Counter()
-    for words, tags in zip(ds["tokens"], tag_names(ds)):
+    for words, tags in zip(ds["tokens"], tag_names(ds), strict=True):
         toks.update(words)
-        ctx.update(w for w, t in zip(words, tags) if t == "O")
+        ctx.update(w for w, t in zip(words, tags, strict=True) if t == "O")
         ents.update((typ, " ".join(words[s:e])) for typ, s, e in get_entities(tags))
     return Vocabulary(toks, ents, ctx)
 
@@ -52,7 +52,7 @@ def language_stats(ds: datasets.Dataset, lang: str, split: str) -> dict[str, obj
     lengths: list[int] = []
     surfaces: set[tuple[str, str]] = set()
     with_ent = 0
-    for words, tags in zip(ds["tokens"], tag_names(ds)):
+    for words, tags in zip(ds["tokens"], tag_names(ds), strict=True):
         n_tok += len(words)
         ents = get_entities(tags)
         with_ent += bool(ents)
@@ -62,8 +62,13 @@ def language_stats(ds: datasets.Dataset, lang: str, split: str) -> dict[str, obj
             surfaces.add((typ, " ".join(words[s:e])))
     n_ent = sum(by_type.values())
     row: dict[str, object] = {
-        "lang": lang, "split": split, "sentences": n_sent, "tokens": n_tok, "entities": n_ent,
-        "entities_per_sentence": n_ent / n_sent, "sentences_with_entities": with_ent / n_sent,
+        "lang": lang,
+        "split": split,
+        "sentences": n_sent,
+        "tokens": n_tok,
+        "entities": n_ent,
+        "entities_per_sentence": n_ent / n_sent,
+        "sentences_with_entities": with_ent / n_sent,
         "mean_span_length": float(np.mean(lengths)) if lengths else 0.0,
         "unique_entity_surfaces": len(surfaces),
     }
@@ -93,7 +98,9 @@ def _coverage(target: Counter, source: Counter) -> float:
     return sum(n for k, n in target.items() if k in source) / total if total else 0.0
 
 
-def pair_overlap(source_train: datasets.Dataset, target_test: datasets.Dataset, source: str, target: str) -> dict[str, object]:
+def pair_overlap(
+    source_train: datasets.Dataset, target_test: datasets.Dataset, source: str, target: str
+) -> dict[str, object]:
     """Token-, entity- and context-vocabulary overlap of a pair: Jaccard and target-test coverage by source train.
 
     ``*_coverage`` is the share of target-test occurrences (running tokens, entity mentions, context words)
@@ -101,7 +108,8 @@ def pair_overlap(source_train: datasets.Dataset, target_test: datasets.Dataset, 
     """
     vs, vt = vocabulary(source_train), vocabulary(target_test)
     return {
-        "source": source, "target": target,
+        "source": source,
+        "target": target,
         "token_jaccard": _jaccard(vs.tokens, vt.tokens),
         "entity_jaccard": _jaccard(vs.entities, vt.entities),
         "context_jaccard": _jaccard(vs.context, vt.context),
@@ -156,10 +164,14 @@ def plot_span_lengths(lengths: pd.DataFrame, max_length: int = 8):
     return fig
 
 
-def write_outputs(stats: pd.DataFrame, lengths: pd.DataFrame, overlap: pd.DataFrame, out_dir: Path, sig: dict) -> list[Path]:
+def write_outputs(
+    stats: pd.DataFrame, lengths: pd.DataFrame, overlap: pd.DataFrame, out_dir: Path, sig: dict
+) -> list[Path]:
     """Write the three stage-01 tables under ``out_dir`` with the run's signature."""
     from xner.signature import write_table
 
-    return [write_table(stats, out_dir / "language_stats.csv", sig),
-            write_table(lengths, out_dir / "span_lengths.csv", sig),
-            write_table(overlap, out_dir / "pair_overlap.csv", sig)]
+    return [
+        write_table(stats, out_dir / "language_stats.csv", sig),
+        write_table(lengths, out_dir / "span_lengths.csv", sig),
+        write_table(overlap, out_dir / "pair_overlap.csv", sig),
+    ]

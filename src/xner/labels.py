@@ -9,8 +9,9 @@ the mapping does not mention is an error, never silently ``O``.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import datasets
@@ -51,14 +52,14 @@ class LabelSet:
         except ValueError:
             raise LabelError(f"label {label!r} is not in label set {self.name!r} ({' '.join(self.labels)})") from None
 
-    def class_label(self) -> "datasets.ClassLabel":
+    def class_label(self) -> datasets.ClassLabel:
         """Return the ``datasets.ClassLabel`` feature with these names in this order."""
         import datasets
 
         return datasets.ClassLabel(names=list(self.labels))
 
     @classmethod
-    def from_types(cls, types: Iterable[str], name: str = "custom") -> "LabelSet":
+    def from_types(cls, types: Iterable[str], name: str = "custom") -> LabelSet:
         """Build a label set from entity types (``O`` first, then ``B-``/``I-`` per type in the given order)."""
         labels = ["O"]
         for t in types:
@@ -233,7 +234,9 @@ class MappingReport:
     def __str__(self) -> str:
         parts = []
         for r in self.rows():
-            parts.append(f"{r['type']}→{r['mapped_to']}: kept {r['kept']}, mapped {r['mapped']}, dropped {r['dropped']}")
+            parts.append(
+                f"{r['type']}→{r['mapped_to']}: kept {r['kept']}, mapped {r['mapped']}, dropped {r['dropped']}"
+            )
         return f"label mapping {self.source} → {self.target}: " + "; ".join(parts)
 
 
@@ -251,7 +254,9 @@ def resolve_type_map(
         if t in given:
             dst = given.pop(t)
             if dst is not None and dst not in target.types:
-                raise LabelError(f"mapping {t}→{dst}: {dst!r} is not a type of {target.name} ({', '.join(target.types)})")
+                raise LabelError(
+                    f"mapping {t}→{dst}: {dst!r} is not a type of {target.name} ({', '.join(target.types)})"
+                )
             out[t] = dst
         elif t in target.types:
             out[t] = t
@@ -261,13 +266,13 @@ def resolve_type_map(
                 f"say explicitly what it becomes, e.g. type_map={{{t!r}: None}} to drop it"
             )
     if given:
-        raise LabelError(f"mapping names types {sorted(given)} that {source.name} does not have ({', '.join(source.types)})")
+        raise LabelError(
+            f"mapping names types {sorted(given)} that {source.name} does not have ({', '.join(source.types)})"
+        )
     return out
 
 
-def map_tags(
-    tags: Sequence[str], type_map: dict[str, str | None], report: MappingReport | None = None
-) -> list[str]:
+def map_tags(tags: Sequence[str], type_map: dict[str, str | None], report: MappingReport | None = None) -> list[str]:
     """Apply a complete type map (see :func:`resolve_type_map`) to one IOB2 sentence, counting into ``report``."""
     out = list(tags)
     for typ, start, end in spans_from_tags(tags, "IOB2"):
@@ -287,8 +292,8 @@ def map_tags(
 
 
 def map_labels(
-    ds: "datasets.Dataset", target: LabelSet | str, type_map: dict[str, str | None] | None = None
-) -> tuple["datasets.Dataset", MappingReport]:
+    ds: datasets.Dataset, target: LabelSet | str, type_map: dict[str, str | None] | None = None
+) -> tuple[datasets.Dataset, MappingReport]:
     """Map a dataset's ``ner_tags`` onto another label set, explicitly, and report what happened per type."""
     from xner.data import from_lists, label_set_of, tag_names
 

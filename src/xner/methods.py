@@ -45,8 +45,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 METHODS = ("direct", "multi-source", "distill", "lora", "madx")
-SETTING = {"direct": "zero-shot", "multi-source": "multi-source", "distill": "distilled", "lora": "adapter-lora",
-           "madx": "adapter-madx"}
+SETTING = {
+    "direct": "zero-shot",
+    "multi-source": "multi-source",
+    "distill": "distilled",
+    "lora": "adapter-lora",
+    "madx": "adapter-madx",
+}
 METHOD_OF_SETTING = {v: k for k, v in SETTING.items()}
 
 
@@ -102,10 +107,19 @@ class MethodConfig:
         """The :class:`~xner.modeling.TrainConfig` of the fine-tuning steps."""
         from xner.modeling.config import TrainConfig
 
-        return TrainConfig(model=self.encoder, epochs=self.epochs, max_train_samples=self.max_train_samples,
-                           max_eval_samples=self.max_eval_samples, freeze_embeddings=self.freeze_embeddings,
-                           learning_rate=self.learning_rate, batch_size=self.batch_size, seed=self.seed,
-                           early_stopping_patience=None, progress=False, **changes)
+        return TrainConfig(
+            model=self.encoder,
+            epochs=self.epochs,
+            max_train_samples=self.max_train_samples,
+            max_eval_samples=self.max_eval_samples,
+            freeze_embeddings=self.freeze_embeddings,
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            seed=self.seed,
+            early_stopping_patience=None,
+            progress=False,
+            **changes,
+        )
 
     def key(self) -> str:
         """A short digest of every setting that shapes the trained model of this method."""
@@ -149,8 +163,14 @@ def _setting_data(mc: MethodConfig, sources: Sequence[str], loader: Callable[...
 
     setting = "zero-shot" if len(sources) == 1 else "multi-source"
     spec = spec_for(setting, "+".join(sources), mc.target, dataset=mc.dataset)
-    return build_setting_data(spec, seed=mc.seed, max_train_samples=mc.max_train_samples,
-                              max_eval_samples=mc.max_eval_samples, max_predict_samples=1, loader=loader)
+    return build_setting_data(
+        spec,
+        seed=mc.seed,
+        max_train_samples=mc.max_train_samples,
+        max_eval_samples=mc.max_eval_samples,
+        max_predict_samples=1,
+        loader=loader,
+    )
 
 
 def _load(method: str, path: Path) -> Any:
@@ -167,9 +187,19 @@ def language_adapter(mc: MethodConfig, lang: str, models_dir: Path, loader: Call
     """The cached MLM language adapter of ``lang`` for this encoder and these settings (trained when missing)."""
     from xner.adapters import train_language_adapter
 
-    key = hashlib.sha256(json.dumps({"enc": mc.encoder, "lang": lang, "lora": dataclasses.asdict(mc.lora),
-                                     "mlm": dataclasses.asdict(mc.mlm), "ds": mc.dataset, "es": mc.encoder_seed},
-                                    sort_keys=True).encode()).hexdigest()[:10]
+    key = hashlib.sha256(
+        json.dumps(
+            {
+                "enc": mc.encoder,
+                "lang": lang,
+                "lora": dataclasses.asdict(mc.lora),
+                "mlm": dataclasses.asdict(mc.mlm),
+                "ds": mc.dataset,
+                "es": mc.encoder_seed,
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()[:10]
     enc = mc.encoder.replace("/", "_") if not Path(mc.encoder).exists() else Path(mc.encoder).name
     out = models_dir / f"lang-adapter-{lang}-{enc}-{key}"
     if (out / "language_adapter.json").is_file():
@@ -181,19 +211,31 @@ def language_adapter(mc: MethodConfig, lang: str, models_dir: Path, loader: Call
     return out
 
 
-def train_method(mc: MethodConfig, models_dir: str | Path, *, loader: Callable[..., Any] | None = None,
-                 say: Callable[[str], None] = lambda m: None) -> TrainedMethod:
+def train_method(
+    mc: MethodConfig,
+    models_dir: str | Path,
+    *,
+    loader: Callable[..., Any] | None = None,
+    say: Callable[[str], None] = lambda m: None,
+) -> TrainedMethod:
     """Train ``mc.method`` (or load it from ``models_dir`` when trained before with the same settings)."""
     from xner.data import load_split
 
     loader = loader or load_split
     models_dir = Path(models_dir)
     path = models_dir / mc.folder_name()
-    spec_kw = {"source": "+".join(mc.used_sources), "target": mc.target, "setting": SETTING[mc.method],
-               "model": mc.encoder, "seed": mc.seed}
+    spec_kw = {
+        "source": "+".join(mc.used_sources),
+        "target": mc.target,
+        "setting": SETTING[mc.method],
+        "model": mc.encoder,
+        "seed": mc.seed,
+    }
     if (path / "xner_model.json").is_file():
         say(f"{mc.method}: cached {path}")
-        info = json.loads((path / "method.json").read_text(encoding="utf-8")) if (path / "method.json").is_file() else {}
+        info = (
+            json.loads((path / "method.json").read_text(encoding="utf-8")) if (path / "method.json").is_file() else {}
+        )
         return TrainedMethod(ModelSpec(_load(mc.method, path), **spec_kw), path, True, 0.0, info)
     t0 = time.perf_counter()
     encoder = _resolve(mc)
@@ -205,8 +247,14 @@ def train_method(mc: MethodConfig, models_dir: str | Path, *, loader: Callable[.
         from xner.modeling.train import train_ner
 
         data = _setting_data(mc, mc.used_sources, loader)
-        res = train_ner(data.train, data.dev, dataclasses.replace(cfg, max_train_samples=None, max_eval_samples=None),
-                        encoder=encoder, output_dir=tmp, run_name=path.name)
+        res = train_ner(
+            data.train,
+            data.dev,
+            dataclasses.replace(cfg, max_train_samples=None, max_eval_samples=None),
+            encoder=encoder,
+            output_dir=tmp,
+            run_name=path.name,
+        )
         predictor = res.model
         info["history"] = res.history.to_dict("records")
     elif mc.method == "distill":
@@ -214,15 +262,25 @@ def train_method(mc: MethodConfig, models_dir: str | Path, *, loader: Callable[.
 
         teachers = {}
         for src in mc.used_sources:
-            tm = train_method(dataclasses.replace(mc, method="direct", sources=(src,)), models_dir, loader=loader, say=say)
+            tm = train_method(
+                dataclasses.replace(mc, method="direct", sources=(src,)), models_dir, loader=loader, say=say
+            )
             teachers[src] = tm.spec.predictor
             info.setdefault("teacher_paths", {})[src] = str(tm.path)
         text = [list(t) for t in loader(mc.target, "train", mc.dataset)["tokens"]]
         src_text = {s: [list(t) for t in loader(s, "train", mc.dataset)["tokens"]] for s in mc.used_sources}
         data = _setting_data(mc, mc.used_sources, loader)
-        res = distill(teachers, text, encoder, dataclasses.replace(cfg, max_train_samples=mc.max_unlabeled),
-                      mc.distill, source_texts=src_text if len(mc.used_sources) > 1 else None, dev=data.dev, output_dir=tmp,
-                      run_name=path.name)
+        res = distill(
+            teachers,
+            text,
+            encoder,
+            dataclasses.replace(cfg, max_train_samples=mc.max_unlabeled),
+            mc.distill,
+            source_texts=src_text if len(mc.used_sources) > 1 else None,
+            dev=data.dev,
+            output_dir=tmp,
+            run_name=path.name,
+        )
         predictor = res.model
         info["teacher_weights"] = [dataclasses.asdict(w) for w in res.weights]
         info["history"] = res.history.to_dict("records")
@@ -230,8 +288,15 @@ def train_method(mc: MethodConfig, models_dir: str | Path, *, loader: Callable[.
         from xner.adapters import train_lora_ner
 
         data = _setting_data(mc, mc.used_sources, loader)
-        res = train_lora_ner(data.train, data.dev, encoder, dataclasses.replace(cfg, max_train_samples=None, max_eval_samples=None),
-                             mc.lora, output_dir=tmp, run_name=path.name)
+        res = train_lora_ner(
+            data.train,
+            data.dev,
+            encoder,
+            dataclasses.replace(cfg, max_train_samples=None, max_eval_samples=None),
+            mc.lora,
+            output_dir=tmp,
+            run_name=path.name,
+        )
         predictor = res.model
         info.update(res.stats)
     else:  # madx
@@ -240,9 +305,18 @@ def train_method(mc: MethodConfig, models_dir: str | Path, *, loader: Callable[.
         src = mc.used_sources[0]
         adapters = {lang: language_adapter(mc, lang, models_dir, loader, encoder) for lang in (src, mc.target)}
         data = _setting_data(mc, (src,), loader)
-        res = train_madx(data.train, data.dev, encoder, adapters, src, mc.target,
-                         dataclasses.replace(cfg, max_train_samples=None, max_eval_samples=None), mc.lora,
-                         output_dir=tmp, run_name=path.name)
+        res = train_madx(
+            data.train,
+            data.dev,
+            encoder,
+            adapters,
+            src,
+            mc.target,
+            dataclasses.replace(cfg, max_train_samples=None, max_eval_samples=None),
+            mc.lora,
+            output_dir=tmp,
+            run_name=path.name,
+        )
         predictor = res.model
         info.update(res.stats)
         info["language_adapters"] = {k: str(v) for k, v in adapters.items()}
@@ -294,9 +368,17 @@ def _f1(c: np.ndarray) -> np.ndarray:
 
 
 def drop_difference(
-    gold_clean: list[list[str]], clean_a: list[list[str]], clean_b: list[list[str]],
-    gold_pert: list[list[str]], pert_a: list[list[str]], pert_b: list[list[str]], *,
-    same_sentences: bool = True, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0,
+    gold_clean: list[list[str]],
+    clean_a: list[list[str]],
+    clean_b: list[list[str]],
+    gold_pert: list[list[str]],
+    pert_a: list[list[str]],
+    pert_b: list[list[str]],
+    *,
+    same_sentences: bool = True,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Paired bootstrap of two methods a, b: ``f1_delta = F1_a − F1_b`` on the perturbed set and
     ``drop_delta = drop_a − drop_b`` (drop = clean F1 − perturbed F1; negative: a is more robust).
@@ -329,8 +411,16 @@ def drop_difference(
 
     lo1, hi1 = np.quantile(f1d, [alpha, 1 - alpha])
     lo2, hi2 = np.quantile(dd, [alpha, 1 - alpha])
-    return {"f1_delta": point_f1, "f1_delta_low": float(lo1), "f1_delta_high": float(hi1), "f1_delta_p": p(f1d),
-            "drop_delta": point_drop, "drop_delta_low": float(lo2), "drop_delta_high": float(hi2), "drop_delta_p": p(dd)}
+    return {
+        "f1_delta": point_f1,
+        "f1_delta_low": float(lo1),
+        "f1_delta_high": float(hi1),
+        "f1_delta_p": p(f1d),
+        "drop_delta": point_drop,
+        "drop_delta_low": float(lo2),
+        "drop_delta_high": float(hi2),
+        "drop_delta_p": p(dd),
+    }
 
 
 @dataclass
@@ -380,10 +470,22 @@ def evaluate_methods(
     test = loader(target, "test", dataset)
     if max_test_samples is not None:
         test = test.select(range(min(max_test_samples, len(test))))
-    ctx = PerturbationContext(lang=target, source_lang=sources[0], source_train=loader(sources[0], "train", dataset),
-                              target_train=loader(target, "train", dataset), **dict(context_kwargs or {}))
-    res = run_suite(cached, {f"{dataset}-{target}": test}, perturbations, contexts=ctx, seeds=seeds,
-                    n_resamples=n_resamples, log=say)
+    ctx = PerturbationContext(
+        lang=target,
+        source_lang=sources[0],
+        source_train=loader(sources[0], "train", dataset),
+        target_train=loader(target, "train", dataset),
+        **dict(context_kwargs or {}),
+    )
+    res = run_suite(
+        cached,
+        {f"{dataset}-{target}": test},
+        perturbations,
+        contexts=ctx,
+        seeds=seeds,
+        n_resamples=n_resamples,
+        log=say,
+    )
     tables = [res.table.assign(pair_source="+".join(sources), pair_target=target)]
     notes: list[str] = []
     # the perturbed copies, rebuilt deterministically (same specs, context and seeds) for the paired comparison
@@ -398,16 +500,28 @@ def evaluate_methods(
                 warnings.simplefilter("ignore")
                 pds, rep = pert.apply(test, seed=s)
             if rep.applied:
-                sets.append((pert.name, f"{dataset}-{target}", s, tokens, gold, [list(t) for t in pds["tokens"]],
-                             tag_names(pds), True))
+                sets.append(
+                    (
+                        pert.name,
+                        f"{dataset}-{target}",
+                        s,
+                        tokens,
+                        gold,
+                        [list(t) for t in pds["tokens"]],
+                        tag_names(pds),
+                        True,
+                    )
+                )
     if domain_shift:
         from xner.domain import domain_eval_sets, domain_languages, run_domain_shift
 
         conf = domain_languages()
         langs = [lg for lg in sorted(set(sources) | {target}) if any(lg in v for v in conf.values())]
         if not langs:
-            notes.append(f"domain shift: no other-domain data in {sorted(set(sources) | {target})} "
-                         f"(configured: {json.dumps(conf)})")
+            notes.append(
+                f"domain shift: no other-domain data in {sorted(set(sources) | {target})} "
+                f"(configured: {json.dumps(conf)})"
+            )
         for lang in langs:
             ref = loader(lang, "test", dataset)
             if max_domain_sentences is not None:
@@ -416,8 +530,16 @@ def evaluate_methods(
             if max_domain_sentences is not None:
                 from xner.suite import EvalSet
 
-                dsets = {k: EvalSet(v.dataset.select(range(min(max_domain_sentences, len(v.dataset)))), v.lang,
-                                    v.eval_dataset, v.split, v.extra) for k, v in dsets.items()}
+                dsets = {
+                    k: EvalSet(
+                        v.dataset.select(range(min(max_domain_sentences, len(v.dataset)))),
+                        v.lang,
+                        v.eval_dataset,
+                        v.split,
+                        v.extra,
+                    )
+                    for k, v in dsets.items()
+                }
             dt = run_domain_shift(cached, {lang: ref}, dsets, n_resamples=n_resamples, log=say)
             dt = dt.assign(pair_source="+".join(sources), pair_target=target, applied=True)
             dt.loc[dt["perturbation"] == "domain_shift", "perturbation"] = "domain:" + dt["eval_dataset"].astype(str)
@@ -425,8 +547,18 @@ def evaluate_methods(
             tables.append(dt)
             rt, rg = [list(t) for t in ref["tokens"]], tag_names(ref)
             for name, es in dsets.items():
-                sets.append((f"domain:{es.eval_dataset}", name, 0, rt, rg, [list(t) for t in es.dataset["tokens"]],
-                             tag_names(es.dataset), False))
+                sets.append(
+                    (
+                        f"domain:{es.eval_dataset}",
+                        name,
+                        0,
+                        rt,
+                        rg,
+                        [list(t) for t in es.dataset["tokens"]],
+                        tag_names(es.dataset),
+                        False,
+                    )
+                )
     table = _method_column(pd.concat(tables, ignore_index=True), reference_encoder)
     comparison = pd.DataFrame()
     if baseline is not None:
@@ -438,12 +570,31 @@ def evaluate_methods(
             if name == baseline:
                 continue
             for pert, eval_set, s, ct, cg, pt, pg, same in sets:
-                r = drop_difference(cg, spec.predictor.predict(ct), b.predictor.predict(ct), pg,
-                                    spec.predictor.predict(pt), b.predictor.predict(pt), same_sentences=same,
-                                    n_resamples=n_resamples)
-                rows.append({"source": spec.source, "target": target, "method": name, "setting": spec.setting,
-                             "model": spec.model, "baseline": baseline, "eval_set": eval_set, "perturbation": pert,
-                             "perturbation_seed": s, "n_sentences": len(pt), **r})
+                r = drop_difference(
+                    cg,
+                    spec.predictor.predict(ct),
+                    b.predictor.predict(ct),
+                    pg,
+                    spec.predictor.predict(pt),
+                    b.predictor.predict(pt),
+                    same_sentences=same,
+                    n_resamples=n_resamples,
+                )
+                rows.append(
+                    {
+                        "source": spec.source,
+                        "target": target,
+                        "method": name,
+                        "setting": spec.setting,
+                        "model": spec.model,
+                        "baseline": baseline,
+                        "eval_set": eval_set,
+                        "perturbation": pert,
+                        "perturbation_seed": s,
+                        "n_sentences": len(pt),
+                        **r,
+                    }
+                )
         comparison = pd.DataFrame(rows)
     return MethodsEvaluation(table, comparison, notes)
 
@@ -470,7 +621,9 @@ def drop_matrix(table: pd.DataFrame, column: str = "variant") -> pd.DataFrame:
     return mat * 100.0
 
 
-def plot_method_heatmap(table: pd.DataFrame, column: str = "variant", title: str | None = None) -> "matplotlib.figure.Figure":
+def plot_method_heatmap(
+    table: pd.DataFrame, column: str = "variant", title: str | None = None
+) -> matplotlib.figure.Figure:
     """Method × perturbation heatmap of the F1 drop (points), one panel per target language."""
     import matplotlib.pyplot as plt
 
@@ -487,10 +640,15 @@ def plot_method_heatmap(table: pd.DataFrame, column: str = "variant", title: str
     vmin, vmax = (min(0.0, float(finite.min())), float(finite.max()) or 1.0) if finite.size else (0.0, 1.0)
     with style():
         rows = list(dict.fromkeys(str(i) for t in targets for i in mat.loc[t].index))  # one row order for all panels
-        fig, axes = plt.subplots(1, len(targets), figsize=(1.6 + 0.75 * len(methods) * len(targets) + 1.2,
-                                                          1.0 + 0.33 * len(rows)), squeeze=False, sharey=True)
+        fig, axes = plt.subplots(
+            1,
+            len(targets),
+            figsize=(1.6 + 0.75 * len(methods) * len(targets) + 1.2, 1.0 + 0.33 * len(rows)),
+            squeeze=False,
+            sharey=True,
+        )
         im = None
-        for k, (ax, t) in enumerate(zip(axes[0], targets)):
+        for k, (ax, t) in enumerate(zip(axes[0], targets, strict=True)):
             sub = mat.loc[t].reindex(index=rows, columns=methods)
             data = sub.to_numpy(dtype=float)
             im = ax.imshow(np.ma.masked_invalid(data), cmap=SEQUENTIAL_CMAP, vmin=vmin, vmax=vmax, aspect="auto")
@@ -500,8 +658,15 @@ def plot_method_heatmap(table: pd.DataFrame, column: str = "variant", title: str
             for i in range(data.shape[0]):
                 for j in range(data.shape[1]):
                     v = data[i, j]
-                    ax.text(j, i, "n/a" if not np.isfinite(v) else f"{v:.1f}", ha="center", va="center", fontsize=6.5,
-                            color="white" if np.isfinite(v) and v < vmin + 0.6 * (vmax - vmin) else "black")
+                    ax.text(
+                        j,
+                        i,
+                        "n/a" if not np.isfinite(v) else f"{v:.1f}",
+                        ha="center",
+                        va="center",
+                        fontsize=6.5,
+                        color="white" if np.isfinite(v) and v < vmin + 0.6 * (vmax - vmin) else "black",
+                    )
             src = table.loc[table["pair_target"] == t, "pair_source"]
             ax.set_title(f"{src.iloc[0] if len(src) else '?'} → {t}")
             ax.spines[:].set_visible(False)
@@ -521,14 +686,18 @@ def summary_markdown(ev: MethodsEvaluation) -> str:
     pert = pert[pert["applied"].fillna(True).astype(bool)]
     targets = list(dict.fromkeys(t["pair_target"].astype(str)))
     variants = list(dict.fromkeys(t["variant"].astype(str)))
-    lines += ["| method | " + " | ".join(f"{x}: clean F1 [95 % CI] | {x}: mean drop (points)" for x in targets) + " |",
-              "|---|" + "---|---|" * len(targets)]
+    lines += [
+        "| method | " + " | ".join(f"{x}: clean F1 [95 % CI] | {x}: mean drop (points)" for x in targets) + " |",
+        "|---|" + "---|---|" * len(targets),
+    ]
     for v in variants:
         cells = []
         for x in targets:
             c = clean[(clean["variant"] == v) & (clean["pair_target"] == x)]
             d = pert[(pert["variant"] == v) & (pert["pair_target"] == x)]["drop"]
-            cells.append(f"{c['f1'].mean():.3f} [{c['f1_low'].mean():.3f}, {c['f1_high'].mean():.3f}]" if len(c) else "—")
+            cells.append(
+                f"{c['f1'].mean():.3f} [{c['f1_low'].mean():.3f}, {c['f1_high'].mean():.3f}]" if len(c) else "—"
+            )
             cells.append(f"{100 * d.mean():.1f}" if len(d) else "—")
         lines.append(f"| {v} | " + " | ".join(cells) + " |")
     if ev.comparison.empty:
@@ -537,46 +706,86 @@ def summary_markdown(ev: MethodsEvaluation) -> str:
     # A model that learned little has little to lose: a small drop means nothing when the clean F1 is far below the
     # baseline's. Only methods whose clean-F1 CI reaches the baseline's CI (per target) compete for "most robust".
     ci = clean.groupby(["pair_target", "variant"])[["f1_low", "f1_high", "f1"]].mean()
-    excluded = sorted({(x, v) for (x, v) in ci.index if v != base and (x, base) in ci.index
-                       and ci.loc[(x, v), "f1_high"] < ci.loc[(x, base), "f1_low"]})
-    keep = [(x, v) not in set(excluded) for x, v in zip(ev.comparison["target"], ev.comparison["method"])]
+    excluded = sorted(
+        {
+            (x, v)
+            for (x, v) in ci.index
+            if v != base and (x, base) in ci.index and ci.loc[(x, v), "f1_high"] < ci.loc[(x, base), "f1_low"]
+        }
+    )
+    keep = [(x, v) not in set(excluded) for x, v in zip(ev.comparison["target"], ev.comparison["method"], strict=True)]
     summ = robustness_summary(ev.comparison[keep])
-    lines += ["", f"Most robust method per target and perturbation: the smallest drop relative to `{base}` "
-              "(drop difference in F1 points, paired bootstrap 95 % CI and p; negative = more robust than the baseline), "
-              f"among the methods whose clean F1 is not significantly below `{base}`'s (95 % CIs overlap)."]
+    lines += [
+        "",
+        f"Most robust method per target and perturbation: the smallest drop relative to `{base}` "
+        "(drop difference in F1 points, paired bootstrap 95 % CI and p; negative = more robust than the baseline), "
+        f"among the methods whose clean F1 is not significantly below `{base}`'s (95 % CIs overlap).",
+    ]
     if excluded:
-        lines += ["Left out for a clean F1 significantly below the baseline's: " + "; ".join(
-            f"{v} on {x} ({ci.loc[(x, v), 'f1']:.3f} vs {ci.loc[(x, base), 'f1']:.3f})" for x, v in excluded) + "."]
+        lines += [
+            "Left out for a clean F1 significantly below the baseline's: "
+            + "; ".join(
+                f"{v} on {x} ({ci.loc[(x, v), 'f1']:.3f} vs {ci.loc[(x, base), 'f1']:.3f})" for x, v in excluded
+            )
+            + "."
+        ]
     if summ.empty:
-        return "\n".join(lines + ["", "No method is comparable with the baseline on clean text: none is ranked."]) + "\n"
-    lines += ["", "| target | perturbation | most robust | drop difference [95 % CI] | p | F1 difference |",
-              "|---|---|---|---|---|---|"]
+        return (
+            "\n".join(lines + ["", "No method is comparable with the baseline on clean text: none is ranked."]) + "\n"
+        )
+    lines += [
+        "",
+        "| target | perturbation | most robust | drop difference [95 % CI] | p | F1 difference |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in summ.itertuples():
-        lines.append(f"| {r.target} | {r.perturbation} | {r.method} | {100 * r.drop_delta:+.1f} "
-                     f"[{100 * r.drop_delta_low:+.1f}, {100 * r.drop_delta_high:+.1f}] | {r.drop_delta_p:.3f} | "
-                     f"{100 * r.f1_delta:+.1f} |")
-    c = ev.comparison[keep].groupby(["method"], as_index=False).agg(
-        n=("drop_delta", "size"), better=("drop_delta_high", lambda x: int((x < 0).sum())),
-        worse=("drop_delta_low", lambda x: int((x > 0).sum())), mean=("drop_delta", "mean"))
-    lines += ["", f"Against `{base}` over all targets and perturbations, the same methods (rows whose 95 % CI of the drop "
-              "difference excludes 0):", "", "| method | comparisons | significantly more robust | significantly less robust | "
-              "mean drop difference (points) |", "|---|---|---|---|---|"]
+        lines.append(
+            f"| {r.target} | {r.perturbation} | {r.method} | {100 * r.drop_delta:+.1f} "
+            f"[{100 * r.drop_delta_low:+.1f}, {100 * r.drop_delta_high:+.1f}] | {r.drop_delta_p:.3f} | "
+            f"{100 * r.f1_delta:+.1f} |"
+        )
+    c = (
+        ev.comparison[keep]
+        .groupby(["method"], as_index=False)
+        .agg(
+            n=("drop_delta", "size"),
+            better=("drop_delta_high", lambda x: int((x < 0).sum())),
+            worse=("drop_delta_low", lambda x: int((x > 0).sum())),
+            mean=("drop_delta", "mean"),
+        )
+    )
+    lines += [
+        "",
+        f"Against `{base}` over all targets and perturbations, the same methods (rows whose 95 % CI of the drop "
+        "difference excludes 0):",
+        "",
+        "| method | comparisons | significantly more robust | significantly less robust | "
+        "mean drop difference (points) |",
+        "|---|---|---|---|---|",
+    ]
     for r in c.sort_values("mean").itertuples():
         lines.append(f"| {r.method} | {r.n} | {r.better} | {r.worse} | {100 * r.mean:+.1f} |")
     return "\n".join(lines) + "\n"
 
 
-def write_evaluation(ev: MethodsEvaluation, results_dir: str | Path, stem: str = "methods", **sig_fields: Any) -> list[Path]:
+def write_evaluation(
+    ev: MethodsEvaluation, results_dir: str | Path, stem: str = "methods", **sig_fields: Any
+) -> list[Path]:
     """Write the suite table, the comparison and the robustness summary (CSV + signature)."""
     from xner.signature import signature, write_table
 
     results_dir = Path(results_dir)
     t = ev.table
-    sig = signature(stage="07_methods", data=sorted(set(t["eval_dataset"].astype(str))),
-                    languages=sorted(set(t["eval_lang"].astype(str)) | set(t["pair_target"].astype(str))),
-                    model=sorted(set(t["model"].astype(str))), methods=sorted(set(t["method"].astype(str))),
-                    seed=sorted({str(s) for s in t["seed"]}), mode="strict IOB2; percentile bootstrap over sentences",
-                    **sig_fields)
+    sig = signature(
+        stage="07_methods",
+        data=sorted(set(t["eval_dataset"].astype(str))),
+        languages=sorted(set(t["eval_lang"].astype(str)) | set(t["pair_target"].astype(str))),
+        model=sorted(set(t["model"].astype(str))),
+        methods=sorted(set(t["method"].astype(str))),
+        seed=sorted({str(s) for s in t["seed"]}),
+        mode="strict IOB2; percentile bootstrap over sentences",
+        **sig_fields,
+    )
     paths = [write_table(t, results_dir / f"{stem}_suite.csv", sig)]
     if not ev.comparison.empty:
         paths.append(write_table(ev.comparison, results_dir / f"{stem}_vs_baseline.csv", sig))
@@ -616,9 +825,15 @@ def scale_encoders(online: bool = False, path: str | Path | None = None) -> list
 TRAIN_SETTINGS = ("learning_rate", "freeze_embeddings", "epochs")
 
 
-def encoder_settings(encoder: str, *, learning_rate: float | None = None, freeze_embeddings: bool | None = None,
-                     epochs: int | None = None, defaults: Mapping[str, Any] | None = None,
-                     path: str | Path | None = None) -> dict[str, Any]:
+def encoder_settings(
+    encoder: str,
+    *,
+    learning_rate: float | None = None,
+    freeze_embeddings: bool | None = None,
+    epochs: int | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    path: str | Path | None = None,
+) -> dict[str, Any]:
     """Training settings for ``encoder``: each one given wins, else the encoder's own in configs/scale.yaml, else
     ``defaults`` (by default the shared ``settings`` of configs/scale.yaml) — so switching encoder is one parameter."""
     f, conf = _scale_config(path)
@@ -627,25 +842,50 @@ def encoder_settings(encoder: str, *, learning_rate: float | None = None, freeze
     given = {"learning_rate": learning_rate, "freeze_embeddings": freeze_embeddings, "epochs": epochs}
     missing = [k for k in TRAIN_SETTINGS if given[k] is None and k not in own and k not in base]
     if missing:
-        raise MethodError(f"{f}: no {', '.join(missing)} for encoder {encoder!r}; give them, or set them under "
-                          "'settings:'")
+        raise MethodError(
+            f"{f}: no {', '.join(missing)} for encoder {encoder!r}; give them, or set them under 'settings:'"
+        )
     return {k: v if v is not None else own.get(k, base.get(k)) for k, v in given.items()}
 
 
 # ---------------------------------------------------------------------------------------------- command line
 
-DEFAULT_PERTURBATIONS = ("unseen_entities", "context_replacement", "foreign_names", "mask", "random_replace", "typos",
-                         "strip_diacritics", "case_noise", "code_switch", "mask+typos")
+DEFAULT_PERTURBATIONS = (
+    "unseen_entities",
+    "context_replacement",
+    "foreign_names",
+    "mask",
+    "random_replace",
+    "typos",
+    "strip_diacritics",
+    "case_noise",
+    "code_switch",
+    "mask+typos",
+)
 
 
 def run_comparison(
-    pairs: Sequence[tuple[str, Sequence[str]]], methods: Sequence[str] = METHODS, *, encoder: str = "e5-small",
-    epochs: int = 1, max_train_samples: int | None = 2000, max_unlabeled: int | None = 2000,
-    max_eval_samples: int | None = 300, max_test_samples: int | None = 300, perturbations: Sequence[Any] = DEFAULT_PERTURBATIONS,
-    seeds: Sequence[int] = (0,), n_resamples: int = 1000, mlm_sentences: int | None = 1000, models_dir: str | Path = "results/models/07_methods",
-    results_dir: str | Path = "results/07_methods", figures_dir: str | Path = "figures/07_methods",
-    learning_rate: float = 1e-4, batch_size: int = 16, scale: Sequence[Mapping[str, Any]] = (),
-    scale_methods: Sequence[str] = ("direct",), say: Callable[[str], None] = print,
+    pairs: Sequence[tuple[str, Sequence[str]]],
+    methods: Sequence[str] = METHODS,
+    *,
+    encoder: str = "e5-small",
+    epochs: int = 1,
+    max_train_samples: int | None = 2000,
+    max_unlabeled: int | None = 2000,
+    max_eval_samples: int | None = 300,
+    max_test_samples: int | None = 300,
+    perturbations: Sequence[Any] = DEFAULT_PERTURBATIONS,
+    seeds: Sequence[int] = (0,),
+    n_resamples: int = 1000,
+    mlm_sentences: int | None = 1000,
+    models_dir: str | Path = "results/models/07_methods",
+    results_dir: str | Path = "results/07_methods",
+    figures_dir: str | Path = "figures/07_methods",
+    learning_rate: float = 1e-4,
+    batch_size: int = 16,
+    scale: Sequence[Mapping[str, Any]] = (),
+    scale_methods: Sequence[str] = ("direct",),
+    say: Callable[[str], None] = print,
 ) -> tuple[MethodsEvaluation, pd.DataFrame]:
     """Every method on every ``(target, sources)`` pair, one suite per pair, one table, comparison and figure.
 
@@ -662,35 +902,70 @@ def run_comparison(
     shared = {"learning_rate": learning_rate, "epochs": epochs, "freeze_embeddings": MethodConfig.freeze_embeddings}
     for entry in scale:
         own = encoder_settings(entry["name"], **{k: entry.get(k) for k in TRAIN_SETTINGS}, defaults=shared)
-        variants += [(f"{m}@{entry['name']}", m, {"encoder": entry["name"], **own}) for m in scale_methods
-                     if entry["name"] != encoder]
+        variants += [
+            (f"{m}@{entry['name']}", m, {"encoder": entry["name"], **own})
+            for m in scale_methods
+            if entry["name"] != encoder
+        ]
     evs, costs = [], []
     for target, sources in pairs:
         models = {}
         for name, m, over in variants:
             settings: dict[str, Any] = {"encoder": encoder, "learning_rate": learning_rate, "epochs": epochs, **over}
-            mc = MethodConfig(method=m, target=target, sources=tuple(sources if m in ("multi-source", "distill") else sources[:1]),
-                              max_train_samples=max_train_samples, batch_size=batch_size,
-                              max_unlabeled=max_unlabeled, max_eval_samples=max_eval_samples,
-                              mlm=MLMSettings(max_sentences=mlm_sentences, progress=False), **settings)
+            mc = MethodConfig(
+                method=m,
+                target=target,
+                sources=tuple(sources if m in ("multi-source", "distill") else sources[:1]),
+                max_train_samples=max_train_samples,
+                batch_size=batch_size,
+                max_unlabeled=max_unlabeled,
+                max_eval_samples=max_eval_samples,
+                mlm=MLMSettings(max_sentences=mlm_sentences, progress=False),
+                **settings,
+            )
             tm = train_method(mc, models_dir, say=say)
             models[name] = tm.spec
-            costs.append({"target": target, "method": name, "encoder": mc.encoder, "sources": "+".join(mc.used_sources),
-                          "cached": tm.cached, "train_seconds": tm.info.get("train_seconds", tm.seconds),
-                          "path": str(tm.path), "teacher_weights": json.dumps(tm.info.get("teacher_weights"))})
-        evs.append(evaluate_methods(models, target, sources, perturbations, seeds=seeds, max_test_samples=max_test_samples,
-                                    max_domain_sentences=max_test_samples, n_resamples=n_resamples,
-                                    baseline="direct" if "direct" in models else None, reference_encoder=encoder,
-                                    say=say))
-    ev = MethodsEvaluation(pd.concat([e.table for e in evs], ignore_index=True),
-                           pd.concat([e.comparison for e in evs], ignore_index=True), [n for e in evs for n in e.notes])
+            costs.append(
+                {
+                    "target": target,
+                    "method": name,
+                    "encoder": mc.encoder,
+                    "sources": "+".join(mc.used_sources),
+                    "cached": tm.cached,
+                    "train_seconds": tm.info.get("train_seconds", tm.seconds),
+                    "path": str(tm.path),
+                    "teacher_weights": json.dumps(tm.info.get("teacher_weights")),
+                }
+            )
+        evs.append(
+            evaluate_methods(
+                models,
+                target,
+                sources,
+                perturbations,
+                seeds=seeds,
+                max_test_samples=max_test_samples,
+                max_domain_sentences=max_test_samples,
+                n_resamples=n_resamples,
+                baseline="direct" if "direct" in models else None,
+                reference_encoder=encoder,
+                say=say,
+            )
+        )
+    ev = MethodsEvaluation(
+        pd.concat([e.table for e in evs], ignore_index=True),
+        pd.concat([e.comparison for e in evs], ignore_index=True),
+        [n for e in evs for n in e.notes],
+    )
     write_evaluation(ev, results_dir, pairs=[f"{'+'.join(s)}-{t}" for t, s in pairs], encoder=encoder)
     cost = pd.DataFrame(costs)
     from xner.signature import signature, write_table
 
     write_table(cost, Path(results_dir) / "methods_training_cost.csv", signature(stage="07_methods", encoder=encoder))
-    save_figure(plot_method_heatmap(ev.table, title=f"F1 drop under perturbation, by method ({encoder})"),
-                Path(figures_dir) / "methods_heatmap")
+    save_figure(
+        plot_method_heatmap(ev.table, title=f"F1 drop under perturbation, by method ({encoder})"),
+        Path(figures_dir) / "methods_heatmap",
+    )
     return ev, cost
 
 
@@ -705,8 +980,13 @@ def _parse_pair(text: str) -> tuple[str, list[str]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m xner.methods --pair id+nl:ms --pair nl+id:af``."""
     ap = argparse.ArgumentParser(prog="python -m xner.methods", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--pair", action="append", type=_parse_pair, required=True,
-                    help="SOURCES:TARGET; the first source is the direct/lora/madx source (repeatable)")
+    ap.add_argument(
+        "--pair",
+        action="append",
+        type=_parse_pair,
+        required=True,
+        help="SOURCES:TARGET; the first source is the direct/lora/madx source (repeatable)",
+    )
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     ap.add_argument("--encoder", default="e5-small")
     ap.add_argument("--epochs", type=int, default=1)
@@ -723,18 +1003,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--figures-dir", default="figures/07_methods")
     ap.add_argument("--learning-rate", type=float, default=1e-4, help="fine-tuning learning rate (LoRA: its own)")
     ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--scale", nargs="*", default=[], metavar="ENCODER",
-                    help="encoder-size axis: encoders of configs/scale.yaml trained with --scale-methods too")
+    ap.add_argument(
+        "--scale",
+        nargs="*",
+        default=[],
+        metavar="ENCODER",
+        help="encoder-size axis: encoders of configs/scale.yaml trained with --scale-methods too",
+    )
     ap.add_argument("--scale-methods", nargs="+", default=["direct"], choices=METHODS)
     a = ap.parse_args(argv)
     scale = [{"name": n} for n in a.scale]  # each encoder's own settings come from configs/scale.yaml
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    ev, cost = run_comparison(a.pair, a.methods, encoder=a.encoder, epochs=a.epochs, max_train_samples=a.max_train_samples,
-                              max_unlabeled=a.max_unlabeled, max_eval_samples=a.max_eval_samples,
-                              max_test_samples=a.max_test_samples, perturbations=a.perturbations, seeds=a.seeds,
-                              n_resamples=a.n_resamples, mlm_sentences=a.mlm_sentences, models_dir=a.models_dir, results_dir=a.results_dir,
-                              figures_dir=a.figures_dir, learning_rate=a.learning_rate, batch_size=a.batch_size,
-                              scale=scale, scale_methods=a.scale_methods)
+    ev, cost = run_comparison(
+        a.pair,
+        a.methods,
+        encoder=a.encoder,
+        epochs=a.epochs,
+        max_train_samples=a.max_train_samples,
+        max_unlabeled=a.max_unlabeled,
+        max_eval_samples=a.max_eval_samples,
+        max_test_samples=a.max_test_samples,
+        perturbations=a.perturbations,
+        seeds=a.seeds,
+        n_resamples=a.n_resamples,
+        mlm_sentences=a.mlm_sentences,
+        models_dir=a.models_dir,
+        results_dir=a.results_dir,
+        figures_dir=a.figures_dir,
+        learning_rate=a.learning_rate,
+        batch_size=a.batch_size,
+        scale=scale,
+        scale_methods=a.scale_methods,
+    )
     print(cost.to_string())
     md = summary_markdown(ev)
     Path(a.results_dir, "methods_summary.md").write_text(md, encoding="utf-8")
@@ -749,7 +1049,24 @@ if __name__ == "__main__":
 
 
 __all__ = [
-    "CachedPredictor", "METHODS", "MethodConfig", "MethodError", "MethodsEvaluation", "SETTING", "TrainedMethod",
-    "drop_difference", "drop_matrix", "evaluate_methods", "language_adapter", "main", "plot_method_heatmap",
-    "encoder_settings", "robustness_summary", "run_comparison", "scale_encoders", "summary_markdown", "train_method", "write_evaluation",
+    "CachedPredictor",
+    "METHODS",
+    "MethodConfig",
+    "MethodError",
+    "MethodsEvaluation",
+    "SETTING",
+    "TrainedMethod",
+    "drop_difference",
+    "drop_matrix",
+    "evaluate_methods",
+    "language_adapter",
+    "main",
+    "plot_method_heatmap",
+    "encoder_settings",
+    "robustness_summary",
+    "run_comparison",
+    "scale_encoders",
+    "summary_markdown",
+    "train_method",
+    "write_evaluation",
 ]

@@ -10,8 +10,8 @@ calling seqeval once per resample is orders of magnitude slower; the tests check
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 from scipy import stats
@@ -66,7 +66,7 @@ class Score:
     n_pred: int
     n_correct: int
     mode: str = "strict"
-    per_type: dict[str, "Score"] = field(default_factory=dict)
+    per_type: dict[str, Score] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, float | int | str]:
         """The overall scores as a flat dict (no per-type entries)."""
@@ -83,7 +83,7 @@ def _prf(c: int, g: int, p: int, mode: str) -> Score:
 def _check(gold: Tags, pred: Tags) -> None:
     if len(gold) != len(pred):
         raise ScoringError(f"gold has {len(gold)} sentences but predictions have {len(pred)}")
-    for i, (g, p) in enumerate(zip(gold, pred)):
+    for i, (g, p) in enumerate(zip(gold, pred, strict=True)):
         if len(g) != len(p):
             raise ScoringError(f"sentence {i}: gold has {len(g)} tags but the prediction has {len(p)}")
 
@@ -92,7 +92,7 @@ def sentence_counts(gold: Tags, pred: Tags, mode: str = "strict") -> np.ndarray:
     """Per-sentence counts ``[n_gold, n_pred, n_correct]`` (an ``(n, 3)`` int array), the unit of resampling."""
     _check(gold, pred)
     out = np.zeros((len(gold), 3), dtype=np.int64)
-    for i, (g, p) in enumerate(zip(gold, pred)):
+    for i, (g, p) in enumerate(zip(gold, pred, strict=True)):
         ge, pe = _entities(g, mode), _entities(p, mode)
         out[i, 0], out[i, 1] = len(ge), len(pe)
         out[i, 2] = len(set(ge) & set(pe))
@@ -113,7 +113,7 @@ def score(gold: Tags, pred: Tags, mode: str = "strict") -> Score:
     _check(gold, pred)
     tot = np.zeros(3, dtype=np.int64)
     per: dict[str, np.ndarray] = {}
-    for g, p in zip(gold, pred):
+    for g, p in zip(gold, pred, strict=True):
         ge, pe = set(_entities(g, mode)), set(_entities(p, mode))
         for e in ge:
             per.setdefault(e[0], np.zeros(3, dtype=np.int64))[0] += 1
@@ -146,8 +146,15 @@ def _f1_stat(g: np.ndarray, p: np.ndarray, c: np.ndarray, axis: int = -1) -> np.
 
 def _bootstrap(data: tuple[np.ndarray, ...], statistic, n_resamples: int, confidence: float, seed: int):
     return stats.bootstrap(
-        data, statistic, paired=True, vectorized=True, n_resamples=n_resamples, confidence_level=confidence,
-        method="percentile", random_state=np.random.default_rng(seed), batch=max(1, 2_000_000 // max(1, len(data[0]))),
+        data,
+        statistic,
+        paired=True,
+        vectorized=True,
+        n_resamples=n_resamples,
+        confidence_level=confidence,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+        batch=max(1, 2_000_000 // max(1, len(data[0]))),
     )
 
 
@@ -180,8 +187,14 @@ def _delta_stat(ga, pa, ca, gb, pb, cb, axis: int = -1):
 
 
 def paired_bootstrap(
-    gold: Tags, pred_a: Tags, pred_b: Tags, n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95,
-    mode: str = "strict", gold_b: Tags | None = None,
+    gold: Tags,
+    pred_a: Tags,
+    pred_b: Tags,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    mode: str = "strict",
+    gold_b: Tags | None = None,
 ) -> PairedResult:
     """Paired bootstrap test of F1(a) − F1(b): the same resampled sentences score both systems.
 

@@ -8,9 +8,9 @@ tables exist and says plainly which ones it could not draw and why.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -71,7 +71,11 @@ def fig_native_vs_transfer(tables: dict[str, pd.DataFrame]):
     from xner.figures import PALETTE, plt, style
 
     ev = _need(tables, "evaluation", "04")
-    ev = ev[(ev["perturbation"] == "clean") & (ev["eval_lang"] == ev["target"]) & ev["setting"].isin(["native", "zero-shot"])]
+    ev = ev[
+        (ev["perturbation"] == "clean")
+        & (ev["eval_lang"] == ev["target"])
+        & ev["setting"].isin(["native", "zero-shot"])
+    ]
     if ev.empty:
         raise MissingTables("the evaluation tables hold no clean native/zero-shot rows on a target test set")
     ev = ev.assign(pair=ev[RUN_PAIR])
@@ -85,9 +89,17 @@ def fig_native_vs_transfer(tables: dict[str, pd.DataFrame]):
             sub = g[(g["model"] == m) & (g["setting"] == s)].set_index("pair").reindex(pairs)
             x = np.arange(len(pairs)) + (k - (len(cells) - 1) / 2) * width
             err = np.vstack([sub["f1"] - sub["f1_low"], sub["f1_high"] - sub["f1"]]) * 100
-            ax.bar(x, sub["f1"] * 100, width, yerr=err, capsize=2, label=f"{m} {s}",
-                   color=PALETTE[(k // 2) % len(PALETTE)], alpha=1.0 if s == "native" else 0.55,
-                   edgecolor=PALETTE[(k // 2) % len(PALETTE)])
+            ax.bar(
+                x,
+                sub["f1"] * 100,
+                width,
+                yerr=err,
+                capsize=2,
+                label=f"{m} {s}",
+                color=PALETTE[(k // 2) % len(PALETTE)],
+                alpha=1.0 if s == "native" else 0.55,
+                edgecolor=PALETTE[(k // 2) % len(PALETTE)],
+            )
         ax.set_xticks(range(len(pairs)), pairs)
         ax.set_ylabel("strict span F1 (target test)")
         ax.set_ylim(0, 100)
@@ -103,7 +115,9 @@ def fig_degradation(tables: dict[str, pd.DataFrame]):
     if "applied" in adv:
         adv = adv[adv["applied"].astype(str).str.lower().isin(["true", "1"])]
     adv["column"] = adv[RUN_PAIR] + " " + adv["setting"] + " (" + adv["model"].astype(str) + ")"
-    return plot_degradation_heatmap(_stage_view(adv), value="drop", rows="perturbation", cols="column", title="F1 drop (points)")
+    return plot_degradation_heatmap(
+        _stage_view(adv), value="drop", rows="perturbation", cols="column", title="F1 drop (points)"
+    )
 
 
 def fig_divergence_vs_drop(tables: dict[str, pd.DataFrame], n_measures: int = 6):
@@ -130,7 +144,9 @@ def fig_methods(tables: dict[str, pd.DataFrame]):
     """Robustness of the methods: F1 drop per method × perturbation, one panel per target (stage 07's heatmap)."""
     from xner.methods import plot_method_heatmap
 
-    return plot_method_heatmap(_stage_view(_need(tables, "methods", "07")), title="F1 drop under perturbation, by method")
+    return plot_method_heatmap(
+        _stage_view(_need(tables, "methods", "07")), title="F1 drop under perturbation, by method"
+    )
 
 
 def fig_dial(tables: dict[str, pd.DataFrame]):

@@ -29,7 +29,9 @@ def _preview(csv: Path, rows: int) -> str:
     return df.head(rows).round(4).to_html(index=False, border=0) + more
 
 
-def build_report(results_root: str | Path, figures_root: str | Path, out: str | Path | None = None, preview_rows: int = 8) -> Path:
+def build_report(
+    results_root: str | Path, figures_root: str | Path, out: str | Path | None = None, preview_rows: int = 8
+) -> Path:
     """Write ``index.html`` linking every executed notebook (HTML), table (with a preview) and figure (PNG).
 
     Sections follow the folder layout ``<results_root>/<pair>/…``; the file is rewritten atomically. Entries are
@@ -38,18 +40,28 @@ def build_report(results_root: str | Path, figures_root: str | Path, out: str | 
     results_root, figures_root = Path(results_root), Path(figures_root)
     out = Path(out) if out is not None else results_root / "index.html"
     base = out.parent
-    parts = [f"<!doctype html><meta charset='utf-8'><title>xner run</title><style>{_STYLE}</style>",
-             "<h1>xner — run report</h1>",
-             f"<p>Results: <code>{html.escape(str(results_root))}</code>; figures: <code>{html.escape(str(figures_root))}</code>.</p>"]
-    groups = sorted({p.relative_to(results_root).parts[0] for p in results_root.rglob("*")
-                     if p.is_file() and len(p.relative_to(results_root).parts) > 1})
+    parts = [
+        f"<!doctype html><meta charset='utf-8'><title>xner run</title><style>{_STYLE}</style>",
+        "<h1>xner — run report</h1>",
+        f"<p>Results: <code>{html.escape(str(results_root))}</code>; figures: <code>{html.escape(str(figures_root))}</code>.</p>",
+    ]
+    groups = sorted(
+        {
+            p.relative_to(results_root).parts[0]
+            for p in results_root.rglob("*")
+            if p.is_file() and len(p.relative_to(results_root).parts) > 1
+        }
+    )
     for group in groups:
         folder = results_root / group
         parts.append(f"<h2>{html.escape(group)}</h2>")
         notebooks = sorted(folder.glob("*.html"))
         if notebooks:
-            parts.append("<p>Executed notebooks: " + ", ".join(
-                f"<a href='{_rel(nb, base)}'>{html.escape(nb.stem)}</a>" for nb in notebooks) + "</p>")
+            parts.append(
+                "<p>Executed notebooks: "
+                + ", ".join(f"<a href='{_rel(nb, base)}'>{html.escape(nb.stem)}</a>" for nb in notebooks)
+                + "</p>"
+            )
         for csv in sorted(folder.rglob("*.csv")):
             parts.append(f"<h3><a href='{_rel(csv, base)}'>{html.escape(str(csv.relative_to(folder)))}</a></h3>")
             parts.append(_preview(csv, preview_rows))
@@ -57,8 +69,10 @@ def build_report(results_root: str | Path, figures_root: str | Path, out: str | 
         for png in figs:
             pdf = png.with_suffix(".pdf")
             link = _rel(pdf if pdf.is_file() else png, base)
-            parts.append(f"<figure><a href='{link}'><img src='{_rel(png, base)}'></a>"
-                         f"<figcaption>{html.escape(str(png.relative_to(figures_root / group).with_suffix('')))}</figcaption></figure>")
+            parts.append(
+                f"<figure><a href='{link}'><img src='{_rel(png, base)}'></a>"
+                f"<figcaption>{html.escape(str(png.relative_to(figures_root / group).with_suffix('')))}</figcaption></figure>"
+            )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text("\n".join(parts) + "\n", encoding="utf-8")

@@ -26,8 +26,16 @@ STAGES = {
     "06": "06_figures",
     "07": "07_methods",
 }
-_ALIASES = {"inspection": "01", "data": "01", "divergence": "02", "projection": "03", "training": "04",
-            "adversarial": "05", "figures": "06", "methods": "07"}
+_ALIASES = {
+    "inspection": "01",
+    "data": "01",
+    "divergence": "02",
+    "projection": "03",
+    "training": "04",
+    "adversarial": "05",
+    "figures": "06",
+    "methods": "07",
+}
 
 
 class StageFailed(RuntimeError):
@@ -115,13 +123,20 @@ def run_stage(
     jupytext.write(jupytext.read(notebook_source(name)), tmp_in)
     try:
         papermill.execute_notebook(
-            str(tmp_in), str(tmp_out), parameters=params, kernel_name="python3", progress_bar=progress,
-            cwd=str(config.repo_root()), log_output=False,
+            str(tmp_in),
+            str(tmp_out),
+            parameters=params,
+            kernel_name="python3",
+            progress_bar=progress,
+            cwd=str(config.repo_root()),
+            log_output=False,
         )
     except PapermillExecutionError as exc:
         failed = out_dir / f"{name_out}.failed.ipynb"
         tmp_out.replace(failed)
-        raise StageFailed(f"stage {name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} (executed copy: {failed})") from None
+        raise StageFailed(
+            f"stage {name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} (executed copy: {failed})"
+        ) from None
     finally:
         tmp_in.unlink(missing_ok=True)
     sig = signature(stage=name, languages=pair.split("-") if pair else [], variant=variant or "", parameters=params)

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -33,11 +33,24 @@ if TYPE_CHECKING:
     import datasets
     import matplotlib.figure
 
-    from xner.perturb.base import Perturbation
 
 SCHEMA = (
-    "source", "target", "setting", "model", "seed", "eval_lang", "eval_dataset", "eval_split", "perturbation",
-    "n_sentences", "precision", "recall", "f1", "f1_low", "f1_high", "lenient_f1",
+    "source",
+    "target",
+    "setting",
+    "model",
+    "seed",
+    "eval_lang",
+    "eval_dataset",
+    "eval_split",
+    "perturbation",
+    "n_sentences",
+    "precision",
+    "recall",
+    "f1",
+    "f1_low",
+    "f1_high",
+    "lenient_f1",
 )
 DROP_COLUMNS = ("drop", "drop_low", "drop_high", "p_value")
 REPORT_COLUMNS = tuple(PerturbationReport("x", 0).as_row())
@@ -66,7 +79,7 @@ class ModelSpec:
 class EvalSet:
     """A test set and its identity in the table; ``extra`` columns (e.g. a label-mapping report) ride along."""
 
-    dataset: "datasets.Dataset"
+    dataset: datasets.Dataset
     lang: str
     eval_dataset: str = "wikiann"
     split: str = "test"
@@ -93,11 +106,13 @@ def predict(predictor: Any, tokens: list[list[str]], name: str = "model") -> lis
     """Call a predictor (``.predict(tokens)`` or a plain callable) and check it returned one tag per word."""
     fn = predictor.predict if hasattr(predictor, "predict") else predictor
     if not callable(fn):
-        raise SuiteError(f"model {name!r}: expected an object with .predict(tokens) or a callable, got {type(predictor).__name__}")
+        raise SuiteError(
+            f"model {name!r}: expected an object with .predict(tokens) or a callable, got {type(predictor).__name__}"
+        )
     out = fn(tokens)
     if len(out) != len(tokens):
         raise SuiteError(f"model {name!r} returned {len(out)} sentences for {len(tokens)}")
-    for i, (toks, tags) in enumerate(zip(tokens, out)):
+    for i, (toks, tags) in enumerate(zip(tokens, out, strict=True)):
         if len(toks) != len(tags):
             raise SuiteError(f"model {name!r}: sentence {i} has {len(toks)} words but {len(tags)} predicted tags")
     return [list(t) for t in out]
@@ -122,7 +137,7 @@ def _eval_set(name: str, ts: Any) -> EvalSet:
     return EvalSet(ts, lang)
 
 
-def _gold(ds: "datasets.Dataset") -> tuple[list[list[str]], list[list[str]]]:
+def _gold(ds: datasets.Dataset) -> tuple[list[list[str]], list[list[str]]]:
     from xner.data import tag_names
 
     return [list(t) for t in ds["tokens"]], tag_names(ds)
@@ -150,7 +165,7 @@ def run_suite(
     test_sets: Mapping[str, Any],
     perturbations: Sequence[Any],
     *,
-    contexts: "PerturbationContext | Mapping[str, PerturbationContext] | None" = None,
+    contexts: PerturbationContext | Mapping[str, PerturbationContext] | None = None,
     seeds: Sequence[int] = (0,),
     n_resamples: int = 1000,
     confidence: float = 0.95,
@@ -193,7 +208,9 @@ def run_suite(
         names = [p.name for p in built]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise SuiteError(f"perturbations {dupes} appear twice; give each a distinct label, e.g. {{'name': 'mask', 'rate': 0.3, 'label': 'mask@0.3'}}")
+            raise SuiteError(
+                f"perturbations {dupes} appear twice; give each a distinct label, e.g. {{'name': 'mask', 'rate': 0.3, 'label': 'mask@0.3'}}"
+            )
         for pert in built:
             for pseed in seeds:
                 with warnings.catch_warnings():
@@ -206,7 +223,9 @@ def run_suite(
                     row = _base_row(spec, ts, pert.name)
                     row.update(rep.as_row())
                     if not rep.applied:
-                        row.update({k: math.nan for k in ("precision", "recall", "f1", "f1_low", "f1_high", "lenient_f1")})
+                        row.update(
+                            {k: math.nan for k in ("precision", "recall", "f1", "f1_low", "f1_high", "lenient_f1")}
+                        )
                         row.update({k: math.nan for k in DROP_COLUMNS})
                         row["n_sentences"] = len(tokens)
                         rows.append(row)
@@ -214,7 +233,9 @@ def run_suite(
                     pred = predict(spec.predictor, p_tokens, mname)
                     row.update(score_row(p_gold, pred, **boot))
                     test = paired_bootstrap(gold, clean_pred[mname], pred, gold_b=p_gold, mode="strict", **boot)
-                    row.update({"drop": test.delta, "drop_low": test.low, "drop_high": test.high, "p_value": test.p_value})
+                    row.update(
+                        {"drop": test.delta, "drop_low": test.low, "drop_high": test.high, "p_value": test.p_value}
+                    )
                     rows.append(row)
     table = pd.DataFrame(rows)
     extra_cols = [c for c in table.columns if c not in COLUMNS]
@@ -274,7 +295,9 @@ def suite_signature(table: pd.DataFrame, **fields: Any) -> dict[str, Any]:
     )
 
 
-def write_suite(result: SuiteResult, results_dir: str | Path, stem: str = "adversarial", **sig_fields: Any) -> list[Path]:
+def write_suite(
+    result: SuiteResult, results_dir: str | Path, stem: str = "adversarial", **sig_fields: Any
+) -> list[Path]:
     """Write the table (``<stem>.csv`` + signature), the replacement records and the full reports (JSON)."""
     import json
 
@@ -288,7 +311,12 @@ def write_suite(result: SuiteResult, results_dir: str | Path, stem: str = "adver
         paths.append(write_table(records, results_dir / f"{stem}_replacements.csv", sig))
     rep_path = results_dir / f"{stem}_reports.json"
     payload = [
-        {"test_set": ts, "perturbation": p, "perturbation_seed": s, **{k: v for k, v in r.to_dict().items() if k != "records"}}
+        {
+            "test_set": ts,
+            "perturbation": p,
+            "perturbation_seed": s,
+            **{k: v for k, v in r.to_dict().items() if k != "records"},
+        }
         for (ts, p, s), r in sorted(result.reports.items())
     ]
     rep_path.write_text(json.dumps(payload, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
@@ -310,7 +338,9 @@ def load_predictor(path: str | Path) -> Any:
         from xner.modeling.predict import NERModel
 
         return NERModel.load(path)
-    raise SuiteError(f"{path}: not a trained model folder (expected crf_config.json for a CRF or config.json for an encoder)")
+    raise SuiteError(
+        f"{path}: not a trained model folder (expected crf_config.json for a CRF or config.json for an encoder)"
+    )
 
 
 def _saved_meta(path: Path) -> dict[str, Any]:
@@ -342,15 +372,25 @@ def load_models(models: Mapping[str, Any], source: str, target: str) -> dict[str
         meta = {**_saved_meta(path), **info}
         setting = str(meta.get("setting", name))
         src = str(meta.get("source", target if setting == "native" else source))
-        out[name] = ModelSpec(load_predictor(path), source=src, target=str(meta.get("target", target)), setting=setting,
-                              model=str(meta.get("model", "crf" if (path / "crf_config.json").is_file() else path.name)),
-                              seed=int(meta.get("seed", 0)))
+        out[name] = ModelSpec(
+            load_predictor(path),
+            source=src,
+            target=str(meta.get("target", target)),
+            setting=setting,
+            model=str(meta.get("model", "crf" if (path / "crf_config.json").is_file() else path.name)),
+            seed=int(meta.get("seed", 0)),
+        )
     return out
 
 
 def quick_crf_models(
-    source_train: "datasets.Dataset", target_train: "datasets.Dataset", source: str, target: str,
-    *, n_train: int = 1000, max_iterations: int = 50,
+    source_train: datasets.Dataset,
+    target_train: datasets.Dataset,
+    source: str,
+    target: str,
+    *,
+    n_train: int = 1000,
+    max_iterations: int = 50,
 ) -> dict[str, ModelSpec]:
     """Train two small feature CRFs in place (native: target train; zero-shot: source train) on the first
     ``n_train`` sentences: the quick default that runs the stage without trained checkpoints."""
@@ -363,15 +403,21 @@ def quick_crf_models(
         ) from exc
     cfg = CRFConfig(max_train_samples=n_train, max_iterations=max_iterations)
     return {
-        "native": ModelSpec(train_crf(target_train, config=cfg), source=target, target=target, setting="native", model="crf"),
-        "zero-shot": ModelSpec(train_crf(source_train, config=cfg), source=source, target=target, setting="zero-shot", model="crf"),
+        "native": ModelSpec(
+            train_crf(target_train, config=cfg), source=target, target=target, setting="native", model="crf"
+        ),
+        "zero-shot": ModelSpec(
+            train_crf(source_train, config=cfg), source=source, target=target, setting="zero-shot", model="crf"
+        ),
     }
 
 
 # ------------------------------------------------------------------------------------- comparisons
 
 
-def side_by_side(table: pd.DataFrame, settings: Sequence[str] = ("native", "zero-shot"), value: str = "f1") -> pd.DataFrame:
+def side_by_side(
+    table: pd.DataFrame, settings: Sequence[str] = ("native", "zero-shot"), value: str = "f1"
+) -> pd.DataFrame:
     """Native and transfer models of a pair next to each other, one row per test set × perturbation.
 
     Values are averaged over model seeds and perturbation seeds; columns are ``<value>_<setting>`` and
@@ -398,8 +444,12 @@ def degradation_matrix(
 
 
 def plot_degradation_heatmap(
-    table: pd.DataFrame, value: str = "drop", rows: str = "perturbation", cols: str = "setting", title: str | None = None
-) -> "matplotlib.figure.Figure":
+    table: pd.DataFrame,
+    value: str = "drop",
+    rows: str = "perturbation",
+    cols: str = "setting",
+    title: str | None = None,
+) -> matplotlib.figure.Figure:
     """Heatmap of F1 drop (points of F1) per perturbation × setting; not-applied cells are marked ``n/a``."""
     import matplotlib.pyplot as plt
 
@@ -412,7 +462,13 @@ def plot_degradation_heatmap(
         masked = np.ma.masked_invalid(data)
         finite = data[np.isfinite(data)]
         vmax = float(np.abs(finite).max()) if finite.size else 1.0
-        im = ax.imshow(masked, cmap=SEQUENTIAL_CMAP, vmin=min(0.0, float(finite.min()) if finite.size else 0.0), vmax=vmax or 1.0, aspect="auto")
+        im = ax.imshow(
+            masked,
+            cmap=SEQUENTIAL_CMAP,
+            vmin=min(0.0, float(finite.min()) if finite.size else 0.0),
+            vmax=vmax or 1.0,
+            aspect="auto",
+        )
         ax.set_xticks(range(data.shape[1]), [str(c) for c in mat.columns], rotation=30, ha="right")
         ax.set_yticks(range(data.shape[0]), [str(r) for r in mat.index])
         for i in range(data.shape[0]):

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,8 +38,24 @@ from xner.modeling.train import TrainingDataError, cap, check_same_labels, train
 log = logging.getLogger(__name__)
 
 SETTINGS = ("native", "zero-shot", "multi-source", "few-shot", "translate-train")
-SCHEMA = ["source", "target", "setting", "model", "seed", "eval_lang", "eval_dataset", "eval_split", "perturbation",
-          "n_sentences", "precision", "recall", "f1", "f1_low", "f1_high", "lenient_f1"]
+SCHEMA = [
+    "source",
+    "target",
+    "setting",
+    "model",
+    "seed",
+    "eval_lang",
+    "eval_dataset",
+    "eval_split",
+    "perturbation",
+    "n_sentences",
+    "precision",
+    "recall",
+    "f1",
+    "f1_low",
+    "f1_high",
+    "lenient_f1",
+]
 EXTRA = ["few_shot_k", "n_train_sentences"]
 
 Predictor = Callable[[list[list[str]]], list[list[str]]]
@@ -83,7 +100,9 @@ class TransferSpec:
         if s != "few-shot" and self.k is not None:
             raise SettingError(f"k (few-shot target sentences) only applies to few-shot, not {s}")
         if s == "translate-train" and not self.projected:
-            raise SettingError("translate-train needs projected=<CoNLL folder or file written by stage 03 (projection)>")
+            raise SettingError(
+                "translate-train needs projected=<CoNLL folder or file written by stage 03 (projection)>"
+            )
         if s != "translate-train" and self.projected:
             raise SettingError(f"projected data only applies to translate-train, not {s}")
 
@@ -186,7 +205,9 @@ def build_setting_data(
         return mapped
 
     if spec.setting == "translate-train":
-        train = conform(cap(load_projected(spec.projected, spec.target), max_train_samples), f"projected {spec.projected}")
+        train = conform(
+            cap(load_projected(spec.projected, spec.target), max_train_samples), f"projected {spec.projected}"
+        )
     else:
         parts = []
         for src in spec.sources:
@@ -228,8 +249,12 @@ def build_setting_data(
 def _concat(a: Any, b: Any, label_set: LabelSet) -> Any:
     from xner.data import from_lists
 
-    return from_lists(list(a["tokens"]) + list(b["tokens"]), tag_names(a) + tag_names(b),
-                      langs=list(a["langs"]) + list(b["langs"]), label_set=label_set)
+    return from_lists(
+        list(a["tokens"]) + list(b["tokens"]),
+        tag_names(a) + tag_names(b),
+        langs=list(a["langs"]) + list(b["langs"]),
+        label_set=label_set,
+    )
 
 
 def evaluate_predictor(
@@ -254,10 +279,22 @@ def evaluate_predictor(
         strict = score(gold, pred, mode="strict")
         ci = bootstrap_ci(gold, pred, n_resamples=n_resamples, seed=seed, mode="strict")
         lenient = score(gold, pred, mode="lenient")
-        rows.append({**meta, "eval_lang": ev.lang, "eval_dataset": ev.dataset, "eval_split": ev.split,
-                     "perturbation": perturbation, "n_sentences": len(tokens), "precision": strict.precision,
-                     "recall": strict.recall, "f1": strict.f1, "f1_low": ci.low, "f1_high": ci.high,
-                     "lenient_f1": lenient.f1})
+        rows.append(
+            {
+                **meta,
+                "eval_lang": ev.lang,
+                "eval_dataset": ev.dataset,
+                "eval_split": ev.split,
+                "perturbation": perturbation,
+                "n_sentences": len(tokens),
+                "precision": strict.precision,
+                "recall": strict.recall,
+                "f1": strict.f1,
+                "f1_low": ci.low,
+                "f1_high": ci.high,
+                "lenient_f1": lenient.f1,
+            }
+        )
         if predictions_dir is not None:
             from xner.data import from_lists
 
@@ -304,9 +341,14 @@ def run_setting(
     cfg = train_config or TrainConfig(model=model)
     seed = cfg.seed if seed is None else seed
     cfg = dataclasses.replace(cfg, model=model, seed=seed)
-    data = build_setting_data(spec, seed=seed, max_train_samples=cfg.max_train_samples,
-                              max_eval_samples=cfg.max_eval_samples, max_predict_samples=cfg.max_predict_samples,
-                              loader=loader)
+    data = build_setting_data(
+        spec,
+        seed=seed,
+        max_train_samples=cfg.max_train_samples,
+        max_eval_samples=cfg.max_eval_samples,
+        max_predict_samples=cfg.max_predict_samples,
+        loader=loader,
+    )
     out = Path(output_dir) if output_dir is not None else None
     t0 = time.perf_counter()
     history = None
@@ -316,35 +358,85 @@ def run_setting(
             predictor.save(out / "model")
     else:
         ft = dataclasses.replace(cfg, max_train_samples=None, max_eval_samples=None)  # caps applied per language above
-        res = train_ner(data.train, data.dev, ft, encoder=encoder, languages=spec.languages, encoder_seed=encoder_seed,
-                        output_dir=(out / "model") if out is not None else None,
-                        run_name=f"{model} {spec.setting} {spec.source}→{spec.target} seed {seed}")
+        res = train_ner(
+            data.train,
+            data.dev,
+            ft,
+            encoder=encoder,
+            languages=spec.languages,
+            encoder_seed=encoder_seed,
+            output_dir=(out / "model") if out is not None else None,
+            run_name=f"{model} {spec.setting} {spec.source}→{spec.target} seed {seed}",
+        )
         predictor, history = res.model, res.history
     train_seconds = time.perf_counter() - t0
-    meta = {"source": spec.source, "target": spec.target, "setting": spec.setting, "model": model, "seed": seed,
-            "few_shot_k": spec.k, "n_train_sentences": len(data.train)}
+    meta = {
+        "source": spec.source,
+        "target": spec.target,
+        "setting": spec.setting,
+        "model": model,
+        "seed": seed,
+        "few_shot_k": spec.k,
+        "n_train_sentences": len(data.train),
+    }
     t1 = time.perf_counter()
-    rows = evaluate_predictor(predictor, data.evals, meta=meta, n_resamples=n_resamples, seed=seed,
-                              predictions_dir=(out / "predictions") if out is not None else None)
+    rows = evaluate_predictor(
+        predictor,
+        data.evals,
+        meta=meta,
+        n_resamples=n_resamples,
+        seed=seed,
+        predictions_dir=(out / "predictions") if out is not None else None,
+    )
     eval_seconds = time.perf_counter() - t1
     if history is not None:
         history = history.assign(source=spec.source, target=spec.target, setting=spec.setting, model=model, seed=seed)
-    stats = {"train_seconds": train_seconds, "eval_seconds": eval_seconds,
-             "eval_sentences": int(sum(len(e.data) for e in data.evals)), **data.notes}
+    stats = {
+        "train_seconds": train_seconds,
+        "eval_seconds": eval_seconds,
+        "eval_sentences": int(sum(len(e.data) for e in data.evals)),
+        **data.notes,
+    }
     return SettingResult(rows=rows, predictor=predictor, history=history, data=data, stats=stats)
 
 
-def spec_for(setting: str, source: str | Sequence[str], target: str, *, k: int | None = None,
-             projected: str | Path | None = None, dataset: str = "wikiann",
-             type_map: dict[str, str | None] | None = None) -> TransferSpec:
+def spec_for(
+    setting: str,
+    source: str | Sequence[str],
+    target: str,
+    *,
+    k: int | None = None,
+    projected: str | Path | None = None,
+    dataset: str = "wikiann",
+    type_map: dict[str, str | None] | None = None,
+) -> TransferSpec:
     """Build a :class:`TransferSpec` from a pair's source(s) and target (``source`` may be ``"a+b"``)."""
     sources = tuple(source.split("+")) if isinstance(source, str) else tuple(source)
     if setting == "native":
         sources = (target,)
-    return TransferSpec(setting=setting, target=target, sources=sources, k=k if setting == "few-shot" else None,
-                        projected=str(projected) if projected and setting == "translate-train" else None,
-                        dataset=dataset, type_map=type_map)
+    return TransferSpec(
+        setting=setting,
+        target=target,
+        sources=sources,
+        k=k if setting == "few-shot" else None,
+        projected=str(projected) if projected and setting == "translate-train" else None,
+        dataset=dataset,
+        type_map=type_map,
+    )
 
 
-__all__ = ["EXTRA", "EvalSet", "SCHEMA", "SETTINGS", "SettingData", "SettingError", "SettingResult", "TransferSpec",
-           "build_setting_data", "evaluate_predictor", "load_projected", "run_setting", "spec_for"]
+__all__ = [
+    "EXTRA",
+    "EvalSet",
+    "SCHEMA",
+    "SETTINGS",
+    "SettingData",
+    "SettingError",
+    "SettingResult",
+    "TransferSpec",
+    "build_setting_data",
+    "evaluate_predictor",
+    "load_projected",
+    "run_setting",
+    "spec_for",
+]

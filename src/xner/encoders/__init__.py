@@ -13,8 +13,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from xner.encoders.mini import MiniConfig
@@ -35,12 +36,14 @@ def _not_found(name: str, why: str) -> EncoderNotFoundError:
         f"encoder {name!r} cannot be found: {why}. Without the hub, point the model setting at a local folder "
         "that holds config.json, the weights and the tokenizer files (e.g. one written by save_pretrained, or "
         "`huggingface-cli download NAME --local-dir FOLDER` on a machine with the hub), or use an offline encoder: "
-        + ", ".join(OFFLINE_ENCODERS) + "."
+        + ", ".join(OFFLINE_ENCODERS)
+        + "."
     )
 
 
-def resolve_encoder(name: str, *, languages: Sequence[str] | None = None, seed: int = 0,
-                    mini_config: "MiniConfig | None" = None) -> str:
+def resolve_encoder(
+    name: str, *, languages: Sequence[str] | None = None, seed: int = 0, mini_config: MiniConfig | None = None
+) -> str:
     """Map an encoder name to a path or hub name that ``from_pretrained`` accepts (see the module docstring).
 
     Args:
@@ -78,7 +81,9 @@ def resolve_encoder(name: str, *, languages: Sequence[str] | None = None, seed: 
     except (OSError, ValueError) as exc:
         local_error = exc
     if _hub_offline():
-        raise _not_found(name, f"HF_HUB_OFFLINE is set and it is not in the local Hugging Face cache ({local_error})") from local_error
+        raise _not_found(
+            name, f"HF_HUB_OFFLINE is set and it is not in the local Hugging Face cache ({local_error})"
+        ) from local_error
     try:
         AutoConfig.from_pretrained(name)
     except (OSError, ValueError) as exc:

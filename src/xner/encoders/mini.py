@@ -22,9 +22,10 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -71,18 +72,26 @@ def _help(text: str, **kw: Any) -> Any:
 class MiniConfig:
     """How to build a mini encoder (tokenizer + masked-language-model pretraining)."""
 
-    size: str = _help("Named size: " + ", ".join(SIZES) + " (layers/width/heads/epochs in mini.SIZES).", default="small")
-    vocab_size: int = _help("Unigram vocabulary size (the same for every size, so size is the only change).", default=8000)
+    size: str = _help(
+        "Named size: " + ", ".join(SIZES) + " (layers/width/heads/epochs in mini.SIZES).", default="small"
+    )
+    vocab_size: int = _help(
+        "Unigram vocabulary size (the same for every size, so size is the only change).", default=8000
+    )
     min_frequency: int = _help("Words seen fewer times are left out of the tokenizer's training text.", default=1)
     lowercase: bool = _help("Lowercase the text (off: case is a strong NER cue in cased scripts).", default=False)
-    max_length: int = _help("Maximum sub-words per sequence, special tokens included (= position embeddings).", default=128)
+    max_length: int = _help(
+        "Maximum sub-words per sequence, special tokens included (= position embeddings).", default=128
+    )
     epochs: int | None = _help("Pretraining passes over the text (None: the size's default).", default=None)
     batch_size: int = _help("Sequences per optimisation step.", default=64)
     learning_rate: float | None = _help("Peak AdamW learning rate (None: the size's default).", default=None)
     warmup_ratio: float = _help("Share of steps for linear warm-up.", default=0.06)
     weight_decay: float = _help("AdamW weight decay.", default=0.01)
     mlm_probability: float = _help("Share of words masked per sequence (at least one word per sequence).", default=0.15)
-    whole_word_masking: bool = _help("Mask all pieces of a chosen word (else pieces are chosen independently).", default=True)
+    whole_word_masking: bool = _help(
+        "Mask all pieces of a chosen word (else pieces are chosen independently).", default=True
+    )
     dropout: float = _help("Hidden and attention dropout of the encoder.", default=0.1)
     seed: int = _help("Seed for tokenizer data order, initialisation, masking and shuffling.", default=0)
     dataset: str = _help("Dataset whose train-split tokens (never labels) are the pretraining text.", default="wikiann")
@@ -127,8 +136,13 @@ def parse_name(name: str) -> str | None:
 # ---------------------------------------------------------------------------------------------- tokenizer
 
 
-def train_tokenizer(sentences: Sequence[Sequence[str]], vocab_size: int = 8000, min_frequency: int = 1,
-                    lowercase: bool = False, max_length: int = 128) -> Any:
+def train_tokenizer(
+    sentences: Sequence[Sequence[str]],
+    vocab_size: int = 8000,
+    min_frequency: int = 1,
+    lowercase: bool = False,
+    max_length: int = 128,
+) -> Any:
     """Train a Unigram (SentencePiece-style, as XLM-R's) tokenizer on word-tokenized sentences; return a fast
     Hugging Face tokenizer (``tokenizers`` Unigram model, ``▁`` word prefix, ``[CLS] … [SEP]``).
 
@@ -153,14 +167,32 @@ def train_tokenizer(sentences: Sequence[Sequence[str]], vocab_size: int = 8000, 
         raise MiniEncoderError(f"no words seen at least {min_frequency} times to train a tokenizer on")
     proto = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines), model_writer=proto, vocab_size=vocab_size, model_type="unigram",
-        character_coverage=1.0, num_threads=1, split_digits=False, byte_fallback=False, hard_vocab_limit=False,
-        pad_id=0, pad_piece=SPECIALS[0], unk_id=1, unk_piece=SPECIALS[1], bos_id=-1, eos_id=-1,
-        user_defined_symbols=list(SPECIALS[2:]), normalization_rule_name="nfkc_cf" if lowercase else "nfkc",
-        add_dummy_prefix=True, shuffle_input_sentence=False, max_sentence_length=1 << 16, minloglevel=2,
+        sentence_iterator=iter(lines),
+        model_writer=proto,
+        vocab_size=vocab_size,
+        model_type="unigram",
+        character_coverage=1.0,
+        num_threads=1,
+        split_digits=False,
+        byte_fallback=False,
+        hard_vocab_limit=False,
+        pad_id=0,
+        pad_piece=SPECIALS[0],
+        unk_id=1,
+        unk_piece=SPECIALS[1],
+        bos_id=-1,
+        eos_id=-1,
+        user_defined_symbols=list(SPECIALS[2:]),
+        normalization_rule_name="nfkc_cf" if lowercase else "nfkc",
+        add_dummy_prefix=True,
+        shuffle_input_sentence=False,
+        max_sentence_length=1 << 16,
+        minloglevel=2,
     )
     sp = spm.SentencePieceProcessor(model_proto=proto.getvalue())
-    vocab = [(sp.id_to_piece(i), 0.0 if i < len(SPECIALS) else float(sp.get_score(i))) for i in range(sp.get_piece_size())]
+    vocab = [
+        (sp.id_to_piece(i), 0.0 if i < len(SPECIALS) else float(sp.get_score(i))) for i in range(sp.get_piece_size())
+    ]
     if [p for p, _ in vocab[: len(SPECIALS)]] != list(SPECIALS):
         raise MiniEncoderError(f"unexpected special pieces {vocab[: len(SPECIALS)]}")
     tok = Tokenizer(models.Unigram(vocab, unk_id=1, byte_fallback=False))
@@ -172,10 +204,19 @@ def train_tokenizer(sentences: Sequence[Sequence[str]], vocab_size: int = 8000, 
     tok.add_special_tokens(list(SPECIALS))
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
-    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                                   sep_token="[SEP]", mask_token="[MASK]", model_max_length=max_length)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=max_length,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- pretraining
@@ -202,10 +243,18 @@ def pretrain(sentences: Sequence[Sequence[str]], cfg: MiniConfig, out_dir: str |
     vocab = len(tokenizer)
     seqs = mlm_sequences(tokenizer, sentences, cfg.max_length)
     spec = cfg.spec
-    mcfg = BertConfig(vocab_size=vocab, hidden_size=spec.hidden, num_hidden_layers=spec.layers,
-                      num_attention_heads=spec.heads, intermediate_size=spec.intermediate,
-                      max_position_embeddings=cfg.max_length, type_vocab_size=2, pad_token_id=tokenizer.pad_token_id,
-                      hidden_dropout_prob=cfg.dropout, attention_probs_dropout_prob=cfg.dropout)
+    mcfg = BertConfig(
+        vocab_size=vocab,
+        hidden_size=spec.hidden,
+        num_hidden_layers=spec.layers,
+        num_attention_heads=spec.heads,
+        intermediate_size=spec.intermediate,
+        max_position_embeddings=cfg.max_length,
+        type_vocab_size=2,
+        pad_token_id=tokenizer.pad_token_id,
+        hidden_dropout_prob=cfg.dropout,
+        attention_probs_dropout_prob=cfg.dropout,
+    )
     model = BertForMaskedLM(mcfg)
     epochs = int(res["epochs"])
     rng = np.random.default_rng(cfg.seed)
@@ -213,23 +262,48 @@ def pretrain(sentences: Sequence[Sequence[str]], cfg: MiniConfig, out_dir: str |
     if epochs > 0:
         decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "norm" not in n.lower()]
         no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "norm" not in n.lower())]
-        optim = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=float(res["learning_rate"]))
-        history = train_mlm(model.bert, model.cls, seqs, optim, epochs=epochs, batch_size=cfg.batch_size, rng=rng,
-                            mask_id=tokenizer.mask_token_id, pad_id=tokenizer.pad_token_id, vocab_size=vocab,
-                            n_special=len(SPECIALS), probability=cfg.mlm_probability,
-                            whole_word=cfg.whole_word_masking, warmup_ratio=cfg.warmup_ratio,
-                            clip=list(model.parameters()), desc=f"pretraining mini-{cfg.size}", progress=cfg.progress)
+        optim = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=float(res["learning_rate"]),
+        )
+        history = train_mlm(
+            model.bert,
+            model.cls,
+            seqs,
+            optim,
+            epochs=epochs,
+            batch_size=cfg.batch_size,
+            rng=rng,
+            mask_id=tokenizer.mask_token_id,
+            pad_id=tokenizer.pad_token_id,
+            vocab_size=vocab,
+            n_special=len(SPECIALS),
+            probability=cfg.mlm_probability,
+            whole_word=cfg.whole_word_masking,
+            warmup_ratio=cfg.warmup_ratio,
+            clip=list(model.parameters()),
+            desc=f"pretraining mini-{cfg.size}",
+            progress=cfg.progress,
+        )
     model.eval()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     seconds = time.perf_counter() - t_start
-    meta = {"settings": res, "n_sentences": len(sentences), "n_words": sum(len(s) for s in sentences),
-            "n_sequences": len(seqs), "vocab_size": vocab, "parameters": sum(p.numel() for p in model.bert.parameters()),
-            "history": history, "seconds": seconds,
-            "pretrain_tokens_per_s": sum(h["tokens"] for h in history) / sum(h["seconds"] for h in history) if history else None}
+    meta = {
+        "settings": res,
+        "n_sentences": len(sentences),
+        "n_words": sum(len(s) for s in sentences),
+        "n_sequences": len(seqs),
+        "vocab_size": vocab,
+        "parameters": sum(p.numel() for p in model.bert.parameters()),
+        "history": history,
+        "seconds": seconds,
+        "pretrain_tokens_per_s": sum(h["tokens"] for h in history) / sum(h["seconds"] for h in history)
+        if history
+        else None,
+    }
     (out / "mini_encoder.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return out
 
@@ -259,8 +333,14 @@ def cache_root() -> Path:
     return xconfig.cache_dir() / "models" / "mini"
 
 
-def mini_encoder(languages: Sequence[str], size: str = "small", seed: int = 0, *,
-                 config: MiniConfig | None = None, text: Sequence[Sequence[str]] | None = None) -> Path:
+def mini_encoder(
+    languages: Sequence[str],
+    size: str = "small",
+    seed: int = 0,
+    *,
+    config: MiniConfig | None = None,
+    text: Sequence[Sequence[str]] | None = None,
+) -> Path:
     """Return the folder of a pretrained mini encoder for ``languages``, pretraining it once if not cached.
 
     The cache key covers the sorted languages, every setting (size, seed, vocabulary, epochs …) and a digest of
@@ -268,11 +348,15 @@ def mini_encoder(languages: Sequence[str], size: str = "small", seed: int = 0, *
     languages' WikiANN train tokens (tests, other corpora).
     """
     if not languages:
-        raise MiniEncoderError("a mini encoder needs the languages of its pretraining text, e.g. languages=['id', 'ms']")
+        raise MiniEncoderError(
+            "a mini encoder needs the languages of its pretraining text, e.g. languages=['id', 'ms']"
+        )
     cfg = dataclasses.replace(config, size=size, seed=seed) if config is not None else MiniConfig(size=size, seed=seed)
     langs = sorted(set(languages))
     sentences = [list(s) for s in text] if text is not None else pretraining_text(langs, cfg.dataset)
-    key_src = json.dumps({"languages": langs, "settings": cfg.resolved(), "text": text_digest(sentences)}, sort_keys=True)
+    key_src = json.dumps(
+        {"languages": langs, "settings": cfg.resolved(), "text": text_digest(sentences)}, sort_keys=True
+    )
     key = hashlib.sha256(key_src.encode("utf-8")).hexdigest()[:12]
     final = cache_root() / f"mini-{cfg.size}-{'+'.join(langs)}-seed{seed}-{key}"
     if (final / "mini_encoder.json").is_file():
@@ -300,5 +384,15 @@ def mini_encoder(languages: Sequence[str], size: str = "small", seed: int = 0, *
     return final
 
 
-__all__ = ["MiniConfig", "MiniEncoderError", "MiniSize", "SIZES", "cache_root", "mini_encoder",
-           "parse_name", "pretrain", "pretraining_text", "train_tokenizer"]
+__all__ = [
+    "MiniConfig",
+    "MiniEncoderError",
+    "MiniSize",
+    "SIZES",
+    "cache_root",
+    "mini_encoder",
+    "parse_name",
+    "pretrain",
+    "pretraining_text",
+    "train_tokenizer",
+]

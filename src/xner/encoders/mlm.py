@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,8 +44,17 @@ def mlm_sequences(tokenizer: Any, sentences: Sequence[Sequence[str]], max_length
     return out
 
 
-def mask_batch(seqs: Sequence[MLMSequence], rng: np.random.Generator, *, mask_id: int, pad_id: int, vocab_size: int,
-               n_special: int, probability: float, whole_word: bool) -> dict[str, torch.Tensor]:
+def mask_batch(
+    seqs: Sequence[MLMSequence],
+    rng: np.random.Generator,
+    *,
+    mask_id: int,
+    pad_id: int,
+    vocab_size: int,
+    n_special: int,
+    probability: float,
+    whole_word: bool,
+) -> dict[str, torch.Tensor]:
     """BERT masking (80 % [MASK], 10 % random piece, 10 % unchanged) of ``probability`` of the words (or pieces)
     of each sequence, at least one per sequence; labels are the original ids there and -100 elsewhere.
 
@@ -71,7 +81,11 @@ def mask_batch(seqs: Sequence[MLMSequence], rng: np.random.Generator, *, mask_id
         ids[i, pos[r < 0.8]] = mask_id
         rnd = pos[(r >= 0.8) & (r < 0.9)]
         ids[i, rnd] = rng.integers(n_special, vocab_size, size=len(rnd))
-    return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(att), "labels": torch.from_numpy(labels)}
+    return {
+        "input_ids": torch.from_numpy(ids),
+        "attention_mask": torch.from_numpy(att),
+        "labels": torch.from_numpy(labels),
+    }
 
 
 def masked_lm_loss(encoder: Any, head: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -127,8 +141,16 @@ def train_mlm(
         t0 = time.perf_counter()
         loss_sum, nb, ntok = 0.0, 0, 0
         for idx in length_grouped_batches(lengths, batch_size, rng, True):
-            batch = mask_batch([seqs[i] for i in idx], rng, mask_id=mask_id, pad_id=pad_id, vocab_size=vocab_size,
-                               n_special=n_special, probability=probability, whole_word=whole_word)
+            batch = mask_batch(
+                [seqs[i] for i in idx],
+                rng,
+                mask_id=mask_id,
+                pad_id=pad_id,
+                vocab_size=vocab_size,
+                n_special=n_special,
+                probability=probability,
+                whole_word=whole_word,
+            )
             loss = masked_lm_loss(encoder, head, batch)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(clip, max_grad_norm)
@@ -140,8 +162,15 @@ def train_mlm(
             ntok += int(batch["attention_mask"].sum())
             bar.update(1)
         dt = time.perf_counter() - t0
-        history.append({"epoch": epoch, "mlm_loss": loss_sum / max(1, nb), "seconds": dt, "tokens": ntok,
-                        "tokens_per_s": ntok / dt if dt > 0 else float("nan")})
+        history.append(
+            {
+                "epoch": epoch,
+                "mlm_loss": loss_sum / max(1, nb),
+                "seconds": dt,
+                "tokens": ntok,
+                "tokens_per_s": ntok / dt if dt > 0 else float("nan"),
+            }
+        )
         bar.set_postfix(loss=f"{loss_sum / max(1, nb):.3f}")
     bar.close()
     encoder.eval()

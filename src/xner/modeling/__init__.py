@@ -17,7 +17,7 @@ from typing import Any
 from xner.modeling.config import ConfigError, TrainConfig, describe, load_config, save_config
 from xner.modeling.crf import CRFConfig, CRFTagger, train_crf
 from xner.modeling.predict import ModelLoadError, NERModel, load_tokenizer
-from xner.modeling.train import TrainResult, TrainingDataError, train_ner
+from xner.modeling.train import TrainingDataError, TrainResult, train_ner
 
 
 def load_predictor(path: str | Path, **kwargs: Any) -> "NERModel | CRFTagger":
@@ -32,7 +32,21 @@ def load_predictor(path: str | Path, **kwargs: Any) -> "NERModel | CRFTagger":
         return NERModel.load(p, **kwargs)
     raise ModelLoadError(f"{path}: neither a fine-tuned checkpoint (config.json) nor a CRF (model.crfsuite)")
 
+
 __all__ = [
-    "CRFConfig", "CRFTagger", "ConfigError", "ModelLoadError", "NERModel", "TrainConfig", "TrainResult",
-    "TrainingDataError", "describe", "load_config", "load_predictor", "load_tokenizer", "save_config", "train_crf", "train_ner",
+    "CRFConfig",
+    "CRFTagger",
+    "ConfigError",
+    "ModelLoadError",
+    "NERModel",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingDataError",
+    "describe",
+    "load_config",
+    "load_predictor",
+    "load_tokenizer",
+    "save_config",
+    "train_crf",
+    "train_ner",
 ]

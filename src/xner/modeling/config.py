@@ -57,8 +57,12 @@ class TrainConfig:
     max_grad_norm: float = _help("Gradient clipping norm (0 disables clipping).", default=1.0)
     seed: int = _help("Seed for head initialisation, dropout, shuffling and sampling.", default=0)
     max_train_samples: int | None = _help("Use only the first N training sentences (quick runs).", default=None)
-    max_eval_samples: int | None = _help("Use only the first N dev sentences for early stopping (quick runs).", default=None)
-    max_predict_samples: int | None = _help("Use only the first N sentences of each test set (quick runs).", default=None)
+    max_eval_samples: int | None = _help(
+        "Use only the first N dev sentences for early stopping (quick runs).", default=None
+    )
+    max_predict_samples: int | None = _help(
+        "Use only the first N sentences of each test set (quick runs).", default=None
+    )
     early_stopping_patience: int | None = _help(
         "Stop after this many epochs without a better dev strict F1 and keep the best epoch; None disables.",
         default=2,
@@ -75,9 +79,7 @@ class TrainConfig:
         "Batch training windows of similar length (shuffled mega-batches sorted by length): less padding.",
         default=True,
     )
-    num_threads: int | None = _help(
-        "torch CPU threads (default: the CPUs this process may use).", default=None
-    )
+    num_threads: int | None = _help("torch CPU threads (default: the CPUs this process may use).", default=None)
     head: str = _help(
         "Output layer: 'softmax' (independent per-word classification, the standard) or 'crf' (a linear-chain CRF "
         "over the per-word logits, trained jointly; its transitions are saved as xner_crf.json).",
@@ -90,7 +92,9 @@ class TrainConfig:
         "decodes with its learned transitions.",
         default="viterbi",
     )
-    save_checkpoint: bool = _help("Save the best model with save_pretrained into the run's output folder.", default=True)
+    save_checkpoint: bool = _help(
+        "Save the best model with save_pretrained into the run's output folder.", default=True
+    )
     progress: bool = _help("Show tqdm progress bars.", default=True)
 
     def __post_init__(self) -> None:
@@ -191,7 +195,9 @@ def load_config(source: str | Path | dict[str, Any] | None = None, cls: type[T] 
     known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(f"{where}: unknown setting(s) {unknown} for {cls.__name__}; known: {', '.join(sorted(known))}")
+        raise ConfigError(
+            f"{where}: unknown setting(s) {unknown} for {cls.__name__}; known: {', '.join(sorted(known))}"
+        )
     return cls(**values)
 
 

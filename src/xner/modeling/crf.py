@@ -15,9 +15,10 @@ import dataclasses
 import json
 import time
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from xner.data import label_set_of, tag_names
 from xner.modeling.config import _coerce
@@ -37,7 +38,9 @@ class CRFConfig:
     max_iterations: int = _help("Maximum L-BFGS iterations.", default=150)
     window: int = _help("Context words on each side whose features are added.", default=2)
     max_affix: int = _help("Longest prefix/suffix feature (characters).", default=4)
-    all_possible_transitions: bool = _help("Learn weights for transitions unseen in training (e.g. O→I-X).", default=True)
+    all_possible_transitions: bool = _help(
+        "Learn weights for transitions unseen in training (e.g. O→I-X).", default=True
+    )
     min_freq: int = _help("Drop features seen fewer times than this in training.", default=1)
     max_train_samples: int | None = _help("Use only the first N training sentences.", default=None)
 
@@ -68,11 +71,18 @@ def short_shape(word: str) -> str:
 
 def _word_feats(w: str, max_affix: int) -> dict[str, Any]:
     low = w.lower()
-    f: dict[str, Any] = {"w": low, "shape": shape(w)[:12], "sshape": short_shape(w),
-                         "title": w.istitle(), "upper": w.isupper(), "digit": any(c.isdigit() for c in w),
-                         "alldigit": w.isdigit(), "hyphen": "-" in w,
-                         "punct": all(unicodedata.category(c).startswith("P") for c in w),
-                         "len": min(len(w), 8)}
+    f: dict[str, Any] = {
+        "w": low,
+        "shape": shape(w)[:12],
+        "sshape": short_shape(w),
+        "title": w.istitle(),
+        "upper": w.isupper(),
+        "digit": any(c.isdigit() for c in w),
+        "alldigit": w.isdigit(),
+        "hyphen": "-" in w,
+        "punct": all(unicodedata.category(c).startswith("P") for c in w),
+        "len": min(len(w), 8),
+    }
     for k in range(1, max_affix + 1):
         if len(low) >= k:
             f[f"p{k}"] = low[:k]
@@ -126,11 +136,13 @@ class CRFTagger:
     def _feats(self, tokens: Sequence[Sequence[str]]) -> list[list[dict[str, Any]]]:
         return [sentence_features(t, self.config.window, self.config.max_affix) for t in tokens]
 
-    def fit(self, tokens: Sequence[Sequence[str]], tags: Sequence[Sequence[str]], model_file: str | Path | None = None) -> "CRFTagger":
+    def fit(
+        self, tokens: Sequence[Sequence[str]], tags: Sequence[Sequence[str]], model_file: str | Path | None = None
+    ) -> CRFTagger:
         """Train on word-tokenized sentences and their IOB2 tags (empty sentences are skipped and counted)."""
         import sklearn_crfsuite
 
-        pairs = [(list(t), list(g)) for t, g in zip(tokens, tags) if len(t) > 0]
+        pairs = [(list(t), list(g)) for t, g in zip(tokens, tags, strict=True) if len(t) > 0]
         self.skipped_empty = len(tokens) - len(pairs)
         if not pairs:
             raise TrainingDataError("the training split is empty: nothing to train the CRF on")
@@ -138,9 +150,15 @@ class CRFTagger:
             if len(t) != len(g):
                 raise TrainingDataError(f"sentence {i}: {len(t)} tokens but {len(g)} tags")
         c = self.config
-        self.crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=c.c1, c2=c.c2, max_iterations=c.max_iterations,
-                                        all_possible_transitions=c.all_possible_transitions, min_freq=c.min_freq,
-                                        model_filename=str(model_file) if model_file else None)
+        self.crf = sklearn_crfsuite.CRF(
+            algorithm="lbfgs",
+            c1=c.c1,
+            c2=c.c2,
+            max_iterations=c.max_iterations,
+            all_possible_transitions=c.all_possible_transitions,
+            min_freq=c.min_freq,
+            model_filename=str(model_file) if model_file else None,
+        )
         t0 = time.perf_counter()
         self.crf.fit(self._feats([p[0] for p in pairs]), [p[1] for p in pairs])
         self.train_seconds = time.perf_counter() - t0
@@ -153,7 +171,7 @@ class CRFTagger:
         idx = [i for i, t in enumerate(tokens) if len(t) > 0]
         pred = self.crf.predict(self._feats([tokens[i] for i in idx])) if idx else []
         out: list[list[str]] = [[] for _ in tokens]
-        for i, p in zip(idx, pred):
+        for i, p in zip(idx, pred, strict=True):
             out[i] = list(p)
         return out
 
@@ -168,12 +186,14 @@ class CRFTagger:
         if not name or not Path(name).is_file():
             raise RuntimeError("the CRF model file is not available; train with fit() first")
         (path / "model.crfsuite").write_bytes(Path(name).read_bytes())
-        (path / "crf_config.json").write_text(json.dumps({"config": dataclasses.asdict(self.config),
-                                                          "labels": list(self.labels)}, indent=2) + "\n", encoding="utf-8")
+        (path / "crf_config.json").write_text(
+            json.dumps({"config": dataclasses.asdict(self.config), "labels": list(self.labels)}, indent=2) + "\n",
+            encoding="utf-8",
+        )
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "CRFTagger":
+    def load(cls, path: str | Path) -> CRFTagger:
         """Load a CRF saved by :meth:`save`."""
         import sklearn_crfsuite
 

@@ -14,8 +14,8 @@ per-word logits of windowed sentences (:func:`xner.modeling.predict.viterbi`, sh
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -75,13 +75,17 @@ class CRFHead(torch.nn.Module):
     def save(self, folder: str | Path) -> Path:
         """Write the learned (unconstrained) scores and the labels to ``<folder>/xner_crf.json``."""
         path = Path(folder) / FILE
-        data = {"labels": list(self.labels), "start": self.start.detach().tolist(), "end": self.end.detach().tolist(),
-                "trans": self.trans.detach().tolist()}
+        data = {
+            "labels": list(self.labels),
+            "start": self.start.detach().tolist(),
+            "end": self.end.detach().tolist(),
+            "trans": self.trans.detach().tolist(),
+        }
         path.write_text(json.dumps(data) + "\n", encoding="utf-8")
         return path
 
     @classmethod
-    def load(cls, folder: str | Path) -> "CRFHead":
+    def load(cls, folder: str | Path) -> CRFHead:
         """Read a head written by :meth:`save`."""
         data = json.loads((Path(folder) / FILE).read_text(encoding="utf-8"))
         head = cls(data["labels"])

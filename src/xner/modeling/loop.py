@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,9 @@ class NothingToTrainError(ValueError):
     """There are no features or no trainable parameters."""
 
 
-def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator, group: bool) -> list[list[int]]:
+def length_grouped_batches(
+    lengths: Sequence[int], batch_size: int, rng: np.random.Generator, group: bool
+) -> list[list[int]]:
     """Shuffled batches; with ``group``, windows of similar length share a batch (mega-batches of 50 sorted)."""
     perm = rng.permutation(len(lengths)).tolist()
     if not group:
@@ -150,8 +153,12 @@ def fit(
             if n_batches % 20 == 0:
                 bar.set_postfix(loss=f"{loss_sum / n_batches:.4f}")
         train_s = time.perf_counter() - t0
-        row: dict[str, Any] = {"epoch": epoch, "train_loss": loss_sum / max(1, n_batches), "train_seconds": train_s,
-                               "train_tokens_per_s": n_tok / train_s if train_s > 0 else float("nan")}
+        row: dict[str, Any] = {
+            "epoch": epoch,
+            "train_loss": loss_sum / max(1, n_batches),
+            "train_seconds": train_s,
+            "train_tokens_per_s": n_tok / train_s if train_s > 0 else float("nan"),
+        }
         if use_dev:
             assert predictor is not None and dev_tokens is not None and dev_gold is not None
             t1 = time.perf_counter()
@@ -183,5 +190,12 @@ def fit(
     return FitResult(pd.DataFrame(history), best_epoch)
 
 
-__all__ = ["BatchLoss", "FitResult", "NothingToTrainError", "evaluate_dev", "fit", "length_grouped_batches",
-           "make_optimizer"]
+__all__ = [
+    "BatchLoss",
+    "FitResult",
+    "NothingToTrainError",
+    "evaluate_dev",
+    "fit",
+    "length_grouped_batches",
+    "make_optimizer",
+]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -168,7 +169,7 @@ class NERModel:
                     batch = [feats[i] for i in order[b : b + self.batch_size]]
                     enc = pad_batch(batch, pad, with_labels=False)
                     logits = self.model(**enc).logits.float().numpy()
-                    for f, lg in zip(batch, logits):
+                    for f, lg in zip(batch, logits, strict=True):
                         pos = [p for p, w in enumerate(f.word_index) if w >= 0]
                         words = [f.word_index[p] for p in pos]
                         out[f.sentence][words] = lg[pos]
@@ -214,8 +215,13 @@ class NERModel:
         path.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
-        meta = {"labels": list(self.labels), "max_length": self.max_length,
-                "window_overlap": self.encoder.window_overlap, "name": self.name, "decode": self.decode}
+        meta = {
+            "labels": list(self.labels),
+            "max_length": self.max_length,
+            "window_overlap": self.encoder.window_overlap,
+            "name": self.name,
+            "decode": self.decode,
+        }
         meta.update(extra or {})
         (path / META_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
         if self.crf is not None:
@@ -223,7 +229,7 @@ class NERModel:
         return path
 
     @classmethod
-    def load(cls, path: str | Path, *, batch_size: int = 64, num_threads: int | None = None) -> "NERModel":
+    def load(cls, path: str | Path, *, batch_size: int = 64, num_threads: int | None = None) -> NERModel:
         """Load a fine-tuned checkpoint folder (labels from ``xner_model.json`` or the config's ``id2label``)."""
         from transformers import AutoModelForTokenClassification
 
@@ -233,14 +239,32 @@ class NERModel:
         meta = json.loads((path / META_FILE).read_text(encoding="utf-8")) if (path / META_FILE).is_file() else {}
         model = AutoModelForTokenClassification.from_pretrained(path, local_files_only=True)
         labels = meta.get("labels") or [model.config.id2label[i] for i in range(model.config.num_labels)]
-        from xner.modeling.crf_head import FILE as CRF_FILE, CRFHead
+        from xner.modeling.crf_head import FILE as CRF_FILE
+        from xner.modeling.crf_head import CRFHead
 
         crf = CRFHead.load(path) if (path / CRF_FILE).is_file() else None
-        return cls(model, load_tokenizer(str(path), local_files_only=True), labels,
-                   max_length=int(meta.get("max_length", 128)), window_overlap=float(meta.get("window_overlap", 0.5)),
-                   batch_size=batch_size, num_threads=num_threads or default_threads(), name=meta.get("name", path.name),
-                   decode=meta.get("decode", "viterbi"), crf=crf)
+        return cls(
+            model,
+            load_tokenizer(str(path), local_files_only=True),
+            labels,
+            max_length=int(meta.get("max_length", 128)),
+            window_overlap=float(meta.get("window_overlap", 0.5)),
+            batch_size=batch_size,
+            num_threads=num_threads or default_threads(),
+            name=meta.get("name", path.name),
+            decode=meta.get("decode", "viterbi"),
+            crf=crf,
+        )
 
 
-__all__ = ["META_FILE", "ModelLoadError", "NERModel", "allowed_transitions", "constrained_decode", "load_tokenizer",
-           "pad_batch", "pad_id_of", "viterbi"]
+__all__ = [
+    "META_FILE",
+    "ModelLoadError",
+    "NERModel",
+    "allowed_transitions",
+    "constrained_decode",
+    "load_tokenizer",
+    "pad_batch",
+    "pad_id_of",
+    "viterbi",
+]

@@ -21,8 +21,9 @@ Two rare cases are handled, counted in :class:`EncodeStats` and logged, not hidd
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,11 @@ def plan_windows(piece_counts: Sequence[int], budget: int, overlap: float = 0.5)
             break
         nxt, ctx = end, 0
         # keep context, but leave room for the next word so that every window reaches further than the last
-        while (nxt - 1 > start and ctx + piece_counts[nxt - 1] <= keep
-               and ctx + piece_counts[nxt - 1] + piece_counts[end] <= budget):
+        while (
+            nxt - 1 > start
+            and ctx + piece_counts[nxt - 1] <= keep
+            and ctx + piece_counts[nxt - 1] + piece_counts[end] <= budget
+        ):
             nxt -= 1
             ctx += piece_counts[nxt]
         start = nxt
@@ -144,7 +148,7 @@ class EncodeStats:
         d.pop("examples")
         return d
 
-    def add(self, other: "EncodeStats") -> None:
+    def add(self, other: EncodeStats) -> None:
         """Add another run's counts to this one."""
         for k, v in other.as_dict().items():
             setattr(self, k, getattr(self, k) + v)
@@ -218,13 +222,16 @@ class SubwordEncoder:
         for c in range(0, len(idx), chunk):
             part = idx[c : c + chunk]
             enc = self.tokenizer(
-                [list(sentences[i]) for i in part], is_split_into_words=True, add_special_tokens=False,
-                return_attention_mask=False, return_token_type_ids=False,
+                [list(sentences[i]) for i in part],
+                is_split_into_words=True,
+                add_special_tokens=False,
+                return_attention_mask=False,
+                return_token_type_ids=False,
                 verbose=False,  # long sentences are windowed below, so the "longer than maximum" warning is moot
             )
             for j, si in enumerate(part):
                 words: list[list[int]] = [[] for _ in sentences[si]]
-                for tid, wid in zip(enc["input_ids"][j], enc.word_ids(j)):
+                for tid, wid in zip(enc["input_ids"][j], enc.word_ids(j), strict=True):
                     if wid is not None:
                         words[wid].append(int(tid))
                 for wi, pieces in enumerate(words):
@@ -284,18 +291,37 @@ class SubwordEncoder:
                 widx.extend([-1] * len(self.suffix))
                 feats.append(Feature(ids, lab, widx, si))
         if stats.windowed_sentences:
-            log.info("%d of %d sentences were longer than %d sub-words and were split into windows",
-                     stats.windowed_sentences, stats.sentences, self.max_length)
+            log.info(
+                "%d of %d sentences were longer than %d sub-words and were split into windows",
+                stats.windowed_sentences,
+                stats.sentences,
+                self.max_length,
+            )
         if stats.empty_words:
-            log.warning("%d words had no sub-word and were encoded as the unknown token (e.g. %r)",
-                        stats.empty_words, stats.examples.get("empty_words"))
+            log.warning(
+                "%d words had no sub-word and were encoded as the unknown token (e.g. %r)",
+                stats.empty_words,
+                stats.examples.get("empty_words"),
+            )
         if stats.clipped_words:
-            log.warning("%d words had more than %d sub-words; their tails (%d sub-words) were left out",
-                        stats.clipped_words, self.budget, stats.clipped_pieces)
+            log.warning(
+                "%d words had more than %d sub-words; their tails (%d sub-words) were left out",
+                stats.clipped_words,
+                self.budget,
+                stats.clipped_pieces,
+            )
         return feats, stats
 
 
 __all__ = [
-    "AlignmentError", "EncodeStats", "Feature", "IGNORE_INDEX", "SubwordEncoder", "Window", "align_labels",
-    "effective_max_length", "plan_windows", "special_layout",
+    "AlignmentError",
+    "EncodeStats",
+    "Feature",
+    "IGNORE_INDEX",
+    "SubwordEncoder",
+    "Window",
+    "align_labels",
+    "effective_max_length",
+    "plan_windows",
+    "special_layout",
 ]

@@ -13,9 +13,10 @@ import dataclasses
 import functools
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,8 +70,14 @@ def cap(ds: Any, n: int | None) -> Any:
     return ds if n is None or len(ds) <= n else ds.select(range(n))
 
 
-DROPOUT_KEYS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout_rate", "dropout", "attention_dropout",
-                "classifier_dropout")
+DROPOUT_KEYS = (
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "dropout_rate",
+    "dropout",
+    "attention_dropout",
+    "classifier_dropout",
+)
 
 
 def load_token_classifier(encoder: str, labels: Sequence[str], dropout: float | None = None) -> Any:
@@ -78,7 +85,6 @@ def load_token_classifier(encoder: str, labels: Sequence[str], dropout: float | 
 
     ``dropout`` overrides every dropout setting the checkpoint's configuration has (BERT, XLM-R, T5 names)."""
     from transformers import AutoModelForTokenClassification
-
     from transformers.utils import logging as hf_logging
 
     id2label = dict(enumerate(labels))
@@ -92,8 +98,12 @@ def load_token_classifier(encoder: str, labels: Sequence[str], dropout: float | 
             cfg = AutoConfig.from_pretrained(encoder)
             extra = {k: dropout for k in DROPOUT_KEYS if k in cfg.to_dict()}
         model = AutoModelForTokenClassification.from_pretrained(
-            encoder, num_labels=len(labels), id2label=id2label, label2id={v: k for k, v in id2label.items()},
-            ignore_mismatched_sizes=True, **extra,
+            encoder,
+            num_labels=len(labels),
+            id2label=id2label,
+            label2id={v: k for k, v in id2label.items()},
+            ignore_mismatched_sizes=True,
+            **extra,
         )
         log.info("loaded %s as %s with a new %d-label head", encoder, type(model).__name__, len(labels))
         return model
@@ -167,8 +177,10 @@ def train_ner(
         dev_tokens = [list(t) for t in dev["tokens"]]
         dev_gold = tag_names(dev)
         if not any(t != "O" for s in dev_gold for t in s):
-            raise TrainingDataError("the dev split has no entities: strict F1 is undefined, so it cannot drive "
-                                    "early stopping; pass dev=None to train all epochs without it")
+            raise TrainingDataError(
+                "the dev split has no entities: strict F1 is undefined, so it cannot drive "
+                "early stopping; pass dev=None to train all epochs without it"
+            )
     else:
         log.warning("no dev data: early stopping is off; all %d epochs run and the last epoch is kept", cfg.epochs)
 
@@ -184,9 +196,18 @@ def train_ner(
     crf = None
     if cfg.head == "crf":
         crf = CRFHead(labels)
-    predictor = NERModel(model, tokenizer, labels, max_length=cfg.max_length, window_overlap=cfg.window_overlap,
-                         batch_size=cfg.eval_batch_size, num_threads=threads, name=run_name or cfg.model,
-                         decode="crf" if crf is not None else cfg.decode, crf=crf)
+    predictor = NERModel(
+        model,
+        tokenizer,
+        labels,
+        max_length=cfg.max_length,
+        window_overlap=cfg.window_overlap,
+        batch_size=cfg.eval_batch_size,
+        num_threads=threads,
+        name=run_name or cfg.model,
+        decode="crf" if crf is not None else cfg.decode,
+        crf=crf,
+    )
 
     tokens = [list(t) for t in train["tokens"]]
     feats, enc_stats = predictor.encoder.encode(tokens, train["ner_tags"])
@@ -200,21 +221,47 @@ def train_ner(
         em, tags_, mask = word_emissions(logits, batch["labels"])
         return crf.nll(em, tags_, mask) / mask.sum()
 
-    fitted = fit(model, feats, cfg, batch_loss, pad_id=pad_id_of(tokenizer), predictor=predictor,
-                 dev_tokens=dev_tokens, dev_gold=dev_gold, extra=[crf] if crf is not None else [], desc="epoch")
+    fitted = fit(
+        model,
+        feats,
+        cfg,
+        batch_loss,
+        pad_id=pad_id_of(tokenizer),
+        predictor=predictor,
+        dev_tokens=dev_tokens,
+        dev_gold=dev_gold,
+        extra=[crf] if crf is not None else [],
+        desc="epoch",
+    )
     best_epoch = fitted.best_epoch
     hist = fitted.history
     hist.insert(0, "run", run_name or cfg.model)
-    stats = {"n_train_sentences": len(tokens), "n_dev_sentences": len(dev_tokens), "n_train_windows": len(feats),
-             "encoder": encoder, "threads": threads, **{f"encode_{k}": v for k, v in enc_stats.as_dict().items()}}
+    stats = {
+        "n_train_sentences": len(tokens),
+        "n_dev_sentences": len(dev_tokens),
+        "n_train_windows": len(feats),
+        "encoder": encoder,
+        "threads": threads,
+        **{f"encode_{k}": v for k, v in enc_stats.as_dict().items()},
+    }
     out_dir = None
     if output_dir is not None and cfg.save_checkpoint:
         out_dir = Path(output_dir)
-        predictor.save(out_dir, extra={"encoder": encoder, "best_epoch": best_epoch, "train_config": dataclasses.asdict(cfg),
-                                       "labels_name": label_set.name, "stats": stats})
+        predictor.save(
+            out_dir,
+            extra={
+                "encoder": encoder,
+                "best_epoch": best_epoch,
+                "train_config": dataclasses.asdict(cfg),
+                "labels_name": label_set.name,
+                "stats": stats,
+            },
+        )
         save_config(cfg, out_dir / "train_config.yaml")
         hist.to_csv(out_dir / "history.csv", index=False, lineterminator="\n")
-    return TrainResult(model=predictor, history=hist, best_epoch=best_epoch, output_dir=out_dir, encoder=encoder, stats=stats)
+    return TrainResult(
+        model=predictor, history=hist, best_epoch=best_epoch, output_dir=out_dir, encoder=encoder, stats=stats
+    )
 
 
 def copy_config(cfg: TrainConfig, **changes: Any) -> TrainConfig:
@@ -223,6 +270,11 @@ def copy_config(cfg: TrainConfig, **changes: Any) -> TrainConfig:
 
 
 __all__ = [
-    "TrainResult", "TrainingDataError", "check_same_labels", "copy_config", "load_token_classifier", "set_seed",
+    "TrainResult",
+    "TrainingDataError",
+    "check_same_labels",
+    "copy_config",
+    "load_token_classifier",
+    "set_seed",
     "train_ner",
 ]

@@ -26,8 +26,9 @@ import unicodedata
 import warnings
 from abc import ABC, abstractmethod
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from xner.labels import LabelError, LabelSet, spans_from_tags, validate_iob2
 
@@ -76,10 +77,10 @@ class PerturbationReport:
     reason: str = ""
     notes: list[str] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
-    steps: list["PerturbationReport"] = field(default_factory=list)
+    steps: list[PerturbationReport] = field(default_factory=list)
     current_sentence: int = -1
 
-    def not_applied(self, reason: str) -> "PerturbationReport":
+    def not_applied(self, reason: str) -> PerturbationReport:
         """Mark the run as not applicable with ``reason`` (kept as the first note) and return ``self``."""
         self.applied = False
         self.reason = reason
@@ -126,7 +127,9 @@ class PerturbationReport:
             f"{self.sentences_touched}/{self.n_sentences} sentences, {self.tokens_touched}/{self.n_tokens} tokens touched"
         ]
         if self.entities_replaced:
-            parts.append("entities replaced " + ", ".join(f"{k} {v}" for k, v in sorted(self.entities_replaced.items())))
+            parts.append(
+                "entities replaced " + ", ".join(f"{k} {v}" for k, v in sorted(self.entities_replaced.items()))
+            )
         if self.entities_unavailable:
             parts.append(
                 "NOT replaced (no replacement available) "
@@ -142,7 +145,7 @@ class PerturbationReport:
 class PerturbationResult(NamedTuple):
     """A perturbed dataset and the report of what changed (unpack as ``ds, report = p.apply(...)``)."""
 
-    dataset: "datasets.Dataset"
+    dataset: datasets.Dataset
     report: PerturbationReport
 
 
@@ -227,7 +230,7 @@ def check_sentence(tokens: Sequence[str], tags: Sequence[str], where: str) -> No
             raise LabelError(f"{where}: token {t!r} is empty or contains whitespace")
 
 
-def dataset_lists(ds: "datasets.Dataset") -> tuple[list[Tokens], list[Tags], LabelSet, list[list[str]]]:
+def dataset_lists(ds: datasets.Dataset) -> tuple[list[Tokens], list[Tags], LabelSet, list[list[str]]]:
     """Return tokens, IOB2 tag names, the label set and the ``langs`` lists of a dataset."""
     from xner.data import label_set_of, tag_names
 
@@ -236,7 +239,7 @@ def dataset_lists(ds: "datasets.Dataset") -> tuple[list[Tokens], list[Tags], Lab
     return tokens, tag_names(ds), label_set_of(ds), langs
 
 
-def dataset_lang(ds: "datasets.Dataset") -> str | None:
+def dataset_lang(ds: datasets.Dataset) -> str | None:
     """The language of a dataset from its ``langs`` column (the most frequent code), or ``None``."""
     if "langs" not in ds.column_names:
         return None
@@ -246,12 +249,12 @@ def dataset_lang(ds: "datasets.Dataset") -> str | None:
 
 def to_dataset(
     tokens: list[Tokens], tags: list[Tags], label_set: LabelSet, orig_langs: list[list[str]]
-) -> "datasets.Dataset":
+) -> datasets.Dataset:
     """Build a dataset like the input: same label set, each sentence's language code on every word."""
     from xner.data import from_lists
 
     langs = []
-    for toks, old in zip(tokens, orig_langs):
+    for toks, old in zip(tokens, orig_langs, strict=True):
         code = Counter(old).most_common(1)[0][0] if old else ""
         langs.append(list(old) if len(old) == len(toks) else [code] * len(toks))
     return from_lists(tokens, tags, langs=langs, label_set=label_set)
@@ -294,7 +297,7 @@ class Perturbation(ABC):
             raise LabelError(f"{len(tokens)} token sentences but {len(tags)} tag sentences")
         toks = [list(t) for t in tokens]
         tgs = [list(t) for t in tags]
-        for i, (a, b) in enumerate(zip(toks, tgs)):
+        for i, (a, b) in enumerate(zip(toks, tgs, strict=True)):
             check_sentence(a, b, f"input sentence {i}")
         report = self.new_report(seed, lang)
         report.n_sentences = len(toks)
@@ -307,7 +310,7 @@ class Perturbation(ABC):
             return ListResult(toks, tgs, report)
         out_tok: list[Tokens] = []
         out_tag: list[Tags] = []
-        for i, (a, b) in enumerate(zip(toks, tgs)):
+        for i, (a, b) in enumerate(zip(toks, tgs, strict=True)):
             rng = sentence_rng(self.name, seed, i)
             report.current_sentence = i
             na, nb = self.perturb_sentence(a, b, rng, report)
@@ -315,7 +318,9 @@ class Perturbation(ABC):
             if len(na) == 0 and len(a) > 0:
                 raise LabelError(f"{self.name}: output sentence {i} is empty")
             if entity_types(nb) != entity_types(b):
-                raise LabelError(f"{self.name}: output sentence {i} changed the entity types {entity_types(b)} → {entity_types(nb)}")
+                raise LabelError(
+                    f"{self.name}: output sentence {i} changed the entity types {entity_types(b)} → {entity_types(nb)}"
+                )
             if na != a:
                 report.sentences_touched += 1
             out_tok.append(na)
@@ -334,7 +339,7 @@ class Perturbation(ABC):
             report.not_applied(f"nothing was changed ({why})")
             warnings.warn(f"{self.name}: {report.reason}", PerturbationWarning, stacklevel=3)
 
-    def apply(self, ds: "datasets.Dataset", seed: int = 0) -> PerturbationResult:
+    def apply(self, ds: datasets.Dataset, seed: int = 0) -> PerturbationResult:
         """Perturb a dataset (``tokens``/``ner_tags``/``langs``) with ``seed``; return it with the report.
 
         When the perturbation cannot be applied, the returned dataset is the input and ``report.applied`` is

@@ -68,13 +68,15 @@ class CodeSwitch(Perturbation):
             )
         n = sum(
             1
-            for toks, tgs in zip(tokens, tags)
-            for t, g in zip(toks, tgs)
+            for toks, tgs in zip(tokens, tags, strict=True)
+            for t, g in zip(toks, tgs, strict=True)
             if g == "O" and is_word(t) and self._options(t)
         )
         report.ops["translatable"] = n
         if n == 0:
-            raise PerturbationUnavailable(f"the {self.dictionary.describe()} translates no context word of the test set")
+            raise PerturbationUnavailable(
+                f"the {self.dictionary.describe()} translates no context word of the test set"
+            )
 
     def _options(self, word: str) -> list[list[str]]:
         opts = []
@@ -90,14 +92,16 @@ class CodeSwitch(Perturbation):
         """Switch drawn translatable context words; entities are never touched."""
         out_tok: Tokens = []
         out_tag: Tags = []
-        for tok, tag in zip(tokens, tags):
+        for tok, tag in zip(tokens, tags, strict=True):
             if tag != "O" or not is_word(tok):
                 out_tok.append(tok)
                 out_tag.append(tag)
                 continue
             opts = self._options(tok)
             if not opts:
-                report.skipped["no translation" if not self.dictionary.translations(tok) else "no usable translation"] += 1
+                report.skipped[
+                    "no translation" if not self.dictionary.translations(tok) else "no usable translation"
+                ] += 1
             elif rng.random() < self.rate:
                 new = opts[0] if self.choice == "first" else rng.choice(opts)
                 new = [match_case(tok, new[0])] + new[1:]

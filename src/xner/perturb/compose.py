@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from xner.perturb.base import (
     ListResult,
@@ -38,11 +39,15 @@ class Compose(Perturbation):
         """The steps' names and parameters, in order."""
         return {"steps": [{"name": s.name, **s.params()} for s in self.steps]}
 
-    def perturb_sentence(self, tokens: Tokens, tags: Tags, rng: random.Random, report: PerturbationReport) -> tuple[Tokens, Tags]:
+    def perturb_sentence(
+        self, tokens: Tokens, tags: Tags, rng: random.Random, report: PerturbationReport
+    ) -> tuple[Tokens, Tags]:
         """Not used: a composition runs whole steps (see :meth:`apply_lists`)."""
         raise NotImplementedError("Compose applies whole steps; call apply_lists or apply")
 
-    def apply_lists(self, tokens: Sequence[Sequence[str]], tags: Sequence[Sequence[str]], seed: int, *, lang: str | None = None) -> ListResult:
+    def apply_lists(
+        self, tokens: Sequence[Sequence[str]], tags: Sequence[Sequence[str]], seed: int, *, lang: str | None = None
+    ) -> ListResult:
         """Run each step on the previous step's output and merge the reports."""
         cur_tok = [list(t) for t in tokens]
         cur_tag = [list(t) for t in tags]
@@ -62,9 +67,9 @@ class Compose(Perturbation):
         if not report.applied:
             warnings.warn(f"{self.name}: {report.reason}", PerturbationWarning, stacklevel=2)
             return ListResult([list(t) for t in tokens], [list(t) for t in tags], report)
-        for i, (a, b) in enumerate(zip(cur_tok, cur_tag)):
+        for i, (a, b) in enumerate(zip(cur_tok, cur_tag, strict=True)):
             check_sentence(a, b, f"{self.name}: output sentence {i}")
-        report.sentences_touched = sum(1 for a, b in zip(tokens, cur_tok) if list(a) != b)
+        report.sentences_touched = sum(1 for a, b in zip(tokens, cur_tok, strict=True) if list(a) != b)
         return ListResult(cur_tok, cur_tag, report)
 
 

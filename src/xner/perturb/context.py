@@ -19,9 +19,9 @@ import math
 import random
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -159,7 +159,7 @@ class ContextReplacement(Perturbation):
         context: Counter = Counter()
         for si, sent in enumerate(target_tokens):
             sent_tags = target_tags[si] if target_tags is not None else ["O"] * len(sent)
-            for tok, tag in zip(sent, sent_tags):
+            for tok, tag in zip(sent, sent_tags, strict=True):
                 counts[fold(tok)] += 1
                 if tag == "O" and is_word(tok) and fold(tok) not in self.source_vocab:
                     context[fold(tok)] += 1
@@ -188,13 +188,15 @@ class ContextReplacement(Perturbation):
 
     @classmethod
     def from_datasets(
-        cls, source_train: "datasets.Dataset", target_corpus: "datasets.Dataset", **kwargs: Any
-    ) -> "ContextReplacement":
+        cls, source_train: datasets.Dataset, target_corpus: datasets.Dataset, **kwargs: Any
+    ) -> ContextReplacement:
         """Build from the source training set (its vocabulary) and a target corpus with tags (candidates)."""
         from xner.data import tag_names
 
         casefold = kwargs.get("casefold", True)
-        return cls(vocabulary(source_train["tokens"], casefold), target_corpus["tokens"], tag_names(target_corpus), **kwargs)
+        return cls(
+            vocabulary(source_train["tokens"], casefold), target_corpus["tokens"], tag_names(target_corpus), **kwargs
+        )
 
     def params(self) -> dict[str, Any]:
         """Rate, selection method and candidate counts."""
@@ -214,7 +216,7 @@ class ContextReplacement(Perturbation):
             raise PerturbationUnavailable("the target corpus has no context word outside the source vocabulary")
         if self.vectors is not None and self._cand_matrix is None:
             raise PerturbationUnavailable("no replacement candidate has a word vector")
-        n = sum(1 for toks, tgs in zip(tokens, tags) for t, g in zip(toks, tgs) if self._eligible(t, g))
+        n = sum(1 for toks, tgs in zip(tokens, tags, strict=True) for t, g in zip(toks, tgs, strict=True) if self._eligible(t, g))
         report.ops["eligible"] = n
         if n == 0:
             raise PerturbationUnavailable("no context word of the test set occurs in the source vocabulary")
@@ -250,7 +252,7 @@ class ContextReplacement(Perturbation):
     ) -> tuple[Tokens, Tags]:
         """Replace eligible context words (with probability ``rate``); entity tokens are never touched."""
         out = list(tokens)
-        for i, (tok, tag) in enumerate(zip(tokens, tags)):
+        for i, (tok, tag) in enumerate(zip(tokens, tags, strict=True)):
             if not self._eligible(tok, tag):
                 continue
             if rng.random() >= self.rate:

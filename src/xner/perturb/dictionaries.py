@@ -19,9 +19,9 @@ import gzip
 import os
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 DICTD_DIR = Path("/usr/share/dictd")
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -81,7 +81,9 @@ class BilingualDictionary:
         return f"{self.src}→{self.tgt} dictionary, {len(self.entries)} headwords ({self.provenance})"
 
     @classmethod
-    def from_pairs(cls, pairs: Iterable[tuple[str, str]], src: str, tgt: str, provenance: str = "pairs") -> "BilingualDictionary":
+    def from_pairs(
+        cls, pairs: Iterable[tuple[str, str]], src: str, tgt: str, provenance: str = "pairs"
+    ) -> BilingualDictionary:
         """Build from ``(word, translation)`` pairs (repeated words gather several translations, in order)."""
         entries: dict[str, list[str]] = {}
         for word, trans in pairs:
@@ -91,7 +93,7 @@ class BilingualDictionary:
         return cls(src, tgt, {k: tuple(v) for k, v in entries.items() if v and k}, provenance)
 
     @classmethod
-    def from_tsv(cls, path: str | Path, src: str, tgt: str) -> "BilingualDictionary":
+    def from_tsv(cls, path: str | Path, src: str, tgt: str) -> BilingualDictionary:
         """Read ``word<TAB>translation[<TAB>translation...]`` lines (``#`` comments and blank lines allowed)."""
         path = Path(path)
         pairs: list[tuple[str, str]] = []
@@ -109,11 +111,16 @@ class BilingualDictionary:
         return cls.from_pairs(pairs, src, tgt, provenance=str(path))
 
     @classmethod
-    def from_freedict(cls, index_path: str | Path, src: str | None = None, tgt: str | None = None) -> "BilingualDictionary":
+    def from_freedict(
+        cls, index_path: str | Path, src: str | None = None, tgt: str | None = None
+    ) -> BilingualDictionary:
         """Read a FreeDict/dictd database (``.index`` plus ``.dict.dz`` or ``.dict`` beside it)."""
         index_path = Path(index_path)
         stem = index_path.name[: -len(".index")]
-        data_path = next((index_path.with_name(stem + s) for s in (".dict.dz", ".dict") if index_path.with_name(stem + s).is_file()), None)
+        data_path = next(
+            (index_path.with_name(stem + s) for s in (".dict.dz", ".dict") if index_path.with_name(stem + s).is_file()),
+            None,
+        )
         if data_path is None:
             raise DictionaryError(f"{index_path}: no {stem}.dict.dz or {stem}.dict beside it")
         m = _FREEDICT_FILE.match(index_path.name)
@@ -142,7 +149,9 @@ class BilingualDictionary:
                     lst.extend(t for t in trans if t not in lst)
                 elif head:
                     skipped["entry without translation"] += 1
-        return cls(src, tgt, {k: tuple(v) for k, v in entries.items()}, provenance=f"FreeDict {index_path}", skipped=skipped)
+        return cls(
+            src, tgt, {k: tuple(v) for k, v in entries.items()}, provenance=f"FreeDict {index_path}", skipped=skipped
+        )
 
 
 _PRON = re.compile(r"/[^/]*/")
@@ -212,7 +221,7 @@ def find_freedict(src: str, tgt: str, folder: str | Path | None = None) -> Path:
     )
 
 
-def load_dictionary(spec: "str | Path | BilingualDictionary", src: str, tgt: str) -> BilingualDictionary:
+def load_dictionary(spec: str | Path | BilingualDictionary, src: str, tgt: str) -> BilingualDictionary:
     """Resolve a dictionary spec: a :class:`BilingualDictionary`, ``"freedict"`` (find ``src``→``tgt``),
     ``"freedict:<path to .index>"``, or a path to a TSV file."""
     if isinstance(spec, BilingualDictionary):

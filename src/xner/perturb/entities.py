@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from xner.perturb.base import (
     Perturbation,
@@ -52,13 +53,13 @@ def surface_key(tokens: Sequence[str], casefold: bool = True) -> str:
 def collect_entities(tokens: Iterable[Sequence[str]], tags: Iterable[Sequence[str]]) -> list[Entity]:
     """Every entity mention of a corpus, in corpus order."""
     out: list[Entity] = []
-    for toks, tgs in zip(tokens, tags):
+    for toks, tgs in zip(tokens, tags, strict=True):
         for typ, start, end in entity_spans(tgs):
             out.append(Entity(typ, tuple(toks[start:end])))
     return out
 
 
-def dataset_entities(ds: "datasets.Dataset") -> list[Entity]:
+def dataset_entities(ds: datasets.Dataset) -> list[Entity]:
     """Every entity mention of a dataset, in order."""
     from xner.data import tag_names
 
@@ -108,8 +109,8 @@ class UnseenEntityReplacement(Perturbation):
 
     @classmethod
     def from_datasets(
-        cls, source_train: "datasets.Dataset", pool: "datasets.Dataset", **kwargs: Any
-    ) -> "UnseenEntityReplacement":
+        cls, source_train: datasets.Dataset, pool: datasets.Dataset, **kwargs: Any
+    ) -> UnseenEntityReplacement:
         """Build from the source training set (what is "seen") and a pool dataset (e.g. target train)."""
         return cls(dataset_entities(source_train), dataset_entities(pool), **kwargs)
 
@@ -134,7 +135,7 @@ class UnseenEntityReplacement(Perturbation):
     def prepare(self, tokens: list[Tokens], tags: list[Tags], lang: str | None, report: PerturbationReport) -> None:
         """Refuse when no test entity is seen, or when no seen entity's type has a pool entity."""
         eligible: dict[str, int] = defaultdict(int)
-        for toks, tgs in zip(tokens, tags):
+        for toks, tgs in zip(tokens, tags, strict=True):
             for typ, s, e in entity_spans(tgs):
                 if self.is_seen(typ, toks[s:e]):
                     eligible[typ] += 1

@@ -18,7 +18,8 @@ import functools
 import random
 import re
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from xner.perturb.base import (
     Perturbation,
@@ -61,7 +62,7 @@ def _defined_by_locale(provider: Any, attrs: Sequence[str], base_module: str) ->
     return False
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def locale_supports(locale: str, kind: str) -> tuple[bool, str]:
     """Whether Faker's ``locale`` has its own data for ``kind`` (person/city/country/company), and why not.
 
@@ -80,7 +81,10 @@ def locale_supports(locale: str, kind: str) -> tuple[bool, str]:
         if getattr(prov, "__provider__", None) == module:
             lang = getattr(prov, "__lang__", None)
             if lang != locale:
-                return False, f"Faker locale {locale} has no {module.rsplit('.', 1)[-1]} provider (falls back to {lang})"
+                return (
+                    False,
+                    f"Faker locale {locale} has no {module.rsplit('.', 1)[-1]} provider (falls back to {lang})",
+                )
             if not locale.startswith("en") and not _defined_by_locale(prov, attrs, module):
                 return False, f"Faker locale {locale} has no {kind} data of its own (only generic placeholders)"
             return True, ""
@@ -98,7 +102,9 @@ def locales_for_languages(codes: Sequence[str]) -> tuple[dict[str, str], dict[st
         if code not in langs:
             missing[code] = f"language {code!r} is not in configs/languages.yaml"
         elif not langs[code].faker_locale:
-            missing[code] = f"language {code!r} has no faker_locale in configs/languages.yaml (Faker has no names for it)"
+            missing[code] = (
+                f"language {code!r} has no faker_locale in configs/languages.yaml (Faker has no names for it)"
+            )
         else:
             found[code] = langs[code].faker_locale  # type: ignore[assignment]
     return found, missing

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import random
 import unicodedata
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from xner.perturb.base import (
     Perturbation,
@@ -41,11 +42,11 @@ def word_vocabulary(tokens: Iterable[Sequence[str]], tags: Iterable[Sequence[str
     if tags is None:
         out = {t for sent in tokens for t in sent if is_word(t)}
     else:
-        out = {t for sent, tg in zip(tokens, tags) for t, g in zip(sent, tg) if g == "O" and is_word(t)}
+        out = {t for sent, tg in zip(tokens, tags, strict=True) for t, g in zip(sent, tg, strict=True) if g == "O" and is_word(t)}
     return sorted(out)
 
 
-def dataset_vocabulary(ds: "datasets.Dataset") -> list[str]:
+def dataset_vocabulary(ds: datasets.Dataset) -> list[str]:
     """Sorted distinct context words (``O``, letters only) of a dataset: the default random-token vocabulary."""
     from xner.data import tag_names
 
@@ -61,7 +62,9 @@ class Masking(Perturbation):
 
     family = "noise"
 
-    def __init__(self, rate: float = 0.15, *, mode: str = "mask", mask_token: str = "<mask>", words_only: bool = True) -> None:
+    def __init__(
+        self, rate: float = 0.15, *, mode: str = "mask", mask_token: str = "<mask>", words_only: bool = True
+    ) -> None:
         _check_rate(rate)
         if mode not in ("mask", "delete"):
             raise ValueError(f"mode must be 'mask' or 'delete', got {mode!r}")
@@ -85,11 +88,11 @@ class Masking(Perturbation):
         """Mask or delete drawn context words."""
         out_tok: Tokens = []
         out_tag: Tags = []
-        drawn = [self._candidate(t, g) and rng.random() < self.rate for t, g in zip(tokens, tags)]
+        drawn = [self._candidate(t, g) and rng.random() < self.rate for t, g in zip(tokens, tags, strict=True)]
         if self.mode == "delete" and drawn and all(drawn):
             drawn[-1] = False
             report.skipped["would empty the sentence"] += 1
-        for tok, tag, hit in zip(tokens, tags, drawn):
+        for tok, tag, hit in zip(tokens, tags, drawn, strict=True):
             if not hit:
                 out_tok.append(tok)
                 out_tag.append(tag)
@@ -114,7 +117,9 @@ class RandomTokens(Perturbation):
 
     family = "noise"
 
-    def __init__(self, vocab: Sequence[str], rate: float = 0.1, *, mode: str = "insert", words_only: bool = True) -> None:
+    def __init__(
+        self, vocab: Sequence[str], rate: float = 0.1, *, mode: str = "insert", words_only: bool = True
+    ) -> None:
         _check_rate(rate)
         if mode not in ("insert", "replace"):
             raise ValueError(f"mode must be 'insert' or 'replace', got {mode!r}")
@@ -153,7 +158,7 @@ class RandomTokens(Perturbation):
                     out_tag.append(tags[i])
             return out_tok, out_tag
         out_tok = list(tokens)
-        for i, (tok, tag) in enumerate(zip(tokens, tags)):
+        for i, (tok, tag) in enumerate(zip(tokens, tags, strict=True)):
             if tag == "O" and (is_word(tok) or not self.words_only) and rng.random() < self.rate:
                 new = rng.choice(self.vocab)
                 if new == tok:
@@ -265,8 +270,12 @@ class CharacterNoise(Perturbation):
 
     def params(self) -> dict[str, Any]:
         """Rate, operations, target and the alphabet (``sentence`` when drawn from each sentence)."""
-        return {"rate": self.rate, "ops": list(self.ops), "target": self.target,
-                "alphabet": "".join(self.alphabet) if self.alphabet is not None else "sentence"}
+        return {
+            "rate": self.rate,
+            "ops": list(self.ops),
+            "target": self.target,
+            "alphabet": "".join(self.alphabet) if self.alphabet is not None else "sentence",
+        }
 
     def _targeted(self, tag: str) -> bool:
         return self.target == "all" or (self.target == "context") == (tag == "O")
@@ -277,7 +286,7 @@ class CharacterNoise(Perturbation):
         """Apply one drawn character operation to each hit token."""
         out = list(tokens)
         alphabet = self.alphabet if self.alphabet is not None else sorted({c for t in tokens for c in t if c.isalpha()})
-        for i, (tok, tag) in enumerate(zip(tokens, tags)):
+        for i, (tok, tag) in enumerate(zip(tokens, tags, strict=True)):
             if not self._targeted(tag) or not any(c.isalpha() for c in tok):
                 continue
             if rng.random() >= self.rate:

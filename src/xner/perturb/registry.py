@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import random
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from xner.perturb.base import (
     ListResult,
@@ -58,10 +58,10 @@ class PerturbationContext:
 
     lang: str | None = None
     source_lang: str | None = None
-    source_train: "datasets.Dataset | None" = None
-    target_train: "datasets.Dataset | None" = None
+    source_train: datasets.Dataset | None = None
+    target_train: datasets.Dataset | None = None
     vectors: Any = None
-    dictionary: "BilingualDictionary | str | Path | None" = "freedict"
+    dictionary: BilingualDictionary | str | Path | None = "freedict"
     switch_to: str | None = None
     name_languages: Sequence[str] | None = None
     mask_token: str = "<mask>"
@@ -107,11 +107,15 @@ class Unavailable(Perturbation):
         """The parameters it was asked with."""
         return dict(self._params)
 
-    def perturb_sentence(self, tokens: Tokens, tags: Tags, rng: random.Random, report: PerturbationReport) -> tuple[Tokens, Tags]:
+    def perturb_sentence(
+        self, tokens: Tokens, tags: Tags, rng: random.Random, report: PerturbationReport
+    ) -> tuple[Tokens, Tags]:
         """Never called."""
         raise PerturbationUnavailable(self.reason)
 
-    def apply_lists(self, tokens: Sequence[Sequence[str]], tags: Sequence[Sequence[str]], seed: int, *, lang: str | None = None) -> ListResult:
+    def apply_lists(
+        self, tokens: Sequence[Sequence[str]], tags: Sequence[Sequence[str]], seed: int, *, lang: str | None = None
+    ) -> ListResult:
         """Return the input unchanged with a not-applied report."""
         report = self.new_report(seed, lang)
         report.n_sentences = len(tokens)
@@ -122,7 +126,7 @@ class Unavailable(Perturbation):
 
 
 def build(
-    spec: "str | Mapping[str, Any] | Perturbation",
+    spec: str | Mapping[str, Any] | Perturbation,
     ctx: PerturbationContext | None = None,
     *,
     on_unavailable: str = "raise",
@@ -165,7 +169,12 @@ def build(
         return Unavailable(name, str(exc), params)
 
 
-def compose(specs: Sequence["str | Mapping[str, Any] | Perturbation"], ctx: PerturbationContext | None = None, *, on_unavailable: str = "raise") -> Perturbation:
+def compose(
+    specs: Sequence[str | Mapping[str, Any] | Perturbation],
+    ctx: PerturbationContext | None = None,
+    *,
+    on_unavailable: str = "raise",
+) -> Perturbation:
     """Build a :class:`Compose` of several specs (a step that cannot be built makes it unavailable)."""
     steps = [build(s, ctx, on_unavailable=on_unavailable) for s in specs]
     bad = [s for s in steps if isinstance(s, Unavailable)]

@@ -65,7 +65,7 @@ def check_parallel(src: Sequence[Tokens], tgt: Sequence[Tokens], *, what: str = 
             f"{what}: {len(src)} source sentences but {len(tgt)} target sentences; "
             "parallel text must be line-aligned (sentence i of the source translates sentence i of the target)"
         )
-    for k, (s, t) in enumerate(zip(src, tgt)):
+    for k, (s, t) in enumerate(zip(src, tgt, strict=True)):
         if isinstance(s, str) or isinstance(t, str):
             raise TypeError(f"{what}: sentence {k} is a string; give token lists (list[list[str]])")
         if len(s) == 0 or len(t) == 0:
@@ -210,7 +210,7 @@ class EflomalAligner:
     def align(self, src: Sequence[Tokens], tgt: Sequence[Tokens]) -> list[Alignment]:
         """Fit eflomal on the corpus (+ extra text) and return symmetrised alignments for the corpus."""
         fwd, rev = self.align_directional(src, tgt)
-        return [symmetrise(f, r, self.symmetrisation) for f, r in zip(fwd, rev)]
+        return [symmetrise(f, r, self.symmetrisation) for f, r in zip(fwd, rev, strict=True)]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -261,6 +261,7 @@ def itermax_alignment(sim: np.ndarray, *, max_iter: int = 2, alpha: float = 0.9)
 
 def softmax_alignment(scores: np.ndarray, *, threshold: float = 1e-3) -> np.ndarray:
     """awesome-align's extraction: keep pairs whose row-softmax and column-softmax both exceed ``threshold``."""
+
     def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
         z = x - x.max(axis=axis, keepdims=True)
         e = np.exp(z)
@@ -293,7 +294,7 @@ def extract(sim: np.ndarray, method: str, *, threshold: float = 1e-3, max_iter: 
     else:
         raise ValueError(f"unknown extraction {method!r}; expected one of {EXTRACTIONS}")
     rows, cols = np.nonzero(mat)
-    return frozenset(zip(rows.tolist(), cols.tolist()))
+    return frozenset(zip(rows.tolist(), cols.tolist(), strict=True))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -373,8 +374,12 @@ class EmbeddingAligner:
             idx = order[start : start + self.batch_size]
             batch = [list(sentences[k]) for k in idx]
             enc = self._tokenizer(
-                batch, is_split_into_words=True, truncation=True, max_length=self.max_length,
-                padding=True, return_tensors="pt",
+                batch,
+                is_split_into_words=True,
+                truncation=True,
+                max_length=self.max_length,
+                padding=True,
+                return_tensors="pt",
             )
             with torch.inference_mode():
                 hidden = self._encoder(**enc, output_hidden_states=True).hidden_states[self.layer]
@@ -411,7 +416,7 @@ class EmbeddingAligner:
         """Similarity matrices of each sentence pair."""
         check_parallel(src, tgt)
         sv, tv = self.embed(src), self.embed(tgt)
-        return [self.similarity(a, b) for a, b in zip(sv, tv)]
+        return [self.similarity(a, b) for a, b in zip(sv, tv, strict=True)]
 
     @property
     def key(self) -> str:
@@ -437,7 +442,7 @@ class EmbeddingAligner:
             sims = self.similarities([src[k] for k in todo], [tgt[k] for k in todo])
             new = {
                 k: extract(s, self.extraction, threshold=self.threshold, max_iter=self.max_iter)
-                for k, s in zip(todo, sims)
+                for k, s in zip(todo, sims, strict=True)
             }
             if store:
                 store.put(self.key, [src[k] for k in todo], [tgt[k] for k in todo], [new[k] for k in todo])
@@ -454,7 +459,9 @@ class AlignmentCache:
         self.path = Path(path) if path is not None else cache_dir() / "alignments.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(self.path, timeout=60) as db:
-            db.execute("CREATE TABLE IF NOT EXISTS alignments (aligner TEXT, pair TEXT, links TEXT, PRIMARY KEY (aligner, pair))")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS alignments (aligner TEXT, pair TEXT, links TEXT, PRIMARY KEY (aligner, pair))"
+            )
 
     @staticmethod
     def _pair_key(s: Tokens, t: Tokens) -> str:
@@ -462,16 +469,18 @@ class AlignmentCache:
 
     def get(self, aligner: str, src: Sequence[Tokens], tgt: Sequence[Tokens]) -> dict[int, Alignment]:
         """Cached alignments by sentence index."""
-        keys = [self._pair_key(s, t) for s, t in zip(src, tgt)]
+        keys = [self._pair_key(s, t) for s, t in zip(src, tgt, strict=True)]
         rows: dict[str, str] = {}
         with sqlite3.connect(self.path, timeout=60) as db:
             uniq = list(dict.fromkeys(keys))
             for start in range(0, len(uniq), 500):
                 chunk = uniq[start : start + 500]
-                rows.update(db.execute(
-                    f"SELECT pair, links FROM alignments WHERE aligner=? AND pair IN ({','.join('?' * len(chunk))})",
-                    [aligner, *chunk],
-                ).fetchall())
+                rows.update(
+                    db.execute(
+                        f"SELECT pair, links FROM alignments WHERE aligner=? AND pair IN ({','.join('?' * len(chunk))})",
+                        [aligner, *chunk],
+                    ).fetchall()
+                )
         out = {}
         for k, key in enumerate(keys):
             if key in rows:
@@ -485,7 +494,7 @@ class AlignmentCache:
                 "INSERT OR REPLACE INTO alignments VALUES (?, ?, ?)",
                 [
                     (aligner, self._pair_key(s, t), " ".join(f"{i}-{j}" for i, j in sorted(a)))
-                    for s, t, a in zip(src, tgt, alignments)
+                    for s, t, a in zip(src, tgt, alignments, strict=True)
                 ],
             )
 
@@ -506,7 +515,10 @@ def e5_aligner(layer: int = 8, extraction: str = "itermax", distortion: float = 
     from xner.encoders.e5 import e5_checkpoint
 
     return EmbeddingAligner(
-        model=str(e5_checkpoint()), layer=layer, extraction=extraction, distortion=distortion,
+        model=str(e5_checkpoint()),
+        layer=layer,
+        extraction=extraction,
+        distortion=distortion,
         name=f"e5-small:L{layer}:{extraction}",
     )
 
@@ -551,7 +563,7 @@ class StringAligner:
         """Align each sentence pair by string similarity of its words."""
         check_parallel(src, tgt)
         out = []
-        for s, t in zip(src, tgt):
+        for s, t in zip(src, tgt, strict=True):
             sim = string_similarity_matrix(s, t)
             keep = sim >= self.min_similarity
             links = extract(apply_distortion(np.where(keep, sim, 0.0), self.distortion), self.extraction)
@@ -590,7 +602,7 @@ class CombinedAligner:
 def combine(runs: Sequence[Sequence[Alignment]], mode: str = "union", min_votes: int = 2) -> list[Alignment]:
     """Combine per-sentence alignment lists from several aligners (``union``, ``intersection``, ``vote``)."""
     out = []
-    for sets in zip(*runs):
+    for sets in zip(*runs, strict=True):
         if mode == "union":
             out.append(frozenset().union(*sets))
         elif mode == "intersection":
@@ -618,7 +630,7 @@ class PrecomputedAligner:
         check_parallel(src, tgt)
         if len(self.alignments) != len(src):
             raise ValueError(f"{len(self.alignments)} stored alignments for {len(src)} sentence pairs")
-        for k, (a, s, t) in enumerate(zip(self.alignments, src, tgt)):
+        for k, (a, s, t) in enumerate(zip(self.alignments, src, tgt, strict=True)):
             for i, j in a:
                 if not (0 <= i < len(s) and 0 <= j < len(t)):
                     raise ValueError(f"sentence {k}: stored pair ({i}, {j}) outside {len(s)} x {len(t)} words")

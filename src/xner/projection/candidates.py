@@ -42,14 +42,16 @@ def model_candidates(predictor: Predictor, sentences: Sequence[Sequence[str]]) -
     if len(tags) != len(sentences):
         raise ValueError(f"predictor returned {len(tags)} tag sequences for {len(sentences)} sentences")
     out = []
-    for k, (s, t) in enumerate(zip(sentences, tags)):
+    for k, (s, t) in enumerate(zip(sentences, tags, strict=True)):
         if len(t) != len(s):
             raise ValueError(f"predictor returned {len(t)} tags for the {len(s)} words of sentence {k}")
         out.append(sorted({e.span for e in entities_from_tags(t)}))
     return out
 
 
-def dice_scores(entities: Sequence[Entity], candidates: Sequence[Span], alignment: Iterable[tuple[int, int]]) -> np.ndarray:
+def dice_scores(
+    entities: Sequence[Entity], candidates: Sequence[Span], alignment: Iterable[tuple[int, int]]
+) -> np.ndarray:
     """Entities x candidates matrix of aligned-pair Dice coefficients."""
     links = list(alignment)
     out = np.zeros((len(entities), len(candidates)))

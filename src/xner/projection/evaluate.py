@@ -55,9 +55,13 @@ class ParallelGold:
         """The sentences at ``indices`` (e.g. a development half), in that order."""
         pick = list(indices)
         return ParallelGold(
-            [self.src_tokens[k] for k in pick], [self.src_tags[k] for k in pick],
-            [self.tgt_tokens[k] for k in pick], [self.tgt_tags[k] for k in pick],
-            self.src_lang, self.tgt_lang, name or f"{self.name}[{len(pick)}]",
+            [self.src_tokens[k] for k in pick],
+            [self.src_tags[k] for k in pick],
+            [self.tgt_tokens[k] for k in pick],
+            [self.tgt_tags[k] for k in pick],
+            self.src_lang,
+            self.tgt_lang,
+            name or f"{self.name}[{len(pick)}]",
         )
 
 
@@ -75,8 +79,13 @@ def read_parallel_gold(src_path: str | Path, tgt_path: str | Path, *, src_lang: 
             "the same sentences in the same order"
         )
     return ParallelGold(
-        [list(t) for t in a["tokens"]], tag_names(a), [list(t) for t in b["tokens"]], tag_names(b),
-        src_lang, tgt_lang, f"{Path(src_path).name}->{Path(tgt_path).name}",
+        [list(t) for t in a["tokens"]],
+        tag_names(a),
+        [list(t) for t in b["tokens"]],
+        tag_names(b),
+        src_lang,
+        tgt_lang,
+        f"{Path(src_path).name}->{Path(tgt_path).name}",
     )
 
 
@@ -87,21 +96,33 @@ def load_europarl(src_lang: str = "en", tgt_lang: str = "es") -> ParallelGold:
     if len(a) != len(b):
         raise ValueError(f"europarl/{src_lang}.tsv has {len(a)} sentences but europarl/{tgt_lang}.tsv has {len(b)}")
     return ParallelGold(
-        [list(t) for t in a["tokens"]], tag_names(a), [list(t) for t in b["tokens"]], tag_names(b),
-        src_lang, tgt_lang, f"europarl-{src_lang}-{tgt_lang}",
+        [list(t) for t in a["tokens"]],
+        tag_names(a),
+        [list(t) for t in b["tokens"]],
+        tag_names(b),
+        src_lang,
+        tgt_lang,
+        f"europarl-{src_lang}-{tgt_lang}",
     )
 
 
-def score_projection(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], *, seed: int = 0,
-                     n_resamples: int = 1000) -> dict[str, Any]:
+def score_projection(
+    gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], *, seed: int = 0, n_resamples: int = 1000
+) -> dict[str, Any]:
     """Strict P/R/F1 with a bootstrap CI, lenient F1, and strict F1 per type, as a flat dictionary."""
     strict = score(gold, pred, mode="strict")
     lenient = score(gold, pred, mode="lenient")
     ci = bootstrap_ci(gold, pred, n_resamples=n_resamples, seed=seed)
     row: dict[str, Any] = {
-        "precision": strict.precision, "recall": strict.recall, "f1": strict.f1,
-        "f1_low": ci.low, "f1_high": ci.high, "lenient_f1": lenient.f1,
-        "n_gold": strict.n_gold, "n_pred": strict.n_pred, "n_correct": strict.n_correct,
+        "precision": strict.precision,
+        "recall": strict.recall,
+        "f1": strict.f1,
+        "f1_low": ci.low,
+        "f1_high": ci.high,
+        "lenient_f1": lenient.f1,
+        "n_gold": strict.n_gold,
+        "n_pred": strict.n_pred,
+        "n_correct": strict.n_correct,
     }
     for typ, s in sorted(strict.per_type.items()):
         row[f"f1_{typ}"] = s.f1
@@ -135,17 +156,29 @@ def evaluate_methods(
     for name, cfg in jobs:
         links = alignments.get(name) if name != "-" else None
         res = project_corpus(
-            gold.src_tokens, gold.src_tags, gold.tgt_tokens, cfg, alignments=links,
-            src_lang=gold.src_lang, tgt_lang=gold.tgt_lang, **resources,
+            gold.src_tokens,
+            gold.src_tags,
+            gold.tgt_tokens,
+            cfg,
+            alignments=links,
+            src_lang=gold.src_lang,
+            tgt_lang=gold.tgt_lang,
+            **resources,
         )
         label = method_label(cfg)
         runs[(name, label)] = res
         row = {
-            "data": gold.name, "source": gold.src_lang, "target": gold.tgt_lang, "aligner": name,
-            "method": label, "n_sentences": len(gold),
+            "data": gold.name,
+            "source": gold.src_lang,
+            "target": gold.tgt_lang,
+            "aligner": name,
+            "method": label,
+            "n_sentences": len(gold),
             **score_projection(gold.tgt_tags, res.tags, seed=seed),
-            "source_entities": res.report.n_source_entities, "projected": res.report.projected,
-            "split": res.report.split, "dropped": res.report.dropped,
+            "source_entities": res.report.n_source_entities,
+            "projected": res.report.projected,
+            "split": res.report.split,
+            "dropped": res.report.dropped,
             "seconds_align": (align_seconds or {}).get(name, float("nan")),
             "seconds_project": res.timings.get("total", float("nan")),
             "matching_gap": res.matching.gap if res.matching else float("nan"),
@@ -159,8 +192,17 @@ def method_label(cfg: ProjectionConfig) -> str:
     """A table label naming the method and the settings that differ from the defaults."""
     default = ProjectionConfig(method=cfg.method, solver=cfg.solver)
     changed = [
-        f"{k}={getattr(cfg, k)}" for k in ("merge_distance", "length_ratio_threshold", "max_ngram", "min_score",
-                                            "dice_weight", "string_weight", "likelihood_weight", "refine_mode")
+        f"{k}={getattr(cfg, k)}"
+        for k in (
+            "merge_distance",
+            "length_ratio_threshold",
+            "max_ngram",
+            "min_score",
+            "dice_weight",
+            "string_weight",
+            "likelihood_weight",
+            "refine_mode",
+        )
         if getattr(cfg, k) != getattr(default, k)
     ]
     return cfg.label + (f" ({', '.join(changed)})" if changed else "")
@@ -249,9 +291,15 @@ def plot_projection_f1(table: pd.DataFrame, *, title: str = "Projection on paral
                 r = sub[sub["aligner"] == aligner].iloc[0]
                 x = m_i + (k - (len(present) - 1) / 2) * width
                 name = aligner if aligner != "-" else "none (translation)"
-                ax.bar(x, r["f1"], width=width, color=colours[aligner],
-                       yerr=[[r["f1"] - r["f1_low"]], [r["f1_high"] - r["f1"]]], capsize=2,
-                       label=None if aligner in labelled else name)
+                ax.bar(
+                    x,
+                    r["f1"],
+                    width=width,
+                    color=colours[aligner],
+                    yerr=[[r["f1"] - r["f1_low"]], [r["f1_high"] - r["f1"]]],
+                    capsize=2,
+                    label=None if aligner in labelled else name,
+                )
                 labelled.add(aligner)
         ax.set_xticks(range(len(methods)))
         ax.set_xticklabels(methods, rotation=30, ha="right")

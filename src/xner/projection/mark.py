@@ -116,19 +116,19 @@ def mark_then_translate(
     if len(sentences) != len(tags):
         raise ValueError(f"{len(sentences)} sentences but {len(tags)} tag sequences")
     ents = []
-    for k, (s, t) in enumerate(zip(sentences, tags)):
+    for k, (s, t) in enumerate(zip(sentences, tags, strict=True)):
         if len(s) == 0:
             raise ValueError(f"sentence {k} is empty")
         if len(s) != len(t):
             raise ValueError(f"sentence {k} has {len(s)} words but {len(t)} tags")
         ents.append(entities_from_tags(t))
-    texts = [marked_text(s, e, translator) for s, e in zip(sentences, ents)]
+    texts = [marked_text(s, e, translator) for s, e in zip(sentences, ents, strict=True)]
     translated = translator.translate(texts, src, tgt, markup=True)
-    entity_texts = sorted({detokenize(s[e.start : e.end]) for s, es in zip(sentences, ents) for e in es})
-    alone = dict(zip(entity_texts, translator.translate(entity_texts, src, tgt))) if entity_texts else {}
+    entity_texts = sorted({detokenize(s[e.start : e.end]) for s, es in zip(sentences, ents, strict=True) for e in es})
+    alone = dict(zip(entity_texts, translator.translate(entity_texts, src, tgt), strict=True)) if entity_texts else {}
 
     out: list[MarkedTranslation] = []
-    for k, (s, es, text) in enumerate(zip(sentences, ents, translated)):
+    for k, (s, es, text) in enumerate(zip(sentences, ents, translated, strict=True)):
         tokens, spans, _balanced = read_marked(text, translator)
         outcomes: list[EntityOutcome] = []
         kept: list[Entity] = []
@@ -140,7 +140,7 @@ def mark_then_translate(
             # tie-break towards keeping source order when similarities are equal
             order_bonus = -1e-6 * np.abs(np.arange(len(es))[:, None] - np.arange(len(spans))[None, :])
             rows, cols = linear_sum_assignment(-(sim + order_bonus))
-            chosen = {r: c for r, c in zip(rows.tolist(), cols.tolist()) if sim[r, c] >= min_similarity}
+            chosen = {r: c for r, c in zip(rows.tolist(), cols.tolist(), strict=True) if sim[r, c] >= min_similarity}
         for i, e in enumerate(es):
             if i in chosen:
                 a, b = spans[chosen[i]]

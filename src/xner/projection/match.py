@@ -99,7 +99,7 @@ def match_greedy(scores: np.ndarray, candidates: Sequence[Span], *, min_score: f
     """
     scores = _check(scores, candidates)
     ents, cands = np.nonzero(scores > min_score)
-    order = sorted(zip(ents.tolist(), cands.tolist()), key=lambda p: (-scores[p[0], p[1]], p[0], p[1]))
+    order = sorted(zip(ents.tolist(), cands.tolist(), strict=True), key=lambda p: (-scores[p[0], p[1]], p[0], p[1]))
     used_entities: set[int] = set()
     chosen_spans: list[Span] = []
     pairs: list[tuple[int, int]] = []
@@ -124,9 +124,7 @@ def objective_gap(exact: Matching, greedy: Matching) -> float:
     return (exact.objective - greedy.objective) / exact.objective
 
 
-def match(
-    scores: np.ndarray, candidates: Sequence[Span], *, solver: str = "ilp", min_score: float = 0.0
-) -> Matching:
+def match(scores: np.ndarray, candidates: Sequence[Span], *, solver: str = "ilp", min_score: float = 0.0) -> Matching:
     """Dispatch to :func:`match_ilp` (``solver="ilp"``) or :func:`match_greedy` (``solver="greedy"``)."""
     if solver == "ilp":
         return match_ilp(scores, candidates, min_score=min_score)

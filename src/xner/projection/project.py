@@ -124,7 +124,7 @@ def check_corpus(
             f"{len(src_tokens)} source sentences, {len(src_tags)} tag sequences and {len(tgt_tokens)} target "
             "sentences: a parallel corpus needs one target sentence per source sentence"
         )
-    for k, (s, t, g) in enumerate(zip(src_tokens, src_tags, tgt_tokens)):
+    for k, (s, t, g) in enumerate(zip(src_tokens, src_tags, tgt_tokens, strict=True)):
         if len(s) == 0 or len(g) == 0:
             raise ValueError(f"sentence {k} is empty on the {'source' if len(s) == 0 else 'target'} side")
         if len(s) != len(t):
@@ -164,7 +164,9 @@ def project_corpus(
         sents = _heuristic(src_tags, n_tgt, alignments, cfg)
         timings["heuristic"] = time.perf_counter() - t0
         if cfg.method == "heuristic+bt":
-            back = _marked_onto_target(src_tokens, src_tags, tgt_tokens, cfg, translator, mono_aligner, src_lang, tgt_lang, timings)
+            back = _marked_onto_target(
+                src_tokens, src_tags, tgt_tokens, cfg, translator, mono_aligner, src_lang, tgt_lang, timings
+            )
             sents = refine(sents, back, n_tgt, mode=cfg.refine_mode)
     elif cfg.method in ("ngram", "model"):
         if cfg.dice_weight > 0:
@@ -178,9 +180,13 @@ def project_corpus(
             timings["candidates"] = time.perf_counter() - t0
         else:
             cands = [ngram_candidates(n, cfg.max_ngram) for n in n_tgt]
-        sents, stats = _matching(src_tokens, src_tags, tgt_tokens, cands, alignments, cfg, scorer, src_lang, tgt_lang, timings)
+        sents, stats = _matching(
+            src_tokens, src_tags, tgt_tokens, cands, alignments, cfg, scorer, src_lang, tgt_lang, timings
+        )
     else:  # mark
-        sents = _marked_onto_target(src_tokens, src_tags, tgt_tokens, cfg, translator, mono_aligner, src_lang, tgt_lang, timings)
+        sents = _marked_onto_target(
+            src_tokens, src_tags, tgt_tokens, cfg, translator, mono_aligner, src_lang, tgt_lang, timings
+        )
     timings["total"] = time.perf_counter() - t0
     outcomes = [o for s in sents for o in s.outcomes]
     return CorpusProjection(
@@ -191,10 +197,14 @@ def project_corpus(
 def _heuristic(src_tags, n_tgt, alignments, cfg: ProjectionConfig) -> list[SentenceProjection]:
     return [
         project_sentence(
-            tags, n, links, sentence=k, merge_distance=cfg.merge_distance,
+            tags,
+            n,
+            links,
+            sentence=k,
+            merge_distance=cfg.merge_distance,
             length_ratio_threshold=cfg.length_ratio_threshold,
         )
-        for k, (tags, n, links) in enumerate(zip(src_tags, n_tgt, alignments))
+        for k, (tags, n, links) in enumerate(zip(src_tags, n_tgt, alignments, strict=True))
     ]
 
 
@@ -206,8 +216,11 @@ def _marked_onto_target(src_tokens, src_tags, tgt_tokens, cfg, translator, mono_
     timings["mark-then-translate"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     out = transfer_marked(
-        marked, tgt_tokens, mono_aligner or StringAligner(),
-        merge_distance=cfg.merge_distance, length_ratio_threshold=cfg.length_ratio_threshold,
+        marked,
+        tgt_tokens,
+        mono_aligner or StringAligner(),
+        merge_distance=cfg.merge_distance,
+        length_ratio_threshold=cfg.length_ratio_threshold,
     )
     timings["transfer"] = time.perf_counter() - t0
     return out
@@ -244,7 +257,7 @@ def _matching(src_tokens, src_tags, tgt_tokens, cands, alignments, cfg, scorer, 
     stats = MatchingStats()
     out: list[SentenceProjection] = []
     other = "greedy" if cfg.solver == "ilp" else "ilp"
-    for k, (src, tags, tgt, cand) in enumerate(zip(src_tokens, src_tags, tgt_tokens, cands)):
+    for k, (src, tags, tgt, cand) in enumerate(zip(src_tokens, src_tags, tgt_tokens, cands, strict=True)):
         ents = entities_from_tags(tags)
         if not ents:
             out.append(SentenceProjection(["O"] * len(tgt), []))

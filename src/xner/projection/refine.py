@@ -44,7 +44,7 @@ def transfer_marked(
         raise ValueError(f"{len(marked)} marked translations but {len(targets)} target sentences")
     alignments = aligner.align([m.tokens for m in marked], targets)
     out = []
-    for k, (m, tgt, links) in enumerate(zip(marked, targets, alignments)):
+    for k, (m, tgt, links) in enumerate(zip(marked, targets, alignments, strict=True)):
         proposals = []
         for o in m.outcomes:
             if o.status == "dropped":
@@ -75,11 +75,11 @@ def refine(
     if not len(base) == len(back) == len(n_target_words):
         raise ValueError(f"{len(base)} base, {len(back)} back-translation projections, {len(n_target_words)} sizes")
     out = []
-    for k, (b, t, n) in enumerate(zip(base, back, n_target_words)):
+    for k, (b, t, n) in enumerate(zip(base, back, n_target_words, strict=True)):
         if [o.source for o in b.outcomes] != [o.source for o in t.outcomes]:
             raise ValueError(f"sentence {k}: the two projections are of different source entities")
         proposals = []
-        for ob, ot in zip(b.outcomes, t.outcomes):
+        for ob, ot in zip(b.outcomes, t.outcomes, strict=True):
             proposals.append(_choose(ob, ot, mode))
         out.append(resolve_overlaps(k, proposals, n))
     return out

@@ -153,7 +153,7 @@ class Translator(ABC):
             out = self._translate(missing, src, tgt, markup)
             if len(out) != len(missing):
                 raise RuntimeError(f"{self.name} returned {len(out)} translations for {len(missing)} texts")
-            new = dict(zip(missing, out))
+            new = dict(zip(missing, out, strict=True))
             if cache:
                 cache.put(key, pair, new)
             found.update(new)
@@ -189,12 +189,52 @@ class IdentityTranslator(Translator):
 
 #: ISO 639-1 → the ISO 639-3 codes Apertium names its modes with (only the ones the project meets).
 APERTIUM_CODES = {
-    "en": "eng", "es": "spa", "ca": "cat", "pt": "por", "fr": "fra", "it": "ita", "de": "deu", "nl": "nld",
-    "af": "afr", "oc": "oci", "an": "arg", "ast": "ast", "gl": "glg", "eu": "eus", "cy": "cym", "br": "bre",
-    "ro": "ron", "sc": "srd", "mt": "mlt", "kk": "kaz", "tt": "tat", "ru": "rus", "uk": "ukr", "be": "bel",
-    "id": "ind", "ms": "zlm", "sv": "swe", "da": "dan", "nb": "nob", "nn": "nno", "is": "isl", "hi": "hin",
-    "ur": "urd", "tr": "tur", "az": "aze", "cs": "ces", "sk": "slk", "pl": "pol", "bg": "bul", "mk": "mkd",
-    "sh": "hbs", "fi": "fin", "et": "est", "sw": "swa", "ar": "ara", "mr": "mar",
+    "en": "eng",
+    "es": "spa",
+    "ca": "cat",
+    "pt": "por",
+    "fr": "fra",
+    "it": "ita",
+    "de": "deu",
+    "nl": "nld",
+    "af": "afr",
+    "oc": "oci",
+    "an": "arg",
+    "ast": "ast",
+    "gl": "glg",
+    "eu": "eus",
+    "cy": "cym",
+    "br": "bre",
+    "ro": "ron",
+    "sc": "srd",
+    "mt": "mlt",
+    "kk": "kaz",
+    "tt": "tat",
+    "ru": "rus",
+    "uk": "ukr",
+    "be": "bel",
+    "id": "ind",
+    "ms": "zlm",
+    "sv": "swe",
+    "da": "dan",
+    "nb": "nob",
+    "nn": "nno",
+    "is": "isl",
+    "hi": "hin",
+    "ur": "urd",
+    "tr": "tur",
+    "az": "aze",
+    "cs": "ces",
+    "sk": "slk",
+    "pl": "pol",
+    "bg": "bul",
+    "mk": "mkd",
+    "sh": "hbs",
+    "fi": "fin",
+    "et": "est",
+    "sw": "swa",
+    "ar": "ara",
+    "mr": "mar",
 }
 
 
@@ -257,9 +297,7 @@ class ApertiumTranslator(Translator):
         mode = self.mode(src, tgt)
         lines = [" ".join(t.split()) for t in texts]  # one text per line: no newlines inside a text
         cmd = ["apertium", "-u"] + (["-f", "html"] if markup else []) + [mode]
-        proc = subprocess.run(
-            cmd, input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=self.timeout
-        )
+        proc = subprocess.run(cmd, input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=self.timeout)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()[:500]}")
         out = proc.stdout.rstrip("\n").split("\n")
@@ -274,11 +312,36 @@ class ApertiumTranslator(Translator):
 
 #: ISO 639-1 → NLLB-200 (FLORES-200) codes for the languages of configs/languages.yaml.
 NLLB_CODES = {
-    "en": "eng_Latn", "fr": "fra_Latn", "es": "spa_Latn", "de": "deu_Latn", "it": "ita_Latn", "pt": "por_Latn",
-    "nl": "nld_Latn", "af": "afr_Latn", "ar": "arb_Arab", "fa": "pes_Arab", "hi": "hin_Deva", "ur": "urd_Arab",
-    "mr": "mar_Deva", "id": "ind_Latn", "ms": "zsm_Latn", "jv": "jav_Latn", "tr": "tur_Latn", "az": "azj_Latn",
-    "ru": "rus_Cyrl", "kk": "kaz_Cyrl", "fi": "fin_Latn", "et": "est_Latn", "sw": "swh_Latn", "yo": "yor_Latn",
-    "cy": "cym_Latn", "ca": "cat_Latn", "cs": "ces_Latn", "sk": "slk_Latn", "oc": "oci_Latn", "scn": "scn_Latn",
+    "en": "eng_Latn",
+    "fr": "fra_Latn",
+    "es": "spa_Latn",
+    "de": "deu_Latn",
+    "it": "ita_Latn",
+    "pt": "por_Latn",
+    "nl": "nld_Latn",
+    "af": "afr_Latn",
+    "ar": "arb_Arab",
+    "fa": "pes_Arab",
+    "hi": "hin_Deva",
+    "ur": "urd_Arab",
+    "mr": "mar_Deva",
+    "id": "ind_Latn",
+    "ms": "zsm_Latn",
+    "jv": "jav_Latn",
+    "tr": "tur_Latn",
+    "az": "azj_Latn",
+    "ru": "rus_Cyrl",
+    "kk": "kaz_Cyrl",
+    "fi": "fin_Latn",
+    "et": "est_Latn",
+    "sw": "swh_Latn",
+    "yo": "yor_Latn",
+    "cy": "cym_Latn",
+    "ca": "cat_Latn",
+    "cs": "ces_Latn",
+    "sk": "slk_Latn",
+    "oc": "oci_Latn",
+    "scn": "scn_Latn",
     "ast": "ast_Latn",
 }
 
@@ -378,7 +441,7 @@ def parallel_by_translation(
     counted in ``n_empty``.
     """
     translated = translator.translate_tokens(sentences, src, tgt)
-    keep = [(list(s), t) for s, t in zip(sentences, translated) if s and t]
+    keep = [(list(s), t) for s, t in zip(sentences, translated, strict=True) if s and t]
     return [s for s, _ in keep], [t for _, t in keep], len(sentences) - len(keep)
 
 

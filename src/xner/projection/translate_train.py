@@ -79,8 +79,14 @@ def translate_train(
             raise ValueError(f"source sentence {k} is empty")
     label_set = label_set_of(ds)
     timings: dict[str, float] = {}
-    settings = {"translator": translator.key, "source": src_lang, "target": tgt_lang, "method": cfg.label,
-                "aligner": getattr(aligner, "name", None), "n_sentences": n}
+    settings = {
+        "translator": translator.key,
+        "source": src_lang,
+        "target": tgt_lang,
+        "method": cfg.label,
+        "aligner": getattr(aligner, "name", None),
+        "n_sentences": n,
+    }
     t0 = time.perf_counter()
     if cfg.method == "mark":
         marked = mark_then_translate(tokens, tags, translator, src_lang, tgt_lang)
@@ -105,8 +111,14 @@ def translate_train(
         links = aligner.align(src_t, out_tokens)
         timings["align"] = time.perf_counter() - t0
         res = project_corpus(
-            src_t, src_g, out_tokens, cfg, alignments=links, translator=translator,
-            src_lang=src_lang, tgt_lang=tgt_lang,
+            src_t,
+            src_g,
+            out_tokens,
+            cfg,
+            alignments=links,
+            translator=translator,
+            src_lang=src_lang,
+            tgt_lang=tgt_lang,
         )
         timings.update({f"project:{k}": v for k, v in res.timings.items()})
         out_tags = res.tags
@@ -116,7 +128,9 @@ def translate_train(
     return TranslateTrainResult(dataset, report, keep, empty, in_empty, timings, settings)
 
 
-def write_translate_train(result: TranslateTrainResult, out_dir: str | Path, *, signature: dict[str, Any] | None = None) -> dict[str, Path]:
+def write_translate_train(
+    result: TranslateTrainResult, out_dir: str | Path, *, signature: dict[str, Any] | None = None
+) -> dict[str, Path]:
     """Write ``train.tsv`` (CoNLL), ``dataset/`` (``save_to_disk``) and ``projection_report.json``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -136,6 +150,19 @@ def projected_counts(results: Sequence[TranslateTrainResult]) -> list[dict[str, 
     rows = []
     for r in results:
         d = r.report_dict()
-        rows.append({k: d[k] for k in ("n_source_sentences", "n_target_sentences", "n_source_entities",
-                                       "projected", "split", "dropped", "empty_translations")} | r.settings)
+        rows.append(
+            {
+                k: d[k]
+                for k in (
+                    "n_source_sentences",
+                    "n_target_sentences",
+                    "n_source_entities",
+                    "projected",
+                    "split",
+                    "dropped",
+                    "empty_translations",
+                )
+            }
+            | r.settings
+        )
     return rows
