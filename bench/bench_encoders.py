@@ -33,11 +33,11 @@ from _results import write_section  # noqa: E402  (bench/ is on sys.path when a 
 
 from xner import config
 from xner.data import load_split
-from xner.encoders import resolve_encoder
-from xner.encoders.mini import MiniConfig
 from xner.modeling import CRFConfig, TrainConfig
+from xner.modeling.encoders import resolve_encoder
+from xner.modeling.encoders.mini import MiniConfig
+from xner.modeling.transfer import EvalSet, evaluate_predictor, run_setting, spec_for
 from xner.signature import signature, write_table
-from xner.transfer import EvalSet, evaluate_predictor, run_setting, spec_for
 
 SECTION = "## Encoders per pair: e5-small, mini encoder, CRF"
 MODELS = ("e5-small", "mini-tiny", "crf")

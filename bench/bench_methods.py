@@ -34,8 +34,8 @@ def child(args: argparse.Namespace) -> None:
     import resource
     import time
 
-    from xner.adapters import MLMSettings
     from xner.methods import MethodConfig, train_method
+    from xner.methods.adapters import MLMSettings
 
     target, sources = args.pair.split(":")[1], args.pair.split(":")[0].split("+")
     srcs = tuple(sources if args.method in ("multi-source", "distill") else sources[:1])

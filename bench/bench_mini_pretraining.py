@@ -22,12 +22,12 @@ from _results import write_section  # noqa: E402  (bench/ is on sys.path when a 
 
 from xner import config
 from xner.data import load_split
-from xner.encoders import resolve_encoder
-from xner.encoders.mini import MiniConfig
 from xner.inspection import pair_overlap
 from xner.modeling import CRFConfig, TrainConfig
+from xner.modeling.encoders import resolve_encoder
+from xner.modeling.encoders.mini import MiniConfig
+from xner.modeling.transfer import run_setting, spec_for
 from xner.signature import signature, write_table
-from xner.transfer import run_setting, spec_for
 
 SECTION = "## Mini encoder: pretraining ablation"
 

@@ -31,8 +31,9 @@ def _median_time(fn, repeats: int) -> tuple[float, object]:
 
 
 def bench_perturbations(pair: str, repeats: int) -> tuple[list[str], int]:
-    from xner import config, perturb
+    from xner import config
     from xner.data import load_split
+    from xner.robustness import perturb
 
     p = config.parse_pair(pair)
     src, tgt = load_split(p.source, "train"), load_split(p.target, "train")
@@ -56,9 +57,10 @@ def bench_perturbations(pair: str, repeats: int) -> tuple[list[str], int]:
 
 
 def bench_suite(pair: str, repeats: int, n_train: int) -> list[str]:
-    from xner import config, suite
+    from xner import config
     from xner.data import load_split
-    from xner.perturb import PerturbationContext
+    from xner.robustness import suite
+    from xner.robustness.perturb import PerturbationContext
 
     p = config.parse_pair(pair)
     src, tgt = load_split(p.source, "train"), load_split(p.target, "train")

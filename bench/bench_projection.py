@@ -151,7 +151,7 @@ def run_timing(gold, aligners, repeats: int) -> dict[str, object]:
 
 def dev_sweep(gold) -> pd.DataFrame:
     """The sweep that chose settings: e5-small layer x extraction x distortion x merge_distance, dev half only."""
-    from xner.encoders.e5 import e5_checkpoint
+    from xner.modeling.encoders.e5 import e5_checkpoint
     from xner.projection.align import EmbeddingAligner, apply_distortion, extract
     from xner.projection.heuristic import project_sentence
 

@@ -30,11 +30,11 @@ import pandas as pd
 from _results import write_section  # noqa: E402  (bench/ is on sys.path when a script runs)
 
 from xner import config
-from xner.encoders import resolve_encoder
-from xner.encoders.mini import MiniConfig
 from xner.modeling import CRFConfig, TrainConfig
+from xner.modeling.encoders import resolve_encoder
+from xner.modeling.encoders.mini import MiniConfig
+from xner.modeling.transfer import run_setting, spec_for
 from xner.signature import signature, write_table
-from xner.transfer import run_setting, spec_for
 
 SECTION = "## Training"
 # (pair whose two languages pretrain the mini encoder, setting, source, target)
@@ -178,7 +178,7 @@ def speed(args: argparse.Namespace) -> dict[str, float]:
 
 def _describe(model: str) -> str:
     """A short description of a mini encoder size (layers, width, pretraining epochs)."""
-    from xner.encoders.mini import SIZES
+    from xner.modeling.encoders.mini import SIZES
 
     if not model.startswith("mini-") or model[5:] not in SIZES:
         return "pretrained checkpoint"

@@ -59,9 +59,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from xner import config, data, drop
-from xner import dial as dl
+from xner import config, data
 from xner import divergence as dv
+from xner.divergence import dial as dl
+from xner.divergence import drop
 from xner.figures import save_figure
 
 data.use_data_dir(data_dir)

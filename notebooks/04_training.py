@@ -16,7 +16,7 @@
 # Fine-tunes an encoder for NER on a language pair under one or more settings — `native` (target train →
 # target test), `zero-shot` (source train → target test), `multi-source`, `few-shot` (source plus `few_shot_k`
 # target sentences), `translate-train` (the projected data of stage 03) — next to the feature-CRF baseline,
-# trained and evaluated by the same runner (`xner.transfer.run_setting`). Every row reports strict span F1 with a
+# trained and evaluated by the same runner (`xner.modeling.transfer.run_setting`). Every row reports strict span F1 with a
 # percentile-bootstrap CI on the target test set and on the source's own test set.
 #
 # The encoder is any Hugging Face name or local folder, `e5-small` (offline default), or the mini encoder
@@ -42,7 +42,7 @@ max_train_samples = 1000  # sentences per training language (None: all)
 max_eval_samples = 300  # dev sentences per language for early stopping (None: all)
 max_predict_samples = None  # test sentences per evaluation set (None: all)
 mini_pretrain_epochs = (
-    5  # pretraining epochs of a mini encoder (None: the size's default, see xner.encoders.mini.SIZES)
+    5  # pretraining epochs of a mini encoder (None: the size's default, see xner.modeling.encoders.mini.SIZES)
 )
 crf_iterations = 100  # L-BFGS iterations of the CRF
 seed = 0
@@ -59,13 +59,13 @@ from pathlib import Path
 import pandas as pd
 
 from xner import config, data
-from xner.encoders import resolve_encoder
-from xner.encoders.mini import MiniConfig
 from xner.figures import save_figure
 from xner.modeling import CRFConfig, TrainConfig
+from xner.modeling.encoders import resolve_encoder
+from xner.modeling.encoders.mini import MiniConfig
 from xner.modeling.figures import f1_by_model, learning_curves
+from xner.modeling.transfer import SETTINGS, run_setting, spec_for
 from xner.signature import signature, write_table
-from xner.transfer import SETTINGS, run_setting, spec_for
 
 pair_ = config.parse_pair(pair)
 source_lang, target_lang = pair_.source, pair_.target

@@ -61,9 +61,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from xner import config, data, domain, perturb, suite
+from xner import config, data
 from xner.figures import save_figure
-from xner.perturb.context import read_vectors
+from xner.robustness import domain, perturb, suite
+from xner.robustness.perturb.context import read_vectors
 from xner.signature import write_table
 
 source_lang, target_lang = (p := config.parse_pair(pair)).source, p.target

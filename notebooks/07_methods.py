@@ -48,9 +48,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from xner import config, data, methods, perturb
-from xner.adapters import MLMSettings
+from xner import config, data, methods
 from xner.figures import save_figure
+from xner.methods.adapters import MLMSettings
+from xner.robustness import perturb
 
 source_lang, target_lang = (p := config.parse_pair(pair)).source, p.target
 assert method in methods.METHODS, f"method must be one of {methods.METHODS}"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from xner.adapters import (
+from xner.methods.adapters import (
     AdapterError,
     LoraSettings,
     MLMSettings,
@@ -31,7 +31,7 @@ MS = [["Anwar", "Ibrahim", "tinggal", "di", "Kuala", "Lumpur"], ["Bank", "Negara
 @pytest.fixture(scope="module")
 def tiny_encoder(tmp_path_factory):
     """An untrained 2-layer BERT (with its MLM head) and a WordPiece tokenizer over the fixture text."""
-    from xner.encoders.mini import MiniConfig, pretrain
+    from xner.modeling.encoders.mini import MiniConfig, pretrain
 
     cfg = MiniConfig(size="tiny", epochs=0, vocab_size=150, min_frequency=1, progress=False, num_threads=1)
     return str(pretrain((ID + MS) * 3, cfg, tmp_path_factory.mktemp("enc")))
@@ -115,7 +115,9 @@ def test_madx_stacks_and_swaps_language_adapters(tiny_encoder, train_ds, tmp_pat
     on_ms = res.model.predict_proba(MS)
     swap_language(res.model, "id")
     on_id_adapter = res.model.predict_proba(MS)
-    assert any(abs(a - b).max() > 1e-6 for a, b in zip(on_ms, on_id_adapter, strict=True)), "the language adapter changes nothing"
+    assert any(abs(a - b).max() > 1e-6 for a, b in zip(on_ms, on_id_adapter, strict=True)), (
+        "the language adapter changes nothing"
+    )
     loaded = load_adapter_model(tmp_path / "madx")
     assert loaded.adapter_meta["active_language"] == "ms"
     assert all(abs(a - b).max() < 1e-5 for a, b in zip(on_ms, loaded.predict_proba(MS), strict=True))

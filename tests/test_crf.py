@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from test_modeling_fixtures import toy_dataset, toy_sentences
 
 from xner.data import from_lists, tag_names
 from xner.labels import CONLL, LabelError
@@ -38,7 +37,7 @@ def test_sentence_features_cover_word_affixes_shape_and_context():
     assert "p4" not in f0  # max_affix respected
 
 
-def test_crf_learns_toy_data_and_has_predictor_interface(tmp_path):
+def test_crf_learns_toy_data_and_has_predictor_interface(toy_dataset, tmp_path):
     train, test = toy_dataset(120, seed=1), toy_dataset(40, seed=2)
     crf = train_crf(train, config=CRFConfig(max_iterations=60))
     tokens = [list(t) for t in test["tokens"]]
@@ -53,7 +52,7 @@ def test_crf_learns_toy_data_and_has_predictor_interface(tmp_path):
     assert again.labels == crf.labels and again.config == crf.config
 
 
-def test_crf_same_data_same_model():
+def test_crf_same_data_same_model(toy_dataset):
     train, test = toy_dataset(60, seed=3), toy_dataset(20, seed=4)
     tokens = [list(t) for t in test["tokens"]]
     a = train_crf(train, config=CRFConfig(max_iterations=30)).predict(tokens)
@@ -68,7 +67,7 @@ def test_crf_config_from_yaml(tmp_path):
     assert cfg.c1 == 0.2 and cfg.max_iterations == 10 and cfg.window == 1
 
 
-def test_crf_sample_cap_and_empty_sentences_counted():
+def test_crf_sample_cap_and_empty_sentences_counted(toy_dataset, toy_sentences):
     toks, tags = toy_sentences(20)
     ds = from_lists(toks + [[]], tags + [[]], lang="id", label_set="wikiann")
     crf = CRFTagger(CRFConfig(max_iterations=5)).fit([list(t) for t in ds["tokens"]], tag_names(ds))
@@ -77,7 +76,7 @@ def test_crf_sample_cap_and_empty_sentences_counted():
     assert capped.crf is not None
 
 
-def test_crf_bad_input():
+def test_crf_bad_input(toy_dataset, toy_sentences):
     with pytest.raises(TrainingDataError, match="empty"):
         train_crf(toy_dataset(5).select([]))
     with pytest.raises(TrainingDataError, match="tags"):

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xner import dial as dl
 from xner.data import from_lists, read_conll
 from xner.divergence import DivergenceError, js_divergence
+from xner.divergence import dial as dl
 from xner.labels import CONLL, WIKIANN
 
 TOL = dl.DEFAULT_TOL  # 0.005 bits: the tolerance the dial promises

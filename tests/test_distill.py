@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from xner.distill import (
+from xner.methods.distill import (
     DistillConfig,
     DistillError,
     distill,
@@ -51,7 +51,7 @@ TAGS = {
 @pytest.fixture(scope="module")
 def tiny_encoder(tmp_path_factory):
     """An untrained 2-layer BERT with a WordPiece tokenizer over the fixture text (a real checkpoint folder)."""
-    from xner.encoders.mini import MiniConfig, pretrain
+    from xner.modeling.encoders.mini import MiniConfig, pretrain
 
     text = [s for v in SENTS.values() for s in v] * 3
     cfg = MiniConfig(size="tiny", epochs=0, vocab_size=200, min_frequency=1, progress=False, num_threads=1)

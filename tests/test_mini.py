@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_modeling_fixtures import toy_dataset, toy_sentences
 
-from xner.encoders import EncoderNotFoundError, mini, resolve_encoder
-from xner.encoders.mini import MiniConfig, MiniEncoderError, MiniSize, mini_encoder, train_tokenizer
-from xner.encoders.mlm import mask_batch, mlm_sequences
+from xner.modeling.encoders import EncoderNotFoundError, mini, resolve_encoder
+from xner.modeling.encoders.mini import MiniConfig, MiniEncoderError, MiniSize, mini_encoder, train_tokenizer
+from xner.modeling.encoders.mlm import mask_batch, mlm_sequences
 
 
 @pytest.fixture
@@ -41,7 +40,7 @@ def test_named_sizes_grow():
         assert mini.SIZES[n].hidden % mini.SIZES[n].heads == 0
 
 
-def test_tokenizer_is_unigram_deterministic_and_round_trips(tmp_path):
+def test_tokenizer_is_unigram_deterministic_and_round_trips(toy_sentences, tmp_path):
     from transformers import AutoTokenizer
 
     toks, _ = toy_sentences(80)
@@ -53,9 +52,9 @@ def test_tokenizer_is_unigram_deterministic_and_round_trips(tmp_path):
     assert pieces[0] == "[CLS]" and pieces[-1] == "[SEP]"
     assert pieces[1] == "\u2581Jakarta"  # a frequent word is one piece, with the word-start mark
     assert enc.word_ids().count(1) > 1  # an unseen word is split into pieces
-    assert [p for p, w in zip(pieces, enc.word_ids(), strict=True) if w is not None and p.startswith("\u2581")] == pieces[1:2] + [
-        pieces[enc.word_ids().index(1)]
-    ]
+    assert [
+        p for p, w in zip(pieces, enc.word_ids(), strict=True) if w is not None and p.startswith("\u2581")
+    ] == pieces[1:2] + [pieces[enc.word_ids().index(1)]]
     tok.save_pretrained(tmp_path)
     again = AutoTokenizer.from_pretrained(tmp_path)
     assert (
@@ -67,7 +66,7 @@ def test_tokenizer_is_unigram_deterministic_and_round_trips(tmp_path):
         train_tokenizer([["a"], ["b"]], min_frequency=5)
 
 
-def test_mask_batch_whole_words_and_determinism():
+def test_mask_batch_whole_words_and_determinism(toy_sentences):
     toks, _ = toy_sentences(40)
     tok = train_tokenizer(toks, vocab_size=120, min_frequency=1)
     seqs = mlm_sequences(tok, [["Jakarta", "Petronasku", "Bandungville", "di"]] * 30, 32)
@@ -99,7 +98,7 @@ def test_mask_batch_whole_words_and_determinism():
     assert 0.5 < share < 1.0  # ~80 % [MASK]
 
 
-def test_pretrain_writes_standard_checkpoint_and_is_deterministic(micro, tmp_path):
+def test_pretrain_writes_standard_checkpoint_and_is_deterministic(toy_sentences, micro, tmp_path):
     from safetensors.torch import load_file
     from transformers import AutoModelForTokenClassification
 
@@ -115,7 +114,7 @@ def test_pretrain_writes_standard_checkpoint_and_is_deterministic(micro, tmp_pat
     assert type(model).__name__ == "BertForTokenClassification"
 
 
-def test_cache_reuses_and_keys_on_seed(micro, cache, monkeypatch):
+def test_cache_reuses_and_keys_on_seed(toy_sentences, micro, cache, monkeypatch):
     toks, _ = toy_sentences(40)
     first = mini_encoder(["ms", "id"], size="micro", seed=0, config=micro, text=toks)
     assert first.parent == cache / "models" / "mini" and "id+ms" in first.name
@@ -142,7 +141,7 @@ def test_resolve_mini_by_name_uses_train_split_text(micro, cache, fixture_data_d
     assert resolve_encoder("mini-micro", languages=["ms", "id"]) == path
 
 
-def test_mini_encoder_fine_tunes_like_any_checkpoint(micro, cache):
+def test_mini_encoder_fine_tunes_like_any_checkpoint(toy_dataset, toy_sentences, micro, cache):
     from xner.modeling import TrainConfig, train_ner
 
     toks, _ = toy_sentences(60)

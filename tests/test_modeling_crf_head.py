@@ -7,11 +7,11 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from test_modeling_fixtures import tiny_checkpoint, toy_dataset
 
 from xner.labels import WIKIANN, validate_iob2
 from xner.modeling import NERModel, TrainConfig, train_ner
-from xner.modeling.crf_head import CRFHead, viterbi, word_emissions
+from xner.modeling.crf_head import CRFHead, word_emissions
+from xner.modeling.decode import viterbi
 
 LABELS = ("O", "B-PER", "I-PER")
 
@@ -55,7 +55,7 @@ def test_word_emissions_left_aligns_labelled_positions():
     assert torch.equal(em[0, 1], logits[0, 3]) and tags.tolist() == [[1, 2], [0, 0]]
 
 
-def test_crf_head_trains_saves_and_reloads(tmp_path):
+def test_crf_head_trains_saves_and_reloads(tiny_checkpoint, toy_dataset, tmp_path):
     enc = tiny_checkpoint(tmp_path / "enc")
     cfg = TrainConfig(
         model="tiny",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from xner.modeling.transfer import SCHEMA
 from xner.signature import read_signature
-from xner.transfer import SCHEMA
 
 
 @pytest.mark.slow

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_modeling_fixtures import MINILM_DIR, XLMR_TOKENIZER
 
 from xner.modeling.tokenize import (
     IGNORE_INDEX,
@@ -37,11 +36,11 @@ WORDS = [
 
 
 @pytest.fixture(scope="module")
-def xlmr():
+def xlmr(xlmr_tokenizer_file):
     from transformers import PreTrainedTokenizerFast
 
     return PreTrainedTokenizerFast(
-        tokenizer_file=str(XLMR_TOKENIZER),
+        tokenizer_file=str(xlmr_tokenizer_file),
         unk_token="<unk>",
         pad_token="<pad>",
         bos_token="<s>",
@@ -54,10 +53,10 @@ def xlmr():
 
 
 @pytest.fixture(scope="module")
-def wordpiece():
+def wordpiece(minilm_dir):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(MINILM_DIR), local_files_only=True)
+    return AutoTokenizer.from_pretrained(str(minilm_dir), local_files_only=True)
 
 
 @pytest.fixture(params=["xlmr", "wordpiece"])

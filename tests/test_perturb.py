@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from xner.data import from_lists, tag_names
 from xner.labels import validate_iob2
-from xner.perturb import (
+from xner.robustness.perturb import (
     BilingualDictionary,
     CharacterNoise,
     CodeSwitch,
@@ -33,8 +33,8 @@ from xner.perturb import (
     available,
     build,
 )
-from xner.perturb.base import entity_spans, iob2_span_tags, is_word, replace_spans
-from xner.perturb.dictionaries import (
+from xner.robustness.perturb.base import entity_spans, iob2_span_tags, is_word, replace_spans
+from xner.robustness.perturb.dictionaries import (
     DictionaryError,
     DictionaryNotFound,
     decode_b64_number,
@@ -42,8 +42,8 @@ from xner.perturb.dictionaries import (
     installed_freedict,
     parse_entry,
 )
-from xner.perturb.names import locale_supports, split_name
-from xner.perturb.noise import change_case, strip_diacritics
+from xner.robustness.perturb.names import locale_supports, split_name
+from xner.robustness.perturb.noise import change_case, strip_diacritics
 
 # ------------------------------------------------------------------------------------------ strategies
 

@@ -241,7 +241,9 @@ def test_refine_modes_by_hand():
 
 
 def _write(path, sents):
-    path.write_text("".join("".join(f"{w}\t{t}\n" for w, t in zip(*s, strict=True)) + "\n" for s in sents), encoding="utf-8")
+    path.write_text(
+        "".join("".join(f"{w}\t{t}\n" for w, t in zip(*s, strict=True)) + "\n" for s in sents), encoding="utf-8"
+    )
     return path
 
 

@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xner.data import from_lists, tag_names
-from xner.domain import domain_eval_set, domain_eval_sets, run_domain_shift, unpaired_drop
 from xner.metrics import score
-from xner.perturb import Entity, PerturbationContext, PerturbationWarning, UnseenEntityReplacement
-from xner.perturb.base import iob2_span_tags
-from xner.suite import (
+from xner.robustness.domain import domain_eval_set, domain_eval_sets, run_domain_shift, unpaired_drop
+from xner.robustness.perturb import Entity, PerturbationContext, PerturbationWarning, UnseenEntityReplacement
+from xner.robustness.perturb.base import iob2_span_tags
+from xner.robustness.suite import (
     COLUMNS,
     SCHEMA,
     ModelSpec,
@@ -161,7 +161,10 @@ def test_oracle_has_no_drop_even_when_gold_changes_length():
     test = ds(TEST)
     pds, rep = pert.apply(test, seed=0)
     assert rep.tokens_inserted > 0
-    lookup = {tuple(t): g for t, g in zip(list(test["tokens"]) + list(pds["tokens"]), tag_names(test) + tag_names(pds), strict=True)}
+    lookup = {
+        tuple(t): g
+        for t, g in zip(list(test["tokens"]) + list(pds["tokens"]), tag_names(test) + tag_names(pds), strict=True)
+    }
     oracle = ModelSpec(lambda toks: [lookup[tuple(t)] for t in toks], setting="oracle")
     t = run_suite({"oracle": oracle}, {"pt": test}, [pert], n_resamples=100).table
     row = t[t.perturbation == "unseen_entities"].iloc[0]

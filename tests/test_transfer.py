@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from test_modeling_fixtures import tiny_checkpoint, toy_sentences
 
 from xner.data import from_lists, tag_names, write_conll
 from xner.labels import CONLL, LabelError
 from xner.modeling import TrainConfig, load_predictor
 from xner.modeling.crf import CRFConfig
-from xner.transfer import (
+from xner.modeling.transfer import (
     SCHEMA,
     EvalSet,
     SettingError,
@@ -26,10 +25,15 @@ SEEDS = {"id": 1, "ms": 2, "jv": 3}
 SIZES = {"train": 30, "dev": 10, "test": 12}
 
 
-def fake_loader(lang, split, dataset="wikiann"):
+@pytest.fixture
+def fake_loader(toy_sentences):
     """Toy splits per language (different sentences per language and split)."""
-    toks, tags = toy_sentences(SIZES[split], seed=SEEDS[lang] * 10 + list(SIZES).index(split))
-    return from_lists(toks, tags, lang=lang, label_set="wikiann")
+
+    def load(lang, split, dataset="wikiann"):
+        toks, tags = toy_sentences(SIZES[split], seed=SEEDS[lang] * 10 + list(SIZES).index(split))
+        return from_lists(toks, tags, lang=lang, label_set="wikiann")
+
+    return load
 
 
 def test_spec_validation():
@@ -50,7 +54,7 @@ def test_spec_validation():
             TransferSpec(**bad)
 
 
-def test_native_and_zero_shot_data():
+def test_native_and_zero_shot_data(fake_loader):
     nat = build_setting_data(TransferSpec("native", "ms"), loader=fake_loader)
     assert len(nat.train) == SIZES["train"] and nat.train["langs"][0][0] == "ms"
     assert [e.lang for e in nat.evals] == ["ms"] and nat.dev["langs"][0][0] == "ms"
@@ -59,7 +63,7 @@ def test_native_and_zero_shot_data():
     assert [e.lang for e in zs.evals] == ["ms", "id"]
 
 
-def test_multi_source_interleaves_and_caps_per_language():
+def test_multi_source_interleaves_and_caps_per_language(fake_loader):
     d = build_setting_data(
         spec_for("multi-source", "id+jv", "ms"),
         loader=fake_loader,
@@ -73,7 +77,7 @@ def test_multi_source_interleaves_and_caps_per_language():
     assert [e.lang for e in d.evals] == ["ms", "id", "jv"]
 
 
-def test_few_shot_adds_k_seeded_target_sentences():
+def test_few_shot_adds_k_seeded_target_sentences(fake_loader):
     spec = spec_for("few-shot", "id", "ms", k=5)
     a = build_setting_data(spec, loader=fake_loader, seed=0)
     b = build_setting_data(spec, loader=fake_loader, seed=0)
@@ -87,7 +91,7 @@ def test_few_shot_adds_k_seeded_target_sentences():
         build_setting_data(spec_for("few-shot", "id", "ms", k=999), loader=fake_loader)
 
 
-def test_translate_train_reads_projected_conll(tmp_path):
+def test_translate_train_reads_projected_conll(fake_loader, toy_sentences, tmp_path):
     toks, tags = toy_sentences(9, seed=42)
     write_conll(from_lists(toks, tags, lang="ms", label_set="wikiann"), tmp_path / "proj" / "train.tsv")
     d = build_setting_data(spec_for("translate-train", "id", "ms", projected=tmp_path / "proj"), loader=fake_loader)
@@ -97,7 +101,7 @@ def test_translate_train_reads_projected_conll(tmp_path):
         build_setting_data(spec_for("translate-train", "id", "ms", projected=tmp_path / "nope"), loader=fake_loader)
 
 
-def test_label_sets_must_match_or_be_mapped_explicitly():
+def test_label_sets_must_match_or_be_mapped_explicitly(fake_loader):
     def conll_source(lang, split, dataset="wikiann"):
         ds = fake_loader(lang, split, dataset)
         if lang == "id":
@@ -111,7 +115,7 @@ def test_label_sets_must_match_or_be_mapped_explicitly():
     assert any("MISC" in n for n in d.notes["label_mapping"])
 
 
-def test_empty_splits():
+def test_empty_splits(fake_loader):
     def empty(which):
         def loader(lang, split, dataset="wikiann"):
             ds = fake_loader(lang, split, dataset)
@@ -127,7 +131,7 @@ def test_empty_splits():
     assert d.dev is None and d.notes["empty_dev"] == ["id"]  # documented: trained without early stopping
 
 
-def test_evaluate_predictor_rows_follow_the_schema(tmp_path):
+def test_evaluate_predictor_rows_follow_the_schema(fake_loader, tmp_path):
     test = fake_loader("ms", "test")
     gold = tag_names(test)
     rows = evaluate_predictor(
@@ -148,7 +152,7 @@ def test_evaluate_predictor_rows_follow_the_schema(tmp_path):
 
 
 @pytest.mark.parametrize("setting, source", [("native", "ms"), ("zero-shot", "id"), ("multi-source", "id+jv")])
-def test_crf_through_the_runner(setting, source, tmp_path):
+def test_crf_through_the_runner(fake_loader, setting, source, tmp_path):
     spec = spec_for(setting, source, "ms")
     res = run_setting(
         spec,
@@ -170,7 +174,7 @@ def test_crf_through_the_runner(setting, source, tmp_path):
     assert load_predictor(tmp_path).predict(toks) == res.predictor.predict(toks)
 
 
-def test_neural_model_through_the_same_runner(tmp_path):
+def test_neural_model_through_the_same_runner(fake_loader, tiny_checkpoint, tmp_path):
     enc = tiny_checkpoint(tmp_path / "enc")
     cfg = TrainConfig(
         epochs=2,

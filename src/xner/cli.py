@@ -9,6 +9,12 @@ from typing import Any
 
 import yaml
 
+from xner import config
+from xner.config import pairs
+from xner.data import DataNotFoundError, check_data_source
+from xner.report import build_report
+from xner.runs import StageFailed, run_stage
+
 
 def _parse_param(text: str) -> tuple[str, Any]:
     if "=" not in text:
@@ -49,28 +55,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "pairs":
-        from xner.config import pairs
-
         for p in pairs():
             print(f"{p.name}\t{p.group}\t{'hub' if p.needs_hub else 'local'}\t{p.why}")
         return 0
     if args.command == "report":
-        from xner import config
-        from xner.report import build_report
-
         print(build_report(args.results or config.results_dir(), args.figures or config.figures_dir(), args.out))
         return 0
     if args.command == "check-data":
-        from xner.data import DataNotFoundError, check_data_source
-
         try:
             print("xner: data from", check_data_source())
         except (DataNotFoundError, ValueError) as exc:
             print(f"xner: no data. {exc}", file=sys.stderr)
             return 2
         return 0
-    from xner.runs import StageFailed, run_stage
-
     try:
         out = run_stage(
             args.stage,

@@ -24,7 +24,18 @@ from datasets.table import InMemoryTable
 from xner import config
 from xner.conll import DataFormatError, parse_conll
 from xner.conll import write_conll as _write_lines
-from xner.labels import CONLL, MASAKHANER, WIKIANN, LabelError, LabelSet, get_label_set, infer_label_set
+from xner.labels import (
+    CONLL,
+    MASAKHANER,
+    WIKIANN,
+    LabelError,
+    LabelSet,
+    MappingReport,
+    get_label_set,
+    infer_label_set,
+    map_tags,
+    resolve_type_map,
+)
 
 log = logging.getLogger(__name__)
 
@@ -393,3 +404,16 @@ __all__ = [
     "tag_names",
     "write_conll",
 ]
+
+
+def map_labels(
+    ds: datasets.Dataset, target: LabelSet | str, type_map: dict[str, str | None] | None = None
+) -> tuple[datasets.Dataset, MappingReport]:
+    """Map a dataset's ``ner_tags`` onto another label set, explicitly, and report what happened per type."""
+    target = get_label_set(target)
+    source = label_set_of(ds)
+    full = resolve_type_map(source, target, type_map)
+    report = MappingReport(source=source.name, target=target.name, type_map=full)
+    new_tags = [map_tags(t, full, report) for t in tag_names(ds)]
+    langs = ds["langs"] if "langs" in ds.column_names else None
+    return from_lists(ds["tokens"], new_tags, langs=langs, label_set=target), report

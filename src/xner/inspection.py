@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 
 from xner.data import label_set_of, tag_names
+from xner.figures import PALETTE, plt, style
 from xner.metrics import get_entities
+from xner.signature import write_table
 
 
 @dataclass(frozen=True)
@@ -131,8 +133,6 @@ def inspect_languages(loaded: dict[tuple[str, str], datasets.Dataset]) -> tuple[
 
 def plot_label_mix(stats: pd.DataFrame, types: Sequence[str]):
     """Stacked bars of the entity-type mix per language and split."""
-    from xner.figures import PALETTE, plt, style
-
     with style():
         fig, ax = plt.subplots(figsize=(max(3.0, 0.5 * len(stats) + 1.5), 2.8))
         labels = [f"{r.lang}/{r.split}" for r in stats.itertuples()]
@@ -150,8 +150,6 @@ def plot_label_mix(stats: pd.DataFrame, types: Sequence[str]):
 
 def plot_span_lengths(lengths: pd.DataFrame, max_length: int = 8):
     """Span-length distributions (share of entities by length) per language/split, one line each."""
-    from xner.figures import plt, style
-
     with style():
         fig, ax = plt.subplots(figsize=(4.0, 2.8))
         for (lang, split), grp in lengths.groupby(["lang", "split"], sort=True):
@@ -168,8 +166,6 @@ def write_outputs(
     stats: pd.DataFrame, lengths: pd.DataFrame, overlap: pd.DataFrame, out_dir: Path, sig: dict
 ) -> list[Path]:
     """Write the three stage-01 tables under ``out_dir`` with the run's signature."""
-    from xner.signature import write_table
-
     return [
         write_table(stats, out_dir / "language_stats.csv", sig),
         write_table(lengths, out_dir / "span_lengths.csv", sig),

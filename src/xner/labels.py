@@ -289,18 +289,3 @@ def map_tags(tags: Sequence[str], type_map: dict[str, str | None], report: Mappi
         for i in range(start, end):
             out[i] = "O" if dst is None else ("B-" if i == start else "I-") + dst
     return out
-
-
-def map_labels(
-    ds: datasets.Dataset, target: LabelSet | str, type_map: dict[str, str | None] | None = None
-) -> tuple[datasets.Dataset, MappingReport]:
-    """Map a dataset's ``ner_tags`` onto another label set, explicitly, and report what happened per type."""
-    from xner.data import from_lists, label_set_of, tag_names
-
-    target = get_label_set(target)
-    source = label_set_of(ds)
-    full = resolve_type_map(source, target, type_map)
-    report = MappingReport(source=source.name, target=target.name, type_map=full)
-    new_tags = [map_tags(t, full, report) for t in tag_names(ds)]
-    langs = ds["langs"] if "langs" in ds.column_names else None
-    return from_lists(ds["tokens"], new_tags, langs=langs, label_set=target), report

@@ -15,6 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from xner.divergence.drop import plot_drop_scatter
+from xner.figures import PALETTE, plt, save_figure, style
+from xner.methods import plot_method_heatmap
+from xner.projection.evaluate import plot_projection_f1
+from xner.robustness.suite import plot_degradation_heatmap
+
 # kind → glob under the results root (relative), matching what the stages write
 TABLES: dict[str, str] = {
     "evaluation": "*/04_training/**/training.csv",
@@ -68,8 +74,6 @@ def _need(tables: dict[str, pd.DataFrame], kind: str, stage: str) -> pd.DataFram
 
 def fig_native_vs_transfer(tables: dict[str, pd.DataFrame]):
     """Native vs zero-shot transfer strict F1 on each pair's target test set, per model, with 95% CIs."""
-    from xner.figures import PALETTE, plt, style
-
     ev = _need(tables, "evaluation", "04")
     ev = ev[
         (ev["perturbation"] == "clean")
@@ -109,8 +113,6 @@ def fig_native_vs_transfer(tables: dict[str, pd.DataFrame]):
 
 def fig_degradation(tables: dict[str, pd.DataFrame]):
     """Degradation heatmap: mean F1 drop per perturbation (rows) × pair/setting/model (columns)."""
-    from xner.suite import plot_degradation_heatmap
-
     adv = _need(tables, "adversarial", "05").copy()
     if "applied" in adv:
         adv = adv[adv["applied"].astype(str).str.lower().isin(["true", "1"])]
@@ -122,8 +124,6 @@ def fig_degradation(tables: dict[str, pd.DataFrame]):
 
 def fig_divergence_vs_drop(tables: dict[str, pd.DataFrame], n_measures: int = 6):
     """Transfer drop against the best-ranked divergences, with least-squares fits (stage 02's scatter)."""
-    from xner.drop import plot_drop_scatter
-
     joined = _need(tables, "drop_joined", "02 (over all pairs, after 04)")
     corr = _need(tables, "drop_correlations", "02 (over all pairs, after 04)")
     best = list(corr.dropna(subset=["spearman"]).sort_values("rank")["measure"].unique()[:n_measures])
@@ -134,16 +134,12 @@ def fig_divergence_vs_drop(tables: dict[str, pd.DataFrame], n_measures: int = 6)
 
 def fig_projection(tables: dict[str, pd.DataFrame]):
     """Projection methods on parallel gold: strict span F1 per method and aligner (stage 03's bar chart)."""
-    from xner.projection.evaluate import plot_projection_f1
-
     pj = _need(tables, "projection", "03")
     return plot_projection_f1(_stage_view(pj), title="Annotation projection on parallel gold")
 
 
 def fig_methods(tables: dict[str, pd.DataFrame]):
     """Robustness of the methods: F1 drop per method × perturbation, one panel per target (stage 07's heatmap)."""
-    from xner.methods import plot_method_heatmap
-
     return plot_method_heatmap(
         _stage_view(_need(tables, "methods", "07")), title="F1 drop under perturbation, by method"
     )
@@ -151,8 +147,6 @@ def fig_methods(tables: dict[str, pd.DataFrame]):
 
 def fig_dial(tables: dict[str, pd.DataFrame]):
     """The divergence dial: achieved against requested Jensen–Shannon divergence of the resampled source."""
-    from xner.figures import PALETTE, plt, style
-
     d = _need(tables, "dial", "02")
     d = d[d["status"] == "ok"]
     with style():
@@ -188,8 +182,6 @@ class FigureOutcome:
 
 def build_all(results_root: str | Path, figures_dir: str | Path, only: list[str] | None = None) -> list[FigureOutcome]:
     """Draw every figure whose tables exist under ``results_root`` into ``figures_dir`` (PDF + PNG)."""
-    from xner.figures import save_figure
-
     tables = collect(results_root)
     names = list(FIGURES) if only is None else only
     unknown = sorted(set(names) - set(FIGURES))

@@ -8,18 +8,14 @@ the list of known ones, and converts values to the field's type (YAML reads ``5e
 from __future__ import annotations
 
 import dataclasses
-import os
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """A training configuration value or file is malformed."""
+from xner.config import ConfigError
+from xner.utils import coerce_fields
 
 
 def _help(text: str, **kw: Any) -> Any:
@@ -98,7 +94,7 @@ class TrainConfig:
     progress: bool = _help("Show tqdm progress bars.", default=True)
 
     def __post_init__(self) -> None:
-        _coerce(self)
+        coerce_fields(self)
         if self.epochs < 1:
             raise ConfigError(f"epochs must be ≥ 1, got {self.epochs}")
         if self.batch_size < 1 or self.eval_batch_size < 1:
@@ -122,51 +118,6 @@ class TrainConfig:
 
 
 T = TypeVar("T")
-
-
-def _base_type(tp: Any) -> tuple[Any, bool]:
-    """Return (the non-None type, whether None is allowed) of an annotation such as ``int | None``."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return (args[0] if len(args) == 1 else tp), len(args) < len(typing.get_args(tp))
-    return tp, False
-
-
-def _coerce(obj: Any) -> None:
-    """Convert string values from YAML to each field's declared scalar type (in place); raise on failure."""
-    hints = typing.get_type_hints(type(obj))
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        tp, optional = _base_type(hints[f.name])
-        if value is None:
-            if not optional:
-                raise ConfigError(f"{type(obj).__name__}.{f.name} may not be None")
-            continue
-        try:
-            if tp is bool:
-                if isinstance(value, str):
-                    if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
-                        raise ValueError(value)
-                    value = value.lower() in ("true", "yes", "1")
-                elif not isinstance(value, bool):
-                    raise ValueError(value)
-            elif tp is int:
-                if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                    raise ValueError(value)
-                value = int(value)
-            elif tp is float:
-                if isinstance(value, bool):
-                    raise ValueError(value)
-                value = float(value)
-            elif tp is str:
-                if not isinstance(value, str):
-                    raise ValueError(value)
-        except (TypeError, ValueError):
-            raise ConfigError(
-                f"{type(obj).__name__}.{f.name}: {value!r} is not a valid {getattr(tp, '__name__', tp)}"
-            ) from None
-        setattr(obj, f.name, value)
 
 
 def load_config(source: str | Path | dict[str, Any] | None = None, cls: type[T] = TrainConfig, **overrides: Any) -> T:
@@ -216,11 +167,3 @@ def describe(cls: type) -> list[dict[str, Any]]:
         default = f.default if f.default is not dataclasses.MISSING else None
         rows.append({"name": f.name, "type": str(f.type), "default": default, "help": f.metadata.get("help", "")})
     return rows
-
-
-def default_threads() -> int:
-    """The number of CPUs this process may use (``sched_getaffinity``), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)

@@ -6,7 +6,7 @@ prefixes and suffixes (1–4 characters), its shape (``Xxxx``, ``dd.dd``; letter
 ``a``) and short shape (repeats collapsed), case flags, digits/hyphen/punctuation flags, a length bucket, the
 position in the sentence, and the same word/shape/suffix features of the words up to ``window`` positions to
 the left and right, plus the word bigrams around it. The CRF exposes the same ``predict(tokens)`` as the
-neural models and is trained by the same settings runner (:mod:`xner.transfer`).
+neural models and is trained by the same settings runner (:mod:`xner.modeling.transfer`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from xner.data import label_set_of, tag_names
-from xner.modeling.config import _coerce
-from xner.modeling.train import TrainingDataError, cap, check_same_labels
+from xner.modeling.config import coerce_fields
+from xner.modeling.train import TrainingDataError, check_same_labels
+from xner.utils import cap
 
 
 def _help(text: str, **kw: Any) -> Any:
@@ -45,7 +46,7 @@ class CRFConfig:
     max_train_samples: int | None = _help("Use only the first N training sentences.", default=None)
 
     def __post_init__(self) -> None:
-        _coerce(self)
+        coerce_fields(self)
 
 
 def shape(word: str) -> str:

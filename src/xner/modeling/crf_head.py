@@ -8,7 +8,7 @@ sentence starting with ``I-X``) are fixed at a large negative score, so decoding
 
 Written here rather than taken from a package (``pytorch-crf``, ``torchcrf``) because it is ~60 lines, those
 packages are unmaintained, and we need the IOB2 constraint mask and a NumPy decoder for the stitched
-per-word logits of windowed sentences (:func:`xner.modeling.predict.viterbi`, shared with constrained decoding).
+per-word logits of windowed sentences (:func:`xner.modeling.decode.viterbi`, shared with constrained decoding).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from xner.modeling.predict import allowed_transitions, viterbi  # noqa: F401  (viterbi: decoding with a head's scores)
+from xner.modeling.decode import allowed_transitions
 
 FILE = "xner_crf.json"
 FORBIDDEN = -1e4
@@ -116,4 +116,4 @@ def word_emissions(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Te
     return em, tags, mask
 
 
-__all__ = ["CRFHead", "FILE", "viterbi", "word_emissions"]
+__all__ = ["CRFHead", "FILE", "word_emissions"]

@@ -18,8 +18,11 @@ import numpy as np
 import torch
 
 from xner.labels import LabelSet
-from xner.modeling.config import default_threads
+from xner.modeling.crf_head import FILE as CRF_FILE
+from xner.modeling.crf_head import CRFHead
+from xner.modeling.decode import constrained_decode, viterbi
 from xner.modeling.tokenize import EncodeStats, Feature, SubwordEncoder, effective_max_length
+from xner.utils import default_threads
 
 log = logging.getLogger(__name__)
 
@@ -66,51 +69,6 @@ def load_tokenizer(name_or_path: str, **kwargs: Any) -> Any:
             raise
         tok = AutoTokenizer.from_pretrained(name_or_path, add_prefix_space=True, **kwargs)
     return tok
-
-
-def allowed_transitions(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Strict IOB2 constraints: ``(start_ok[j], trans_ok[i, j])`` — ``I-X`` may only follow ``B-X`` or ``I-X``."""
-    n = len(labels)
-    start = np.array([not lab.startswith("I-") for lab in labels])
-    trans = np.ones((n, n), dtype=bool)
-    for j, lab in enumerate(labels):
-        if lab.startswith("I-"):
-            for i, prev in enumerate(labels):
-                trans[i, j] = prev in ("B-" + lab[2:], lab)
-    return start, trans
-
-
-def viterbi(emissions: np.ndarray, start: np.ndarray, end: np.ndarray, trans: np.ndarray) -> list[int]:
-    """Highest-scoring label sequence of one sentence: ``emissions`` ``[n_words, n_labels]`` plus ``start[j]``,
-    ``trans[i, j]`` (previous label i → label j) and ``end[j]`` scores."""
-    n = len(emissions)
-    if n == 0:
-        return []
-    score = start + emissions[0]
-    back = np.zeros((n, len(start)), dtype=np.int64)
-    for t in range(1, n):
-        cand = score[:, None] + trans  # previous label × next label
-        back[t] = cand.argmax(axis=0)
-        score = cand.max(axis=0) + emissions[t]
-    best = [int((score + end).argmax())]
-    for t in range(n - 1, 0, -1):
-        best.append(int(back[t, best[-1]]))
-    return best[::-1]
-
-
-def constrained_decode(logits: np.ndarray, labels: Sequence[str]) -> list[int]:
-    """The label sequence of highest total log-probability that is valid strict IOB2 (Viterbi over words).
-
-    Arg-max per word can produce ``I-X`` after ``O``, which strict scoring drops; this decoding picks the best
-    valid sequence instead, using the model's own per-word probabilities (no learned transitions).
-    """
-    if len(logits) == 0:
-        return []
-    lp = logits - logits.max(axis=-1, keepdims=True)
-    lp = lp - np.log(np.exp(lp).sum(axis=-1, keepdims=True))
-    start, trans = allowed_transitions(labels)
-    neg = -1e30
-    return viterbi(lp, np.where(start, 0.0, neg), np.zeros(len(labels)), np.where(trans, 0.0, neg))
 
 
 class NERModel:
@@ -239,9 +197,6 @@ class NERModel:
         meta = json.loads((path / META_FILE).read_text(encoding="utf-8")) if (path / META_FILE).is_file() else {}
         model = AutoModelForTokenClassification.from_pretrained(path, local_files_only=True)
         labels = meta.get("labels") or [model.config.id2label[i] for i in range(model.config.num_labels)]
-        from xner.modeling.crf_head import FILE as CRF_FILE
-        from xner.modeling.crf_head import CRFHead
-
         crf = CRFHead.load(path) if (path / CRF_FILE).is_file() else None
         return cls(
             model,
@@ -261,10 +216,7 @@ __all__ = [
     "META_FILE",
     "ModelLoadError",
     "NERModel",
-    "allowed_transitions",
-    "constrained_decode",
     "load_tokenizer",
     "pad_batch",
     "pad_id_of",
-    "viterbi",
 ]

@@ -3,7 +3,7 @@ then the shared optimisation loop :func:`xner.modeling.loop.fit`, then saving.
 
 The encoder is any ``AutoModelForTokenClassification`` checkpoint: a hub name (XLM-R, mBERT, ``google/mt5-*``,
 whose encoder ``MT5ForTokenClassification`` wraps), a local folder, or one of the offline encoders
-(``e5-small``, ``mini-<size>``) resolved by :func:`xner.encoders.resolve_encoder`.
+(``e5-small``, ``mini-<size>``) resolved by :func:`xner.modeling.encoders.resolve_encoder`.
 """
 
 from __future__ import annotations
@@ -12,22 +12,22 @@ import copy
 import dataclasses
 import functools
 import logging
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
 from xner.data import label_set_of, tag_names
 from xner.labels import LabelError, LabelSet
-from xner.modeling.config import TrainConfig, default_threads, save_config
+from xner.modeling.config import TrainConfig, save_config
 from xner.modeling.crf_head import CRFHead, word_emissions
+from xner.modeling.encoders import resolve_encoder
 from xner.modeling.loop import fit
 from xner.modeling.predict import ModelLoadError, NERModel, load_tokenizer, pad_id_of
+from xner.utils import cap, default_threads, set_seed
 
 log = logging.getLogger(__name__)
 
@@ -48,26 +48,14 @@ class TrainResult:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU) random number generators."""
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-
-
 def check_same_labels(train_labels: LabelSet, other_labels: LabelSet, what: str) -> None:
-    """Raise when two datasets use different label sets (a mapping must be explicit: xner.labels.map_labels)."""
+    """Raise when two datasets use different label sets (a mapping must be explicit: xner.data.map_labels)."""
     if tuple(train_labels.labels) != tuple(other_labels.labels):
         raise LabelError(
             f"the training data uses labels {' '.join(train_labels.labels)} but the {what} uses "
             f"{' '.join(other_labels.labels)}; map one onto the other explicitly with "
-            "xner.labels.map_labels(ds, target, type_map={...}) (e.g. type_map={'MISC': None} to drop MISC)"
+            "xner.data.map_labels(ds, target, type_map={...}) (e.g. type_map={'MISC': None} to drop MISC)"
         )
-
-
-def cap(ds: Any, n: int | None) -> Any:
-    """The first ``n`` sentences of a dataset (all when ``n`` is None)."""
-    return ds if n is None or len(ds) <= n else ds.select(range(n))
 
 
 DROPOUT_KEYS = (
@@ -185,8 +173,6 @@ def train_ner(
         log.warning("no dev data: early stopping is off; all %d epochs run and the last epoch is kept", cfg.epochs)
 
     if encoder is None:
-        from xner.encoders import resolve_encoder
-
         encoder = resolve_encoder(cfg.model, languages=languages, seed=encoder_seed)
     labels = list(label_set.labels)
     tokenizer = load_tokenizer(encoder)

@@ -35,6 +35,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from xner.config import cache_dir
+from xner.modeling.encoders.e5 import e5_checkpoint
+
 logger = logging.getLogger(__name__)
 
 Alignment = frozenset[tuple[int, int]]
@@ -454,8 +457,6 @@ class AlignmentCache:
     """Alignments of deterministic aligners on disk (sqlite), keyed by aligner settings and sentence pair."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        from xner.config import cache_dir
-
         self.path = Path(path) if path is not None else cache_dir() / "alignments.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(self.path, timeout=60) as db:
@@ -512,8 +513,6 @@ def awesome_aligner(model: str = "bert-base-multilingual-cased", threshold: floa
 
 def e5_aligner(layer: int = 8, extraction: str = "itermax", distortion: float = 0.0) -> EmbeddingAligner:
     """The embedding aligner over the offline multilingual-e5-small checkpoint (converted once by xner)."""
-    from xner.encoders.e5 import e5_checkpoint
-
     return EmbeddingAligner(
         model=str(e5_checkpoint()),
         layer=layer,

@@ -17,7 +17,10 @@ from typing import Any
 import pandas as pd
 
 from xner.data import load_split, read_conll, tag_names
+from xner.figures import style
 from xner.metrics import bootstrap_ci, score
+from xner.modeling.crf import CRFTagger, train_crf
+from xner.modeling.predict import NERModel
 from xner.projection.align import (
     Aligner,
     Alignment,
@@ -258,24 +261,16 @@ def load_predictor(spec: str | None, lang: str) -> Predictor | None:
     if spec is None:
         return None
     if spec.startswith("crf:"):
-        from xner.modeling.crf import train_crf
-
         return train_crf(load_split(lang, "train", dataset=spec[4:])).predict
     path = Path(spec)
     if (path / "crf_config.json").is_file():
-        from xner.modeling.crf import CRFTagger
-
         return CRFTagger.load(path).predict
-    from xner.modeling.predict import NERModel
-
     return NERModel.load(path).predict
 
 
 def plot_projection_f1(table: pd.DataFrame, *, title: str = "Projection on parallel gold") -> Any:
     """Bar chart of strict span F1 (with bootstrap CI) per method, one bar per aligner; returns the figure."""
     import matplotlib.pyplot as plt
-
-    from xner.figures import style
 
     with style():
         methods = list(dict.fromkeys(table["method"]))

@@ -1,0 +1,185 @@
+"""What a transfer method is: the methods' names and settings (:class:`MethodConfig`), a trained method, and the
+encoders of the scale axis with their training settings (``configs/scale.yaml``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from xner.config import config_dir
+from xner.methods.adapters import LoraSettings, MLMSettings
+from xner.methods.distill import DistillConfig
+from xner.modeling.config import TrainConfig
+from xner.robustness.suite import ModelSpec
+
+if TYPE_CHECKING:
+    pass
+
+
+METHODS = ("direct", "multi-source", "distill", "lora", "madx")
+
+
+SETTING = {
+    "direct": "zero-shot",
+    "multi-source": "multi-source",
+    "distill": "distilled",
+    "lora": "adapter-lora",
+    "madx": "adapter-madx",
+}
+
+
+METHOD_OF_SETTING = {v: k for k, v in SETTING.items()}
+
+
+class MethodError(ValueError):
+    """A method cannot run with the given languages or settings."""
+
+
+@dataclass
+class MethodConfig:
+    """Everything that shapes a trained method (the cache key covers all of it)."""
+
+    method: str
+    target: str
+    sources: tuple[str, ...]
+    encoder: str = "e5-small"
+    epochs: int = 1
+    max_train_samples: int | None = 2000
+    max_eval_samples: int | None = 300
+    max_unlabeled: int | None = 2000
+    freeze_embeddings: bool = True
+    learning_rate: float = 1e-4
+    batch_size: int = 16
+    seed: int = 0
+    encoder_seed: int = 0
+    dataset: str = "wikiann"
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    mlm: MLMSettings = field(default_factory=MLMSettings)
+
+    def __post_init__(self) -> None:
+        self.sources = tuple(self.sources)
+        if self.method not in METHODS:
+            raise MethodError(f"unknown method {self.method!r}; expected one of {', '.join(METHODS)}")
+        if not self.sources:
+            raise MethodError("give at least one source language")
+        if self.target in self.sources:
+            raise MethodError(f"the target {self.target!r} is also a source {self.sources}: that is not transfer")
+        if self.method == "multi-source" and len(self.sources) < 2:
+            raise MethodError(f"multi-source needs ≥ 2 sources, got {self.sources}")
+
+    @property
+    def languages(self) -> list[str]:
+        """All languages involved (a mini encoder is pretrained on their text)."""
+        return sorted(set(self.sources) | {self.target})
+
+    @property
+    def used_sources(self) -> tuple[str, ...]:
+        """The sources this method trains on: all of them, sorted, for multi-source and distill (their order does
+        not matter, so one model serves every pair with the same sources); the first one for the others."""
+        return tuple(sorted(self.sources)) if self.method in ("multi-source", "distill") else self.sources[:1]
+
+    def train_config(self, **changes: Any) -> Any:
+        """The :class:`~xner.modeling.TrainConfig` of the fine-tuning steps."""
+        return TrainConfig(
+            model=self.encoder,
+            epochs=self.epochs,
+            max_train_samples=self.max_train_samples,
+            max_eval_samples=self.max_eval_samples,
+            freeze_embeddings=self.freeze_embeddings,
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            seed=self.seed,
+            early_stopping_patience=None,
+            progress=False,
+            **changes,
+        )
+
+    def key(self) -> str:
+        """A short digest of every setting that shapes the trained model of this method."""
+        d = dataclasses.asdict(self)
+        d["sources"] = list(self.used_sources)
+        if self.method not in ("distill", "madx"):
+            d.pop("target")  # the model does not depend on the target
+        for k, used in (("lora", ("lora", "madx")), ("distill", ("distill",)), ("mlm", ("madx",))):
+            if self.method not in used:
+                d.pop(k)
+        if self.method not in ("distill",):
+            d.pop("max_unlabeled")
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+    def folder_name(self) -> str:
+        """``<method>-<sources>[-to-<target>]-<encoder>-<key>``."""
+        enc = Path(self.encoder).name if Path(self.encoder).exists() else self.encoder.replace("/", "_")
+        to = f"-to-{self.target}" if self.method in ("distill", "madx") else ""
+        return f"{self.method}-{'+'.join(self.used_sources)}{to}-{enc}-{self.key()}"
+
+
+@dataclass
+class TrainedMethod:
+    """A trained (or cached) method: its predictor as a suite ModelSpec, where it lives, what it cost."""
+
+    spec: ModelSpec
+    path: Path
+    cached: bool
+    seconds: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _scale_config(path: str | Path | None) -> tuple[Path, dict[str, Any]]:
+    import yaml
+
+    f = Path(path) if path is not None else config_dir() / "scale.yaml"
+    if not f.is_file():
+        raise MethodError(f"{f}: scale configuration not found")
+    conf = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+    if not isinstance(conf.get("offline"), list):
+        raise MethodError(f"{f}: expected a list under 'offline:'")
+    return f, conf
+
+
+def _encoder_entries(f: Path, conf: dict[str, Any], online: bool) -> list[dict[str, Any]]:
+    out = [dict(e, online=False) for e in conf["offline"]]
+    if online:
+        out += [dict(e, online=True) for e in conf.get("online", [])]
+    for e in out:
+        if "name" not in e:
+            raise MethodError(f"{f}: every encoder needs a name, got {e}")
+    return out
+
+
+def scale_encoders(online: bool = False, path: str | Path | None = None) -> list[dict[str, Any]]:
+    """The encoders of the scale axis from ``configs/scale.yaml`` (offline ones; with ``online`` the hub ones too)."""
+    return _encoder_entries(*_scale_config(path), online)
+
+
+TRAIN_SETTINGS = ("learning_rate", "freeze_embeddings", "epochs")
+
+
+def encoder_settings(
+    encoder: str,
+    *,
+    learning_rate: float | None = None,
+    freeze_embeddings: bool | None = None,
+    epochs: int | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Training settings for ``encoder``: each one given wins, else the encoder's own in configs/scale.yaml, else
+    ``defaults`` (by default the shared ``settings`` of configs/scale.yaml) — so switching encoder is one parameter."""
+    f, conf = _scale_config(path)
+    own = next((e for e in _encoder_entries(f, conf, online=True) if e["name"] == encoder), {})
+    base = {**(conf.get("settings") or {}), **(defaults or {})}
+    given = {"learning_rate": learning_rate, "freeze_embeddings": freeze_embeddings, "epochs": epochs}
+    missing = [k for k in TRAIN_SETTINGS if given[k] is None and k not in own and k not in base]
+    if missing:
+        raise MethodError(
+            f"{f}: no {', '.join(missing)} for encoder {encoder!r}; give them, or set them under 'settings:'"
+        )
+    return {k: v if v is not None else own.get(k, base.get(k)) for k, v in given.items()}
