@@ -12,11 +12,13 @@ PYTEST_ARGS ?=
 CORES ?= 2
 CONFIG ?= configs/offline.yaml
 
-.PHONY: all test venv system-deps bench clean-results help
+.PHONY: all test test-fast lint venv system-deps bench clean-results help
 
 help:
 	@echo "make all     run the offline default pipeline (needs XNER_DATA_DIR or the Hugging Face hub)"
 	@echo "make test    run the test suite"
+	@echo "make test-fast  the tests not marked slow (no training, no workflow runs)"
+	@echo "make lint    ruff check, ruff format --check, snakemake --lint"
 	@echo "make bench   run the benchmarks under bench/"
 
 $(BIN)/.installed: pyproject.toml
@@ -36,6 +38,15 @@ system-deps:
 
 test: venv system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: venv
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# ruff's settings are in pyproject.toml; the Snakefile is checked by Snakemake's own linter.
+lint: venv
+	$(BIN)/ruff check src tests bench notebooks workflow
+	$(BIN)/ruff format --check src tests bench notebooks workflow
+	$(BIN)/snakemake --lint --snakefile workflow/Snakefile --configfile configs/offline.yaml
 
 all: venv system-deps
 	$(BIN)/xner check-data

@@ -19,6 +19,8 @@ from xner.methods.adapters import (
     train_madx,
 )
 
+pytestmark = pytest.mark.slow  # trains models or runs the workflow
+
 ID = [
     ["Joko", "Widodo", "tinggal", "di", "Jakarta"],
     ["Bank", "Indonesia", "buka"],

@@ -21,6 +21,8 @@ from xner.methods.distill import (
 )
 from xner.modeling.tokenize import Feature
 
+pytestmark = pytest.mark.slow  # trains models or runs the workflow
+
 SENTS = {
     "id": [
         ["Joko", "Widodo", "tinggal", "di", "Jakarta"],

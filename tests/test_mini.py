@@ -13,6 +13,8 @@ from xner.modeling.encoders import EncoderNotFoundError, mini, resolve_encoder
 from xner.modeling.encoders.mini import MiniConfig, MiniEncoderError, MiniSize, mini_encoder, train_tokenizer
 from xner.modeling.encoders.mlm import mask_batch, mlm_sequences
 
+pytestmark = pytest.mark.slow  # trains models or runs the workflow
+
 
 @pytest.fixture
 def micro(monkeypatch):

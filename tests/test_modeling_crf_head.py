@@ -13,6 +13,8 @@ from xner.modeling import NERModel, TrainConfig, train_ner
 from xner.modeling.crf_head import CRFHead, word_emissions
 from xner.modeling.decode import viterbi
 
+pytestmark = pytest.mark.slow  # trains models or runs the workflow
+
 LABELS = ("O", "B-PER", "I-PER")
 
 

@@ -23,6 +23,8 @@ from xner.modeling import (
     train_ner,
 )
 
+pytestmark = pytest.mark.slow  # trains models or runs the workflow
+
 
 @pytest.fixture(scope="module")
 def tiny(tiny_checkpoint, tmp_path_factory):

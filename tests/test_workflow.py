@@ -10,9 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from xner.config import repo_root
+
+pytestmark = pytest.mark.slow  # trains models or runs the workflow
 
 
 def _snakemake(cfg: Path, workdir: Path, targets: list[Path]) -> tuple[list[str], dict[str, str]]:
