@@ -38,7 +38,7 @@ test: venv system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 all: venv system-deps
-	$(BIN)/xner check-data
+	$(BIN)/xner check-data --config $(CONFIG)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --snakefile workflow/Snakefile --configfile $(CONFIG) \
 		--rerun-triggers mtime --rerun-incomplete --cores $(CORES) --printshellcmds
 

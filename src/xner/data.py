@@ -9,6 +9,8 @@ says how to point xner at data. Any local CoNLL/IOB/TSV file or folder loads thr
 from __future__ import annotations
 
 import logging
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -22,9 +24,20 @@ from datasets.fingerprint import generate_random_fingerprint
 from datasets.table import InMemoryTable
 
 from xner import config
+from xner.config import ConfigError
 from xner.conll import DataFormatError, parse_conll
 from xner.conll import write_conll as _write_lines
-from xner.labels import CONLL, MASAKHANER, WIKIANN, LabelError, LabelSet, get_label_set, infer_label_set
+from xner.labels import (
+    CONLL,
+    MASAKHANER,
+    WIKIANN,
+    LabelError,
+    LabelSet,
+    get_label_set,
+    infer_label_set,
+    repair_iob2,
+    validate_iob2,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +76,6 @@ def data_dir() -> Path | None:
 
 def use_data_dir(path: str | Path | None) -> Path | None:
     """Point ``XNER_DATA_DIR`` at ``path`` for this process (``None`` leaves the setting as it is)."""
-    import os
-
     if path is not None:
         os.environ[config.DATA_ENV] = str(Path(path).expanduser().resolve())
     return data_dir()
@@ -109,7 +120,8 @@ def from_lists(
         pos = int(np.flatnonzero(ids.is_null().to_numpy(zero_copy_only=False))[0])
         i = int(np.searchsorted(np.cumsum(lengths), pos, side="right"))
         raise LabelError(
-            f"sentence {i}: tag {flat_tags[pos].as_py()!r} is not in label set {label_set.name} ({' '.join(label_set.labels)})"
+            f"sentence {i}: tag {flat_tags[pos].as_py()!r} is not in label set {label_set.name} "
+            f"({' '.join(label_set.labels)})"
         )
     if langs is None:
         flat_langs = pa.repeat(pa.scalar(lang or "", pa.string()), len(flat_tags))
@@ -161,18 +173,25 @@ def read_conll(
     label_set: LabelSet | str | None = None,
     scheme: str = "IOB2",
     repair: bool = False,
+    lang_prefix: bool | None = None,
 ) -> datasets.Dataset:
     """Load one local CoNLL/IOB/TSV file as a dataset (see :mod:`xner.conll` for the layouts accepted).
 
-    ``lang`` fills ``langs`` unless the file carries ``lang:token`` prefixes. Skipped ``-DOCSTART-`` lines and
-    repaired tags are counted and logged; every other problem raises with the file and line.
+    ``lang`` fills ``langs`` unless the file carries ``lang:token`` prefixes (``lang_prefix=False`` keeps a
+    first token such as ``en:wiki`` whole). Skipped ``-DOCSTART-`` lines, repaired tags and normalised line
+    ends are counted and logged; every other problem raises with the file and line.
     """
     ls = get_label_set(label_set) if label_set is not None else None
-    parsed = parse_conll(path, label_set=ls, scheme=scheme, repair=repair)
+    parsed = parse_conll(path, label_set=ls, scheme=scheme, repair=repair, lang_prefix=lang_prefix)
     if parsed.docstarts or parsed.repaired:
-        log.info("%s: skipped %d -DOCSTART- lines, repaired %d I- tags", path, parsed.docstarts, parsed.repaired)
+        log.info("%s: skipped %d -DOCSTART- lines, repaired %d tags", path, parsed.docstarts, parsed.repaired)
+    for note in parsed.notes:
+        log.info("%s: %s", path, note)
     ds = from_lists(parsed.tokens, parsed.tags, lang=lang, langs=parsed.langs, label_set=parsed.label_set)
-    ds.info.description = f"{path} ({len(parsed.tokens)} sentences, {parsed.docstarts} -DOCSTART- skipped, {parsed.repaired} tags repaired)"
+    ds.info.description = (
+        f"{path} ({len(parsed.tokens)} sentences, {parsed.docstarts} -DOCSTART- skipped, "
+        f"{parsed.repaired} tags repaired{''.join('; ' + n for n in parsed.notes)})"
+    )
     return ds
 
 
@@ -222,6 +241,110 @@ def _cache_path(dataset: str, lang: str, split: str) -> Path:
     return config.cache_dir() / "datasets" / dataset / lang / split
 
 
+MIXED_ENV = "XNER_ALLOW_MIXED_SOURCES"
+SOURCE_KINDS = ("path", "data setting", "cache", "hub")
+_LANG_CODE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")
+
+
+@dataclass(frozen=True)
+class SplitSource:
+    """Where one split comes from: ``kind`` is ``path``, ``data setting``, ``cache`` or ``hub``."""
+
+    dataset: str
+    lang: str
+    split: str
+    kind: str
+    location: str
+    note: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.dataset}/{self.lang}/{self.split}: {self.kind} ({self.location})" + (
+            f"; {self.note}" if self.note else ""
+        )
+
+
+def _language_note(lang: str) -> tuple[bool, str]:
+    """Whether ``lang`` is configured, and the note to attach when it is not."""
+    if not _LANG_CODE.match(lang):
+        raise ConfigError(f"language code {lang!r}: expected an ISO code such as 'sw', 'hau' or 'pt-BR'")
+    if lang in config.languages():
+        return True, ""
+    return False, (
+        f"language {lang!r} is not in configs/languages.yaml: its data loads from local files, but stages that "
+        "need its metadata say so (e.g. no Faker locale for foreign names); add it there to give them"
+    )
+
+
+def _allow_mixed(allow_mixed: bool | None) -> bool:
+    if allow_mixed is not None:
+        return allow_mixed
+    return os.environ.get(MIXED_ENV, "") not in ("", "0")
+
+
+def _refuse_mixing(spec: DatasetSpec, lang: str, split: str, root: Path) -> None:
+    """Refuse to take a language marked local from the cache or hub when the data folder lacks it."""
+    if spec.name != "wikiann" or not (root / spec.name).is_dir() or not config.languages()[lang].local:
+        return
+    raise DataNotFoundError(
+        f"{spec.name}/{lang}/{split}: {lang} is marked local in configs/languages.yaml but {root / spec.name / lang} "
+        f"does not exist, so it would come from the cache or the hub, whose splits are cut differently (the local "
+        f"test split is cut from PAN-X dev). Mixing local and hub splits of {spec.name} is refused: add the files "
+        f"under {root / spec.name / lang}/, or allow it with allow_mixed=True (or {MIXED_ENV}=1)"
+    )
+
+
+def resolve_split(
+    lang: str,
+    split: str,
+    dataset: str = "wikiann",
+    *,
+    path: str | Path | None = None,
+    hub: bool = True,
+    allow_mixed: bool | None = None,
+) -> SplitSource:
+    """Say where :func:`load_split` would take a split from, without loading it (see there for the order).
+
+    Raises :class:`DataNotFoundError` when no source has it, or when a language marked local in
+    ``configs/languages.yaml`` is missing from the data folder (unless ``allow_mixed``); raises
+    :class:`~xner.config.ConfigError` for a language that is neither configured nor in local files.
+    """
+    spec = _spec(dataset)
+    if split not in SPLITS:
+        raise DataNotFoundError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+    configured, note = _language_note(lang)
+    if path is not None:
+        p = Path(path)
+        if p.is_dir():
+            p = find_split_file(p, split)
+        elif not p.is_file():
+            raise DataNotFoundError(f"{p}: no such file or folder")
+        return SplitSource(dataset, lang, split, "path", str(p), note)
+    root = data_dir()
+    if root is not None:
+        p = local_path(dataset, lang, split, root)
+        if p is not None:
+            return SplitSource(dataset, lang, split, "data setting", str(p), note)
+    where = f"{root}/{dataset}/{lang}/" if root is not None else f"${config.DATA_ENV} (unset)"
+    if not configured:
+        raise ConfigError(
+            f"unknown language {lang!r}: not in configs/languages.yaml ({', '.join(sorted(config.languages()))}) and "
+            f"no local files in {where}; pass path=... to load its files, or add it to configs/languages.yaml"
+        )
+    if root is not None and not _allow_mixed(allow_mixed):
+        _refuse_mixing(spec, lang, split, root)
+    cached = _cache_path(dataset, lang, split)
+    if (cached / "dataset_info.json").is_file():
+        return SplitSource(dataset, lang, split, "cache", str(cached))
+    if not hub or spec.hub_id is None:
+        raise DataNotFoundError(
+            f"{dataset}/{lang}/{split}: not found in {where}, nor in the cache {cached}"
+            + ("" if spec.hub_id else f"; {dataset} has no hub copy")
+            + f". Point xner at data: export {config.DATA_ENV}=/path/to/data "
+            "(laid out as <dataset>/<lang>/<split>.tsv) or pass path=..."
+        )
+    return SplitSource(dataset, lang, split, "hub", f"{spec.hub_id}, config {_hub_config(spec, lang)!r}")
+
+
 def load_split(
     lang: str,
     split: str,
@@ -231,49 +354,54 @@ def load_split(
     label_set: LabelSet | str | None = None,
     repair: bool = False,
     hub: bool = True,
+    lang_prefix: bool | None = None,
+    allow_mixed: bool | None = None,
 ) -> datasets.Dataset:
     """Load one split of a dataset for a language.
 
     Looks in order: ``path`` (a file, or a folder with train/dev/test files) → ``XNER_DATA_DIR`` laid out as
-    ``<dataset>/<lang>/<split>.tsv`` → the cache of earlier hub downloads → the hub (if ``hub``).
+    ``<dataset>/<lang>/<split>.tsv`` → the cache of earlier hub downloads → the hub (if ``hub``). Where the split
+    came from is logged and written at the start of ``ds.info.description`` (see :func:`resolve_split`).
 
     Args:
-        lang: ISO code of the language (must be configured in ``configs/languages.yaml``).
+        lang: ISO code of the language; one not in ``configs/languages.yaml`` loads from local files only.
         split: ``train``, ``dev`` or ``test`` (ignored for single-file sets such as ``europarl``).
         dataset: ``wikiann``, ``masakhaner``, ``conll2002`` or ``europarl``.
         path: an explicit file or folder; takes precedence over everything else.
         label_set: labels the data must use (default: the dataset's canonical set).
-        repair: repair ``I-`` without ``B-`` instead of raising (counted and logged).
+        repair: repair ``I-`` without ``B-`` instead of raising (counted and logged), for files and hub copies.
         hub: allow downloading from the Hugging Face hub as the last resort.
+        lang_prefix: ``False`` keeps ``lang:``-like prefixes of tokens (``None`` detects them).
+        allow_mixed: take a language marked local from the cache/hub although the data folder lacks it
+            (default: the ``XNER_ALLOW_MIXED_SOURCES`` setting, else refused).
     """
-    config.language(lang)
     spec = _spec(dataset)
-    if split not in SPLITS:
-        raise DataNotFoundError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+    src = resolve_split(lang, split, dataset, path=path, hub=hub, allow_mixed=allow_mixed)
     ls = get_label_set(label_set) if label_set is not None else spec.label_set
-    if path is not None:
-        p = Path(path)
-        if p.is_dir():
-            p = find_split_file(p, split)
-        elif not p.is_file():
-            raise DataNotFoundError(f"{p}: no such file or folder")
-        return read_conll(p, lang=lang, label_set=ls, repair=repair)
-    root = data_dir()
-    if root is not None:
-        p = local_path(dataset, lang, split, root)
-        if p is not None:
-            return read_conll(p, lang=lang, label_set=ls, repair=repair)
-    cached = _cache_path(dataset, lang, split)
-    if (cached / "dataset_info.json").is_file():
-        return datasets.load_from_disk(str(cached))
-    where = f"{root}/{dataset}/{lang}/" if root is not None else f"${config.DATA_ENV} (unset)"
-    if not hub or spec.hub_id is None:
-        raise DataNotFoundError(
-            f"{dataset}/{lang}/{split}: not found in {where}, nor in the cache {cached}"
-            + ("" if spec.hub_id else f"; {dataset} has no hub copy")
-            + f". Point xner at data: export {config.DATA_ENV}=/path/to/data (laid out as <dataset>/<lang>/<split>.tsv) or pass path=..."
-        )
-    return _load_from_hub(spec, lang, split, ls, cached, where)
+    if src.kind in ("path", "data setting"):
+        ds = read_conll(Path(src.location), lang=lang, label_set=ls, repair=repair, lang_prefix=lang_prefix)
+    elif src.kind == "cache":
+        ds = _check_copy(datasets.load_from_disk(src.location), ls, src.location, repair)
+    else:
+        ds = _load_from_hub(spec, lang, split, ls, _cache_path(dataset, lang, split), repair)
+    log.info("%s", src)
+    ds.info.description = f"{src}. {ds.info.description or ''}".strip()
+    return ds
+
+
+def source_report(
+    langs: Sequence[str], dataset: str = "wikiann", splits: Sequence[str] = SPLITS, *, hub: bool = True
+) -> tuple[list[SplitSource], list[str]]:
+    """Where each split of each language would come from, and the problems (one message per unloadable split)."""
+    found: list[SplitSource] = []
+    problems: list[str] = []
+    for lang in langs:
+        for split in splits:
+            try:
+                found.append(resolve_split(lang, split, dataset, hub=hub))
+            except (DataNotFoundError, ConfigError) as exc:
+                problems.append(str(exc))
+    return found, problems
 
 
 _HUB_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
@@ -302,16 +430,51 @@ _MASAKHANER_CODES = {
 }
 
 
+def _hub_config(spec: DatasetSpec, lang: str) -> str:
+    return _MASAKHANER_CODES.get(lang, lang) if spec.name == "masakhaner" else lang
+
+
+def _check_copy(ds: datasets.Dataset, ls: LabelSet, where: str, repair: bool) -> datasets.Dataset:
+    """Give a hub or cached copy the checks a local file gets: the label set, its order, and strict IOB2."""
+    if "ner_tags" not in ds.column_names or "tokens" not in ds.column_names:
+        raise DataFormatError(f"{where}: expected columns tokens and ner_tags, got {ds.column_names}")
+    inner = getattr(ds.features["ner_tags"], "feature", None)
+    names = tuple(getattr(inner, "names", ()))
+    if names != ls.labels:
+        raise LabelError(
+            f"{where}: labels {list(names)} differ from the expected {ls.name} order {ls.labels}; "
+            "delete the copy to download it again, or pass the matching label_set"
+        )
+    tags = tag_names(ds)
+    bad = [i for i, t in enumerate(tags) if validate_iob2(t)]
+    if not bad:
+        return ds
+    if not repair:
+        p = validate_iob2(tags[bad[0]])[0]
+        raise DataFormatError(
+            f"{where}: sentence {bad[0]}, token {p.position}: invalid IOB2: {p.message}; pass repair=True to turn "
+            f"it into B- (counted); {len(bad)} sentences have such tags"
+        )
+    n = 0
+    for i in bad:
+        tags[i], k = repair_iob2(tags[i])
+        n += k
+    log.info("%s: repaired %d I- tags in %d sentences", where, n, len(bad))
+    out = from_lists(ds["tokens"], tags, langs=ds["langs"] if "langs" in ds.column_names else None, label_set=ls)
+    out.info.description = f"{n} tags repaired"
+    return out
+
+
 def _load_from_hub(
-    spec: DatasetSpec, lang: str, split: str, ls: LabelSet, cached: Path, where: str
+    spec: DatasetSpec, lang: str, split: str, ls: LabelSet, cached: Path, repair: bool = False
 ) -> datasets.Dataset:
     """Download a split from the hub's parquet copy, check its labels, normalise its columns, cache it."""
-    name = _MASAKHANER_CODES.get(lang, lang) if spec.name == "masakhaner" else lang
+    name = _hub_config(spec, lang)
     try:
         raw = datasets.load_dataset(spec.hub_id, name, split=_HUB_SPLITS[split])
     except Exception as exc:  # the hub raises many types (ConnectionError, OfflineModeIsEnabled, HfHubHTTPError…)
         raise DataNotFoundError(
-            f"{spec.name}/{lang}/{split}: not found locally ({where}) and the hub ({spec.hub_id}, config {name!r}) "
+            f"{spec.name}/{lang}/{split}: not found locally and the hub ({spec.hub_id}, config {name!r}) "
             f"failed: {type(exc).__name__}: {exc}. Point xner at local data: export {config.DATA_ENV}=/path/to/data "
             f"(laid out as <dataset>/<lang>/<split>.tsv) or pass path=..."
         ) from exc
@@ -330,7 +493,7 @@ def _load_from_hub(
 
         shutil.rmtree(cached)
     tmp.rename(cached)
-    return ds
+    return _check_copy(ds, ls, f"{spec.hub_id}/{name}/{split}", repair)
 
 
 def check_data_source(timeout: float = 5.0) -> str:
@@ -339,7 +502,6 @@ def check_data_source(timeout: float = 5.0) -> str:
     Returns a one-line description. Raises :class:`DataNotFoundError` at once, with the way to point xner at
     data, when ``XNER_DATA_DIR`` is unset and the hub cannot be reached (or ``HF_HUB_OFFLINE`` is set).
     """
-    import os
     import urllib.request
 
     root = data_dir()
@@ -368,6 +530,32 @@ def check_data_source(timeout: float = 5.0) -> str:
     return f"the Hugging Face hub ({endpoint})"
 
 
+def hub_offline() -> bool:
+    """True when ``HF_HUB_OFFLINE`` or ``HF_DATASETS_OFFLINE`` forbids hub downloads."""
+    return any(os.environ.get(v, "") not in ("", "0") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+
+
+def check_pairs_data(pairs: Sequence[config.Pair] | None = None) -> tuple[list[str], list[str]]:
+    """Check that every split the pairs need (both languages, train/dev/test of WikiANN) has a source.
+
+    Returns (report lines: one per language, saying where each split comes from; problems). A problem is a
+    split no source has, a language marked local that the data folder lacks (mixing refused), or a split that
+    needs the hub while ``HF_HUB_OFFLINE`` is set.
+    """
+    pairs = config.pairs() if pairs is None else list(pairs)
+    langs = list(dict.fromkeys(lang for p in pairs for lang in (p.source, p.target)))
+    found, problems = source_report(langs)
+    lines: list[str] = []
+    for lang in langs:
+        mine = [s for s in found if s.lang == lang]
+        kinds = sorted({s.kind for s in mine})
+        users = ", ".join(p.name for p in pairs if lang in (p.source, p.target))
+        lines.append(f"{lang}: {' + '.join(kinds) or 'no source'} ({len(mine)}/{len(SPLITS)} splits; pairs {users})")
+        if hub_offline() and "hub" in kinds:
+            problems.append(f"{lang}: needs the Hugging Face hub (pairs {users}), but HF_HUB_OFFLINE is set")
+    return lines, problems
+
+
 def available_languages(dataset: str = "wikiann") -> list[str]:
     """Languages of ``dataset`` present in the local data folder (empty when ``XNER_DATA_DIR`` is unset)."""
     root = data_dir()
@@ -390,6 +578,8 @@ __all__ = [
     "label_set_of",
     "load_split",
     "read_conll",
+    "resolve_split",
+    "source_report",
     "tag_names",
     "write_conll",
 ]

@@ -49,7 +49,7 @@ def build_report(
         {
             p.relative_to(results_root).parts[0]
             for p in results_root.rglob("*")
-            if p.is_file() and len(p.relative_to(results_root).parts) > 1
+            if p.is_file() and len(p.relative_to(results_root).parts) > 1 and not p.is_relative_to(figures_root)
         }
     )
     for group in groups:
