@@ -313,8 +313,14 @@ def test_foreign_names_record_their_locale_and_never_fall_back():
     assert set(by_type["LOC"]) == {"ru_RU"} and set(by_type["ORG"]) == {"ru_RU"}  # sw has no places/companies
     assert any("sw" in n and "company" in n for n in rep.notes)
     assert sum(rep.locales.values()) == 90
-    cyr = [r["new"] for r in rep.records if r["locale"] == "ru_RU"]
-    assert all(any("CYRILLIC" in unicodedata.name(c, "") for c in name) for name in cyr)
+    def cyrillic(name):
+        return any("CYRILLIC" in unicodedata.name(c, "") for c in "".join(name))
+
+    # Person and place names of ru_RU are Cyrillic; its company list also holds real Latin-script names
+    # (e.g. "X5 Retail Group"), so only most of those are.
+    assert all(cyrillic(r["new"]) for r in rep.records if r["locale"] == "ru_RU" and r["type"] != "ORG")
+    org = [cyrillic(r["new"]) for r in rep.records if r["locale"] == "ru_RU" and r["type"] == "ORG"]
+    assert sum(org) >= 0.8 * len(org)
 
 
 def test_foreign_names_unavailable_locales():

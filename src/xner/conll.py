@@ -252,7 +252,7 @@ def _check_scheme(
     repaired = 0
     allowed = {"IOB1": "BI", "IOB2": "BI", "BIOES": "BIES"}[scheme]
     types: dict[str, None] = {}
-    hint = "pass repair=True to read it leniently (an I- without B- starts an entity), counted"
+    hint = "pass repair=True to read it leniently (the conlleval reading), each repaired tag counted"
     out: list[list[str]] = []
     for si, sent in enumerate(tags):
         for wi, tag in enumerate(sent):
@@ -267,7 +267,7 @@ def _check_scheme(
         if problems and not repair:
             p = problems[0]
             raise _err(path, starts[si] + p.position, f"invalid {scheme}: {p.message}; {hint}")
-        repaired += len(problems)
+        repaired += len({p.position for p in problems})  # a position can break two rules (BIOES)
         out.append(convert_scheme(sent, scheme, "IOB2") if scheme != "IOB2" or problems else sent)
     return out, repaired, types
 
