@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from xner.conll import DataFormatError, parse_conll, write_conll
 from xner.data import read_conll, tag_names
-from xner.labels import CONLL, WIKIANN, tags_from_spans
+from xner.labels import CONLL, WIKIANN, LabelError, tags_from_spans
 
 
 @pytest.mark.parametrize(
@@ -218,6 +218,11 @@ def test_tokens_with_whitespace_are_refused(tmp_path, text):
     line = text.count("\n")
     with pytest.raises(DataFormatError, match=rf"w.tsv:{line}: token .* contains whitespace"):
         parse_conll(p)
+
+
+def test_tokens_with_whitespace_are_not_written(tmp_path):
+    with pytest.raises(LabelError, match="token 'New York' cannot be written"):
+        write_conll([["New York"]], [["B-LOC"]], tmp_path / "w.tsv")
 
 
 def test_trailing_whitespace_after_the_tag_is_harmless(tmp_path):

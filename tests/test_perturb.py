@@ -346,6 +346,13 @@ def test_foreign_names_leave_out_the_target_locale():
     assert any("pt_BR" in n for n in res.report.notes)
 
 
+def test_foreign_names_say_why_an_unconfigured_language_has_no_names():
+    """Issue 17 item 9: a language not in languages.yaml loads from files; the stage that needs metadata says so."""
+    p = ForeignNameReplacement(languages=["hau", "ru"])
+    assert p.locales == ["ru_RU"]
+    assert any("'hau' is not in configs/languages.yaml, so it has no Faker locale" in m for m in p.problems)
+
+
 def test_split_name():
     assert split_name("Smith, Jones and Brown") == ["Smith", ",", "Jones", "and", "Brown"]
     assert split_name("НПО «Большакова»") == ["НПО", "«Большакова»"]

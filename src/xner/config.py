@@ -111,7 +111,7 @@ class Pair:
     def needs_hub(self) -> bool:
         """True when either language is absent from the local data, so the hub loaders are required."""
         langs = languages()
-        return not (langs[self.source].local and langs[self.target].local)
+        return not all(code in langs and langs[code].local for code in (self.source, self.target))
 
 
 _LANG_FIELDS = {"name", "script", "family", "resource", "local", "faker_locale"}
@@ -157,7 +157,9 @@ def language(code: str) -> Language:
     langs = languages()
     if code not in langs:
         raise ConfigError(
-            f"unknown language {code!r}; configured in configs/languages.yaml: {', '.join(sorted(langs))}"
+            f"unknown language {code!r}; configured in configs/languages.yaml: {', '.join(sorted(langs))}. "
+            "Stages need its metadata there (name, script, family, resource, local, faker_locale); "
+            "xner.data.load_split(code, split, path=...) reads its files without it"
         )
     return langs[code]
 

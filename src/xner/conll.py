@@ -358,10 +358,8 @@ def write_conll(tokens: Sequence[Sequence[str]], tags: Sequence[Sequence[str]], 
         if not toks:
             raise LabelError(f"{path}: sentence {i} has no tokens; a CoNLL file cannot hold an empty sentence")
         for tok, tag in zip(toks, tg, strict=True):
-            if not tok or "\t" in tok or "\n" in tok:
-                raise LabelError(
-                    f"{path}: sentence {i}: token {tok!r} cannot be written (empty, or holds a tab/newline)"
-                )
+            if not tok or any(c.isspace() for c in tok):  # the reader refuses such tokens: never write them
+                raise LabelError(f"{path}: sentence {i}: token {tok!r} cannot be written (empty, or holds whitespace)")
             parts.append(f"{tok}\t{tag}\n")
         parts.append("\n")
     tmp = path.with_name(path.name + ".tmp")
