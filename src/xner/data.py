@@ -4,6 +4,12 @@ One call, :func:`load_split`, finds a split in this order: an explicit ``path`` 
 (``XNER_DATA_DIR``) → the cache (a hub download saved earlier) → the Hugging Face hub (maintained parquet
 copies: ``unimelb-nlp/wikiann``, ``masakhane/masakhaner2``). With none of them it stops with a message that
 says how to point xner at data. Any local CoNLL/IOB/TSV file or folder loads through :func:`read_conll`.
+
+Where each split came from is explicit: :func:`resolve_split` says it without loading, :func:`load_split` logs it
+and puts it at the head of ``ds.info.description``, ``xner check-data`` reports it for every split a run needs.
+A language marked local in ``configs/languages.yaml`` that the data folder lacks is refused rather than taken from
+the cache or the hub (their splits are cut differently) unless mixing is allowed; hub and cached copies get the
+label-set and IOB2 checks local files get. A language not in ``languages.yaml`` loads from local files.
 """
 
 from __future__ import annotations
