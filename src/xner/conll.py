@@ -61,8 +61,9 @@ _INNER_SPACE = re.compile("[\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u202
 def _read_text(path: Path) -> tuple[str, list[str]]:
     """Read a file as UTF-8 text with ``\\n`` line ends; return it with notes on what was normalised.
 
-    CRLF and CR-only (old Mac) line ends become ``\\n``; a byte order mark at the start of the file or of a
-    line (two files concatenated) is removed and noted. A U+FEFF inside a line is a character of the token.
+    CRLF and CR-only (old Mac) line ends become ``\\n``; a lone CR in a file with LF line ends is an error. A byte
+    order mark at the start of the file or of a line (two files concatenated) is removed and noted; a U+FEFF
+    inside a line is a character of the token.
     """
     if path.is_dir():
         raise DataFormatError(
@@ -82,10 +83,19 @@ def _read_text(path: Path) -> tuple[str, list[str]]:
             f"not UTF-8 (byte {raw[exc.start]:#04x} at offset {exc.start}); convert the file to UTF-8",
         ) from None
     notes: list[str] = []
-    if "\r" in text:
-        kind = "CRLF" if "\r\n" in text else "CR-only"
-        text = _NEWLINES.sub("\n", text)
-        notes.append(f"{kind} line ends read as line breaks")
+    if "\r" in text and "\n" not in text:
+        text = text.replace("\r", "\n")
+        notes.append("CR-only line ends read as line breaks")
+    elif "\r" in text:
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:  # a lone CR in a file with LF line ends: a line break nobody sees, or a stray byte
+            raise _err(
+                path,
+                text.count("\n", 0, text.index("\r")) + 1,
+                "carriage return (\\r) inside a line of a file with LF line ends; remove it, or give the whole "
+                "file one kind of line end",
+            )
+        notes.append("CRLF line ends read as line breaks")
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\n\ufeff" in text:
