@@ -49,7 +49,7 @@ lint: venv
 	$(BIN)/snakemake --lint --snakefile workflow/Snakefile --configfile configs/offline.yaml
 
 all: venv system-deps
-	$(BIN)/xner check-data
+	$(BIN)/xner check-data --config $(CONFIG)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --snakefile workflow/Snakefile --configfile $(CONFIG) \
 		--rerun-triggers mtime --rerun-incomplete --cores $(CORES) --printshellcmds
 

@@ -71,7 +71,9 @@ def main() -> None:
     except OSError:
         load1 = float("nan")
     body = f"""All-pairs divergences over the {len(langs)} WikiANN languages of `$XNER_DATA_DIR` (train of each language
-against test of each: {len(langs) ** 2} ordered pairs, {rows} measure values{", with subword overlap" if args.tokenizer else ""}).
+against test of each: {len(langs) ** 2} ordered pairs, {rows} measure values{
+        ", with subword overlap" if args.tokenizer else ""
+    }).
 Median of {args.repeats} runs, wall-clock seconds:
 
 | phase | median s |
@@ -83,7 +85,8 @@ Median of {args.repeats} runs, wall-clock seconds:
 | (CPU time of the process for the total) | {med["cpu"]:.2f} |
 
 Target under {TARGET_S:.0f} s on 2 cores: {verdict} it ({platform.machine()}, {cores} cores available, 1-min load
-average {load1:.1f} at the end{" — other jobs shared the machine" if load1 > 1.5 else ""}; Python {platform.python_version()}).
+average {load1:.1f} at the end{" — other jobs shared the machine" if load1 > 1.5 else ""}; Python
+{platform.python_version()}).
 Repeat: `XNER_DATA_DIR=../shared/data .venv/bin/python bench/bench_divergence.py --repeats {args.repeats}`
 """
     print(body)

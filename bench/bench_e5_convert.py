@@ -92,7 +92,8 @@ Median of {args.repeats} runs, seconds:
 | importing torch + transformers in a fresh process (once) | {imports:.2f} |
 
 Target (first use well under a minute) {verdict} it: {platform.machine()}, {cores} cores available, 1-min load
-average {load1:.1f} at the end{" (other jobs shared the machine)" if load1 > 1.5 else ""}, Python {platform.python_version()}.
+average {load1:.1f} at the end{" (other jobs shared the machine)" if load1 > 1.5 else ""}, Python
+{platform.python_version()}.
 Repeat: `.venv/bin/python bench/bench_e5_convert.py --repeats {args.repeats}`
 """
     print(body)

@@ -6,7 +6,8 @@ Run: XNER_DATA_DIR=../shared/data .venv/bin/python bench/bench_methods.py [--pai
 Each method is trained from scratch in its own child process (a fresh models folder, so nothing is cached),
 and that child reports its wall time, its peak resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``,
 which includes the loaded encoders and the data). ``tracemalloc`` is not used: it slows every Python-level
-allocation (tokenization, data loading) several-fold and misses torch's C++ tensors. The teachers of ``distill`` are the ``direct`` models of its
+allocation (tokenization, data loading) several-fold and misses torch's C++ tensors. The teachers of ``distill``
+are the ``direct`` models of its
 sources: they are trained beforehand in the same folder and not counted, so ``distill`` is the cost of the
 student alone (teacher inference on the unlabelled text + student training); ``madx`` includes training its two
 language adapters. ``--write`` replaces the "Methods: training cost" section of bench/RESULTS.md.
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     args.load_before = os.getloadavg()[0]
     for m in args.methods:
         runs = []
-        for rep in range(args.repeats):
+        for _ in range(args.repeats):
             with tempfile.TemporaryDirectory(prefix="bench-methods-") as tmp:
                 cmd = [
                     sys.executable,

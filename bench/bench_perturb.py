@@ -47,7 +47,7 @@ def bench_perturbations(pair: str, repeats: int) -> tuple[list[str], int]:
         build_s = time.perf_counter() - t
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", perturb.PerturbationWarning)
-            med, (_, rep) = _median_time(lambda: pert.apply(test, seed=0), repeats)
+            med, (_, rep) = _median_time(lambda pert=pert: pert.apply(test, seed=0), repeats)
         status = "" if rep.applied else f" (not applied: {rep.reason[:60]})"
         rows.append(
             f"| `{name}` | {build_s:.2f} | {med * 1000:.0f} | {len(test) / med:,.0f} | {rep.tokens_touched:,}{status} |"
@@ -94,7 +94,8 @@ def bench_suite(pair: str, repeats: int, n_train: int) -> list[str]:
     return [
         f"| train 2 CRFs ({n_train} sentences each, 50 iterations; once) | {train_s:.1f} s |",
         f"| CRF prediction, {len(test):,} sentences | {t_pred:.2f} s ({len(test) / t_pred:,.0f} sentences/s) |",
-        f"| whole suite: 2 CRFs × {len(perts)} perturbations × 1 seed on {len(test):,} sentences, 1,000-resample CIs and "
+        f"| whole suite: 2 CRFs × {len(perts)} perturbations × 1 seed on {len(test):,} sentences, "
+        "1,000-resample CIs and "
         f"paired tests ({n_rows} rows) | {med:.1f} s |",
     ]
 
@@ -110,7 +111,10 @@ def main() -> None:
         raise SystemExit("set XNER_DATA_DIR (e.g. ../shared/data): the benchmark runs on the real test split")
     pert_rows, n_test = bench_perturbations(args.pair, args.repeats)
     suite_rows = bench_suite(args.pair, max(1, args.repeats // 2), args.crf_train)
-    cmd = f"XNER_DATA_DIR=../shared/data .venv/bin/python bench/bench_perturb.py --pair {args.pair} --repeats {args.repeats} --write"
+    cmd = (
+        "XNER_DATA_DIR=../shared/data .venv/bin/python bench/bench_perturb.py "
+        f"--pair {args.pair} --repeats {args.repeats} --write"
+    )
     text = "\n".join(
         [
             SECTION,
@@ -119,7 +123,8 @@ def main() -> None:
             f"(machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
             f"medians of {args.repeats} runs; suite medians of {max(1, args.repeats // 2)}).",
             "",
-            f"Throughput on the {args.pair.split('-')[1]} WikiANN test split ({n_test:,} sentences), seed 0, default rates:",
+            f"Throughput on the {args.pair.split('-')[1]} WikiANN test split ({n_test:,} sentences), "
+            "seed 0, default rates:",
             "",
             "| perturbation | build (s, once) | apply (ms) | sentences / s | tokens touched |",
             "|---|---|---|---|---|",

@@ -203,7 +203,8 @@ def quality_markdown(table: pd.DataFrame) -> list[str]:
             if len(g) == 1:
                 r = g.iloc[0]
                 return f"{r.f1:.3f} [{r.f1_low:.3f}, {r.f1_high:.3f}]"
-            return f"{g.f1.mean():.3f} (mean of {len(g)} seeds; CIs {', '.join(f'[{a:.3f}, {b:.3f}]' for a, b in zip(g.f1_low, g.f1_high, strict=True))})"
+            cis = ", ".join(f"[{a:.3f}, {b:.3f}]" for a, b in zip(g.f1_low, g.f1_high, strict=True))
+            return f"{g.f1.mean():.3f} (mean of {len(g)} seeds; CIs {cis})"
 
         lines.append(f"| {setting} | {source} → {target} | {fmt(crf)} | {fmt(enc)} | {'encoder' if e > c else 'CRF'} |")
     enc_rows = table[table.model != "crf"].groupby(["setting", "source", "target"], sort=False)
@@ -268,11 +269,14 @@ def main() -> None:
             "",
             "| what | value |",
             "|---|---|",
-            f"| pretraining ({s.get('pretrain_epochs', 0):.0f} epochs, {s.get('parameters', 0) / 1e6:.1f} M encoder parameters) | "
+            f"| pretraining ({s.get('pretrain_epochs', 0):.0f} epochs, "
+            f"{s.get('parameters', 0) / 1e6:.1f} M encoder parameters) | "
             f"{s['pretrain_s']:.0f} s ({s.get('pretrain_tokens_per_s', float('nan')):,.0f} tokens/s) |",
-            f"| native fine-tuning + evaluation ({s['native_epochs']:.0f} epochs) | {s['native_total_s']:.0f} s "
+            f"| native fine-tuning + evaluation ({s['native_epochs']:.0f} epochs) | "
+            f"{s['native_total_s']:.0f} s "
             f"({s['native_train_tokens_per_s']:,.0f} training tokens/s) |",
-            f"| zero-shot fine-tuning + evaluation ({s['zero-shot_epochs']:.0f} epochs) | {s['zero-shot_total_s']:.0f} s "
+            f"| zero-shot fine-tuning + evaluation ({s['zero-shot_epochs']:.0f} epochs) | "
+            f"{s['zero-shot_total_s']:.0f} s "
             f"({s['zero-shot_train_tokens_per_s']:,.0f} training tokens/s) |",
             f"| prediction | {s['native_predict_sentences_per_s']:,.0f} sentences/s |",
             f"| **total** (target < 600 s on 2 cores) | **{s['total_s']:.0f} s** |",

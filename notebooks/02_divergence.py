@@ -73,7 +73,8 @@ for code in langs:
 if pairs is None:
     pair_list, needs_hub = dv.local_pairs(config.pairs(), dataset)
     print(
-        f"per-pair table: {len(pair_list)} configured pairs with local data; skipped {len(needs_hub)} that need the hub:",
+        f"per-pair table: {len(pair_list)} configured pairs with local data; skipped {len(needs_hub)} that need "
+        "the hub:",
         ", ".join(p.name for p in needs_hub) or "none",
     )
 else:

@@ -16,8 +16,8 @@
 # Fine-tunes an encoder for NER on a language pair under one or more settings — `native` (target train →
 # target test), `zero-shot` (source train → target test), `multi-source`, `few-shot` (source plus `few_shot_k`
 # target sentences), `translate-train` (the projected data of stage 03) — next to the feature-CRF baseline,
-# trained and evaluated by the same runner (`xner.modeling.transfer.run_setting`). Every row reports strict span F1 with a
-# percentile-bootstrap CI on the target test set and on the source's own test set.
+# trained and evaluated by the same runner (`xner.modeling.transfer.run_setting`). Every row reports strict span
+# F1 with a percentile-bootstrap CI on the target test set and on the source's own test set.
 #
 # The encoder is any Hugging Face name or local folder, `e5-small` (offline default), or the mini encoder
 # `mini-<size>` pretrained here on the pair's unlabelled train text (cached). `sizes` adds more mini sizes for
@@ -28,7 +28,9 @@
 pair = "id-ms"  # source-target
 model = "e5-small"  # encoder: e5-small (offline default), mini-tiny|mini-small|mini-base, a hub name or a local folder
 setting = ["native", "zero-shot"]  # one setting or a list: native, zero-shot, multi-source, few-shot, translate-train
-sizes = []  # more encoders trained with the same settings, e.g. mini-small and mini-base beside model mini-tiny with learning_rate 1e-3 and freeze_embeddings False
+# more encoders trained with the same settings, e.g. mini-small and mini-base beside model mini-tiny
+# with learning_rate 1e-3 and freeze_embeddings False
+sizes = []
 include_crf = True  # also train the feature-CRF baseline
 extra_sources = []  # multi-source: source languages besides the pair's source, e.g. ["jv"]
 few_shot_k = 100  # few-shot: target training sentences added to the source data

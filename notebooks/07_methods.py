@@ -23,7 +23,9 @@
 pair = "id-ms"  # source-target (configs/languages.yaml)
 method = "distill"  # direct | multi-source | distill | lora | madx
 encoder = "e5-small"  # e5-small, mini-tiny/-small/-base, or a Hugging Face name (configs/scale.yaml)
-sources = None  # source languages, the first is the direct/lora/madx source; None: the pair source, plus nl or id for multi-source and distill
+# source languages, the first is the direct/lora/madx source;
+# None: the pair source, plus nl or id for multi-source and distill
+sources = None
 baseline = "direct"  # method the others are tested against (None: no comparison)
 epochs = None  # None: the encoder's own in configs/scale.yaml, else 2
 learning_rate = None  # None: the encoder's own in configs/scale.yaml, else 1e-4 (LoRA uses its own rate, LoraSettings)
@@ -68,7 +70,8 @@ train_settings = methods.encoder_settings(
 )
 results_dir, figures_dir, models_dir = Path(results_dir), Path(figures_dir), Path(models_dir)
 print(
-    f"{method} with {encoder}: {'+'.join(sources)} → {target_lang} | {train_settings} | data: {data.data_dir() or 'the hub'}"
+    f"{method} with {encoder}: {'+'.join(sources)} → {target_lang} | {train_settings} | data: "
+    f"{data.data_dir() or 'the hub'}"
 )
 
 # %% [markdown]

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
 from xner import config
-from xner.data import DataNotFoundError, find_split_file, label_set_of, load_split, read_conll, tag_names, write_conll
-from xner.labels import CONLL, WIKIANN
+from xner.conll import DataFormatError
+from xner.data import (
+    DataNotFoundError,
+    check_pairs_data,
+    find_split_file,
+    from_lists,
+    label_set_of,
+    load_split,
+    read_conll,
+    resolve_split,
+    source_report,
+    tag_names,
+    write_conll,
+)
+from xner.labels import CONLL, WIKIANN, LabelError, LabelSet
 
 
 def test_load_from_data_setting(fixture_data_dir):
@@ -93,3 +107,96 @@ def test_languages_yaml_matches_local_data(real_data_dir):
     for p in config.pairs("local"):
         assert not p.needs_hub
     assert {p.name for p in config.pairs("study") if not p.needs_hub} == {"ar-fa", "ar-hi", "id-ms", "nl-af"}
+
+
+# ------------------------------------------------------------------ issue 17: sources, mixing, copies
+
+
+def test_language_not_in_languages_yaml_loads_from_local_files(fixture_data_dir, tmp_path):
+    """Item 9: a MasakhaNER-style file of a language absent from configs/languages.yaml loads, with a note."""
+    f = tmp_path / "hau" / "train.txt"
+    f.parent.mkdir()
+    f.write_text("Shugaban O\nBuhari B-PER\nranar B-DATE\nLitinin I-DATE\n", encoding="utf-8")
+    ds = load_split("hau", "train", "masakhaner", path=f)
+    assert ds["tokens"] == [["Shugaban", "Buhari", "ranar", "Litinin"]] and ds["langs"][0][0] == "hau"
+    assert ds.info.description.startswith(f"masakhaner/hau/train: path ({f})")
+    assert "not in configs/languages.yaml" in ds.info.description
+    # The same from the data setting, laid out as <dataset>/<lang>/<split>.
+    (fixture_data_dir / "masakhaner").mkdir()
+    (fixture_data_dir / "masakhaner" / "hau").symlink_to(f.parent)
+    assert load_split("hau", "train", "masakhaner")["tokens"] == ds["tokens"]
+    with pytest.raises(config.ConfigError, match=r"unknown language 'xx'.*pass path="):
+        load_split("xx", "train")
+    with pytest.raises(config.ConfigError, match="expected an ISO code"):
+        load_split("../id", "train")
+
+
+def test_every_split_says_where_it_came_from(fixture_data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("XNER_CACHE_DIR", str(tmp_path / "cache"))
+    src = resolve_split("id", "train")
+    assert (src.kind, src.location) == ("data setting", str(fixture_data_dir / "wikiann" / "id" / "train.tsv"))
+    assert load_split("id", "train").info.description.startswith(f"{src}.")
+    assert resolve_split("id", "dev", path=fixture_data_dir / "wikiann" / "ms").kind == "path"
+    assert resolve_split("br", "test").kind == "hub"  # br is not local: the hub is its expected source
+    cached = tmp_path / "cache" / "datasets" / "wikiann" / "br" / "test"
+    from_lists([["Brest"]], [["B-LOC"]], lang="br", label_set="wikiann").save_to_disk(str(cached))
+    assert resolve_split("br", "test").kind == "cache"
+    ds = load_split("br", "test", hub=False)
+    assert ds.info.description.startswith(f"wikiann/br/test: cache ({cached})")
+    found, problems = source_report(["id", "br"], splits=["train", "test"], hub=False)
+    assert [(s.lang, s.split, s.kind) for s in found] == [
+        ("id", "train", "data setting"),
+        ("id", "test", "data setting"),
+        ("br", "test", "cache"),
+    ]
+    assert len(problems) == 1 and "wikiann/br/train: not found" in problems[0]
+
+
+def test_a_local_language_missing_from_the_data_folder_is_not_taken_from_the_hub(
+    fixture_data_dir, tmp_path, monkeypatch
+):
+    """Item 3: a partial data folder does not silently mix local and hub splits of WikiANN."""
+    monkeypatch.setenv("XNER_CACHE_DIR", str(tmp_path / "cache"))
+    cached = tmp_path / "cache" / "datasets" / "wikiann" / "fr" / "test"
+    from_lists([["Paris"]], [["B-LOC"]], lang="fr", label_set="wikiann").save_to_disk(str(cached))
+    with pytest.raises(
+        DataNotFoundError, match=r"fr is marked local .* Mixing local and hub splits of wikiann is refused"
+    ):
+        load_split("fr", "test")
+    assert load_split("fr", "test", allow_mixed=True)["tokens"] == [["Paris"]]
+    monkeypatch.setenv("XNER_ALLOW_MIXED_SOURCES", "1")
+    assert resolve_split("fr", "test").kind == "cache"
+    # A language folder with a split missing is an error, never a fallback.
+    (fixture_data_dir / "wikiann" / "ms" / "dev.tsv").unlink()
+    with pytest.raises(DataNotFoundError, match=r"ms: no dev file"):
+        load_split("ms", "dev")
+
+
+def test_cached_copies_get_the_label_checks(fixture_data_dir, tmp_path, monkeypatch):
+    """Item 3: a cached hub copy is checked like a local file: label order and strict IOB2."""
+    monkeypatch.setenv("XNER_CACHE_DIR", str(tmp_path / "cache"))
+    cached = tmp_path / "cache" / "datasets" / "wikiann" / "br" / "test"
+    other = LabelSet("other", ("O", "B-LOC", "I-LOC", "B-PER", "I-PER", "B-ORG", "I-ORG"))
+    from_lists([["Brest"]], [["B-LOC"]], lang="br", label_set=other).save_to_disk(str(cached))
+    with pytest.raises(LabelError, match=rf"{cached}: labels .* differ from the expected wikiann order"):
+        load_split("br", "test", hub=False)
+    shutil.rmtree(cached)
+    from_lists([["e", "Brest"], ["Kemper"]], [["O", "I-LOC"], ["B-LOC"]], lang="br", label_set="wikiann").save_to_disk(
+        str(cached)
+    )
+    with pytest.raises(DataFormatError, match=rf"{cached}: sentence 0, token 1: invalid IOB2: I-LOC follows O"):
+        load_split("br", "test", hub=False)
+    ds = load_split("br", "test", hub=False, repair=True)
+    assert tag_names(ds) == [["O", "B-LOC"], ["B-LOC"]] and "1 tags repaired" in ds.info.description
+
+
+def test_check_pairs_data_names_what_each_pair_needs(fixture_data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("XNER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    lines, problems = check_pairs_data([config.parse_pair("id-ms")])
+    assert lines == ["id: data setting (3/3 splits; pairs id-ms)", "ms: data setting (3/3 splits; pairs id-ms)"]
+    assert problems == []
+    lines, problems = check_pairs_data([config.parse_pair("nl-af"), config.parse_pair("id-br")])
+    assert any("nl is marked local" in p for p in problems) and any("af is marked local" in p for p in problems)
+    assert any(p.startswith("br: needs the Hugging Face hub (pairs id-br), but HF_HUB_OFFLINE") for p in problems)
+    assert "br: hub (3/3 splits; pairs id-br)" in lines

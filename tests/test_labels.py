@@ -18,6 +18,7 @@ from xner.labels import (
     spans_from_tags,
     tags_from_spans,
     validate_iob2,
+    validate_tags,
 )
 
 
@@ -66,7 +67,27 @@ def test_scheme_roundtrip(items):
     assert spans_from_tags(tags) == spans
     for scheme in ("IOB1", "BIOES"):
         assert convert_scheme(convert_scheme(tags, "IOB2", scheme), scheme, "IOB2") == tags
+        assert validate_tags(convert_scheme(tags, "IOB2", scheme), scheme) == []  # what xner writes is valid
     assert validate_iob2(tags) == []
+
+
+@pytest.mark.parametrize(
+    "scheme, tags, positions",
+    [
+        ("BIOES", ["E-LOC"], [0]),
+        ("BIOES", ["B-LOC", "O"], [1]),
+        ("BIOES", ["S-LOC", "I-LOC"], [1, 1]),  # I- after S-, then the sentence ends inside the entity
+        ("BIOES", ["B-LOC", "I-LOC", "E-LOC", "S-PER"], []),
+        ("IOB1", ["O", "B-LOC"], [1]),
+        ("IOB1", ["I-LOC", "B-LOC", "I-PER"], []),
+        ("IOB2", ["O", "I-LOC"], [1]),
+    ],
+)
+def test_validate_tags_per_scheme(scheme, tags, positions):
+    """Issue 17 item 4: broken IOB1/BIOES sequences are found, not silently read leniently."""
+    assert [p.position for p in validate_tags(tags, scheme)] == positions
+    with pytest.raises(LabelError, match="unknown scheme"):
+        validate_tags(tags, "BILOU")
 
 
 def test_validate_and_repair():

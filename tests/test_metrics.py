@@ -112,3 +112,33 @@ def test_real_files_equal_seqeval(real_data_dir):
         pred = [[t if rnd.random() > 0.15 else TAGS[rnd.integers(len(TAGS))] for t in g] for g in gold]
         assert score(gold, pred).f1 == pytest.approx(f1_score(gold, pred, mode="strict", scheme=IOB2))
         assert score(gold, pred, "lenient").f1 == pytest.approx(f1_score(gold, pred))
+
+
+# ------------------------------------------------------------------ issue 17: bad input is never silent
+
+
+@pytest.mark.parametrize("bad", [None, float("nan"), 3, b"B-PER"])
+def test_non_string_tags_are_refused_with_their_position(bad):
+    """Item 8: None/NaN/int tags give a ScoringError naming sentence and token, not an AttributeError."""
+    gold = [["B-PER", "O"], ["O", bad]]
+    with pytest.raises(ScoringError, match=r"gold sentence 1, token 1: tag .* not a string"):
+        score(gold, [["B-PER", "O"], ["O", "O"]])
+    with pytest.raises(ScoringError, match=r"predicted sentence 1, token 1"):
+        score([["B-PER", "O"], ["O", "O"]], gold)
+
+
+def test_a_flat_tag_list_is_not_a_corpus():
+    with pytest.raises(ScoringError, match="gold sentence 0 is str 'B-PER', not a list of tags"):
+        score(["B-PER", "O"], ["B-PER", "O"])
+
+
+@pytest.mark.parametrize("confidence", [1.5, 0.0, 1.0, -0.2, float("nan")])
+def test_bootstrap_refuses_a_confidence_outside_0_1(confidence):
+    """Item 6: bootstrap_ci(confidence=1.5) is an error, not NaN bounds."""
+    gold = [["B-PER", "O"], ["O", "B-LOC"], ["B-ORG"]]
+    with pytest.raises(ScoringError, match="confidence must be between 0 and 1"):
+        bootstrap_ci(gold, gold, confidence=confidence)
+    with pytest.raises(ScoringError, match="confidence must be between 0 and 1"):
+        paired_bootstrap(gold, gold, gold, confidence=confidence)
+    with pytest.raises(ScoringError, match="n_resamples must be a positive whole number"):
+        bootstrap_ci(gold, gold, n_resamples=0)

@@ -6,6 +6,8 @@ Settings are environment variables:
   ``europarl/``); in CI it points at ``../shared/data``.
 * ``XNER_CACHE_DIR`` — converted models, pretrained mini encoders, translations (default ``~/.cache/xner``).
 * ``XNER_RESULTS_DIR`` — where stages write tables and executed notebooks (default ``<repo>/results``).
+* ``XNER_FIGURES_DIR`` — where stages write figures (default ``<results>/figures`` when ``XNER_RESULTS_DIR``
+  is set, else ``<repo>/figures``).
 * ``XNER_CONFIG_DIR`` — an alternative ``configs/`` folder (default ``<repo>/configs``).
 """
 
@@ -45,9 +47,17 @@ def results_dir() -> Path:
     return Path(os.environ.get("XNER_RESULTS_DIR", repo_root() / "results"))
 
 
-def figures_dir() -> Path:
-    """Return the figures folder (``XNER_FIGURES_DIR`` or ``<repo>/figures``)."""
-    return Path(os.environ.get("XNER_FIGURES_DIR", repo_root() / "figures"))
+def figures_dir(results_root: str | Path | None = None) -> Path:
+    """Return the figures folder: ``XNER_FIGURES_DIR``; else ``<results root>/figures`` when the results root
+    was moved (``results_root`` given, or ``XNER_RESULTS_DIR`` set), so a run never writes into the repository
+    unasked; else ``<repo>/figures``."""
+    if os.environ.get("XNER_FIGURES_DIR"):
+        return Path(os.environ["XNER_FIGURES_DIR"])
+    if results_root is not None:
+        return Path(results_root) / "figures"
+    if os.environ.get("XNER_RESULTS_DIR"):
+        return results_dir() / "figures"
+    return repo_root() / "figures"
 
 
 def cache_dir() -> Path:
@@ -101,7 +111,7 @@ class Pair:
     def needs_hub(self) -> bool:
         """True when either language is absent from the local data, so the hub loaders are required."""
         langs = languages()
-        return not (langs[self.source].local and langs[self.target].local)
+        return not all(code in langs and langs[code].local for code in (self.source, self.target))
 
 
 _LANG_FIELDS = {"name", "script", "family", "resource", "local", "faker_locale"}
@@ -111,8 +121,14 @@ _LANG_FIELDS = {"name", "script", "family", "resource", "local", "faker_locale"}
 def _load(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: configuration file not found")
-    with path.open(encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
+    try:
+        with path.open(encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:  # syntax errors and unsafe tags (!!python/object …) alike
+        detail = " ".join(str(exc).split())
+        raise ConfigError(f"{path}: not valid (safe) YAML: {detail}; fix the file (no !!python tags)") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 ({exc}); save the file as UTF-8") from None
     if not isinstance(raw, dict) or "languages" not in raw or "pairs" not in raw:
         raise ConfigError(f"{path}: expected top-level keys 'languages' and 'pairs'")
     return raw
@@ -122,7 +138,12 @@ def languages() -> dict[str, Language]:
     """Return every configured language by ISO code, from ``configs/languages.yaml``."""
     path = config_dir() / "languages.yaml"
     out: dict[str, Language] = {}
-    for code, meta in _load(path)["languages"].items():
+    table = _load(path)["languages"]
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: 'languages' must map ISO codes to fields, got {type(table).__name__}")
+    for code, meta in table.items():
+        if not isinstance(code, str) or not isinstance(meta, dict):
+            raise ConfigError(f"{path}: language {code!r}: expected a code mapped to {{name: …, script: …}}")
         missing = {"name", "script", "family", "resource", "local"} - set(meta)
         unknown = set(meta) - _LANG_FIELDS
         if missing or unknown:
@@ -136,7 +157,9 @@ def language(code: str) -> Language:
     langs = languages()
     if code not in langs:
         raise ConfigError(
-            f"unknown language {code!r}; configured in configs/languages.yaml: {', '.join(sorted(langs))}"
+            f"unknown language {code!r}; configured in configs/languages.yaml: {', '.join(sorted(langs))}. "
+            "Stages need its metadata there (name, script, family, resource, local, faker_locale); "
+            "xner.data.load_split(code, split, path=...) reads its files without it"
         )
     return langs[code]
 

@@ -191,6 +191,62 @@ def validate_iob2(tags: Sequence[str]) -> list[IOBProblem]:
     return problems
 
 
+def _validate_iob1(tags: Sequence[str]) -> list[IOBProblem]:
+    """IOB1 problems: a ``B-X`` may only separate two adjacent ``X`` entities (it must follow ``B-X``/``I-X``)."""
+    problems: list[IOBProblem] = []
+    prev = "O"
+    for i, tag in enumerate(tags):
+        prefix, typ = _split(tag, "IOB1")
+        if prefix == "B" and (prev == "O" or prev[2:] != typ):
+            problems.append(
+                IOBProblem(
+                    i,
+                    tag,
+                    f"{tag} follows {prev}; in IOB1 a B- tag only separates two adjacent {typ} entities "
+                    "(is the file IOB2? then pass scheme='IOB2')",
+                )
+            )
+        prev = tag
+    return problems
+
+
+def _validate_bioes(tags: Sequence[str]) -> list[IOBProblem]:
+    """BIOES problems: ``B-X`` must be closed by ``E-X`` through ``I-X`` only; ``I-``/``E-`` need an open ``X``."""
+    problems: list[IOBProblem] = []
+    open_type: str | None = None  # type of the entity opened by B-/I- and not yet closed by E-
+    prev = "O"
+    for i, tag in enumerate(tags):
+        prefix, typ = _split(tag, "BIOES")
+        if prefix in ("I", "E"):
+            if open_type != typ:
+                problems.append(IOBProblem(i, tag, f"{tag} follows {prev}; expected B-{typ} or I-{typ} before it"))
+        elif open_type is not None:
+            problems.append(
+                IOBProblem(i, tag, f"{tag} follows {prev}; expected I-{open_type} or E-{open_type} to continue it")
+            )
+        open_type = typ if prefix in ("B", "I") else None
+        prev = tag
+    if open_type is not None:
+        msg = f"the sentence ends inside an entity: {prev} is not closed by E-{open_type}"
+        problems.append(IOBProblem(len(tags) - 1, prev, msg))
+    return problems
+
+
+def validate_tags(tags: Sequence[str], scheme: str = "IOB2") -> list[IOBProblem]:
+    """Return every position where ``tags`` break ``scheme`` (IOB1, IOB2 or BIOES), read strictly.
+
+    Malformed tags (not ``O`` or ``<prefix>-TYPE``) raise :class:`LabelError`. A sequence with problems can still
+    be read leniently (:func:`spans_from_tags`, the conlleval reading) — that is what ``repair`` does.
+    """
+    if scheme == "IOB2":
+        return validate_iob2(tags)
+    if scheme == "IOB1":
+        return _validate_iob1(tags)
+    if scheme == "BIOES":
+        return _validate_bioes(tags)
+    raise LabelError(f"unknown scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
+
+
 def repair_iob2(tags: Sequence[str]) -> tuple[list[str], int]:
     """Turn every ``I-X`` that does not continue an ``X`` entity into ``B-X``; return the tags and the count."""
     out = list(tags)

@@ -80,12 +80,36 @@ def _prf(c: int, g: int, p: int, mode: str) -> Score:
     return Score(prec, rec, f1, g, p, c, mode)
 
 
+def _check_sentence(sent: object, i: int, which: str) -> None:
+    """Refuse a sentence that is not a sequence of tag strings (None, NaN and ints included), naming it."""
+    if isinstance(sent, str | bytes) or not (hasattr(sent, "__len__") and hasattr(sent, "__iter__")):
+        raise ScoringError(
+            f"{which} sentence {i} is {type(sent).__name__} {sent!r:.60}, not a list of tags; "
+            "pass one list of IOB2 tag strings per sentence"
+        )
+    for j, tag in enumerate(sent):
+        if not isinstance(tag, str):
+            raise ScoringError(
+                f"{which} sentence {i}, token {j}: tag {tag!r} is {type(tag).__name__}, not a string; "
+                "convert ids to tag names first (e.g. xner.data.tag_names) and fill missing tags"
+            )
+
+
 def _check(gold: Tags, pred: Tags) -> None:
     if len(gold) != len(pred):
         raise ScoringError(f"gold has {len(gold)} sentences but predictions have {len(pred)}")
     for i, (g, p) in enumerate(zip(gold, pred, strict=True)):
+        _check_sentence(g, i, "gold")
+        _check_sentence(p, i, "predicted")
         if len(g) != len(p):
             raise ScoringError(f"sentence {i}: gold has {len(g)} tags but the prediction has {len(p)}")
+
+
+def _check_bootstrap(n_resamples: int, confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ScoringError(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}")
+    if int(n_resamples) != n_resamples or n_resamples < 1:
+        raise ScoringError(f"n_resamples must be a positive whole number, got {n_resamples!r}")
 
 
 def sentence_counts(gold: Tags, pred: Tags, mode: str = "strict") -> np.ndarray:
@@ -162,6 +186,7 @@ def bootstrap_ci(
     gold: Tags, pred: Tags, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0, mode: str = "strict"
 ) -> CI:
     """Span F1 with a percentile-bootstrap CI, resampling sentences with replacement (``scipy.stats.bootstrap``)."""
+    _check_bootstrap(n_resamples, confidence)
     counts = sentence_counts(gold, pred, mode)
     _refuse_empty(int(counts[:, 0].sum()))
     point = float(_f1_stat(counts[:, 0], counts[:, 1], counts[:, 2]))
@@ -202,6 +227,7 @@ def paired_bootstrap(
     set whose entities changed length); by default both use ``gold``. The p-value is two-sided:
     twice the smaller share of resampled differences on either side of zero (capped at 1).
     """
+    _check_bootstrap(n_resamples, confidence)
     a = sentence_counts(gold, pred_a, mode)
     b = sentence_counts(gold if gold_b is None else gold_b, pred_b, mode)
     if len(a) != len(b):

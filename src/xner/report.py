@@ -43,13 +43,14 @@ def build_report(
     parts = [
         f"<!doctype html><meta charset='utf-8'><title>xner run</title><style>{_STYLE}</style>",
         "<h1>xner — run report</h1>",
-        f"<p>Results: <code>{html.escape(str(results_root))}</code>; figures: <code>{html.escape(str(figures_root))}</code>.</p>",
+        f"<p>Results: <code>{html.escape(str(results_root))}</code>; figures: "
+        f"<code>{html.escape(str(figures_root))}</code>.</p>",
     ]
     groups = sorted(
         {
             p.relative_to(results_root).parts[0]
             for p in results_root.rglob("*")
-            if p.is_file() and len(p.relative_to(results_root).parts) > 1
+            if p.is_file() and len(p.relative_to(results_root).parts) > 1 and not p.is_relative_to(figures_root)
         }
     )
     for group in groups:
@@ -69,9 +70,9 @@ def build_report(
         for png in figs:
             pdf = png.with_suffix(".pdf")
             link = _rel(pdf if pdf.is_file() else png, base)
+            caption = html.escape(str(png.relative_to(figures_root / group).with_suffix("")))
             parts.append(
-                f"<figure><a href='{link}'><img src='{_rel(png, base)}'></a>"
-                f"<figcaption>{html.escape(str(png.relative_to(figures_root / group).with_suffix('')))}</figcaption></figure>"
+                f"<figure><a href='{link}'><img src='{_rel(png, base)}'></a><figcaption>{caption}</figcaption></figure>"
             )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")

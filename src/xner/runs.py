@@ -112,7 +112,7 @@ def run_stage(
     if "results_dir" in declared and "results_dir" not in params:
         params["results_dir"] = str(out_dir / sub)
     if "figures_dir" in declared and "figures_dir" not in params:
-        params["figures_dir"] = str(config.figures_dir() / folder / sub)
+        params["figures_dir"] = str(config.figures_dir(results_root) / folder / sub)
     if variant:
         name_out = f"{name}--{variant}"
     else:

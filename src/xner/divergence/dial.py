@@ -259,7 +259,8 @@ def fit_dial(
     allowed = np.all((counts == 0) | (q > 0)[None, :], axis=1)
     if not allowed.any():
         raise UnreachableError(
-            f"every source sentence carries a type the target lacks (target mix {dict(zip(types, q.round(3), strict=True))})"
+            "every source sentence carries a type the target lacks (target mix "
+            f"{dict(zip(types, q.round(3), strict=True))})"
         )
     p_a = np.zeros(len(counts))
     p_a[allowed] = _tilt(u[allowed], w[allowed], q)

@@ -103,12 +103,14 @@ def transfer_drops(
     tra = ev[(ev["setting"] == transfer_setting) & (ev["source"] != ev["target"]) & (ev["eval_lang"] == ev["target"])]
     if tra.empty:
         raise DivergenceError(
-            f"no {transfer_setting!r} rows (perturbation {perturbation!r}, split {eval_split!r}) in the evaluation tables; "
+            f"no {transfer_setting!r} rows (perturbation {perturbation!r}, split {eval_split!r}) in the "
+            "evaluation tables; "
             f"settings present: {sorted(evals['setting'].unique())}"
         )
     if nat.empty:
         raise DivergenceError(
-            f"no {native_setting!r} rows (perturbation {perturbation!r}, split {eval_split!r}); the drop needs native F1"
+            f"no {native_setting!r} rows (perturbation {perturbation!r}, split {eval_split!r}); the drop needs "
+            "native F1"
         )
     n = nat.groupby(["target", "model", "eval_dataset"], as_index=False).agg(
         native_f1=("f1", "mean"), native_seeds=("seed", "nunique")
@@ -231,7 +233,8 @@ def correlate(
         n = len(grp)
         if n < min_pairs:
             raise DivergenceError(
-                f"{dict(zip(by, gkey, strict=True))}, {measure}: {n} pair(s); at least {min_pairs} are needed to correlate with the drop"
+                f"{dict(zip(by, gkey, strict=True))}, {measure}: {n} pair(s); at least {min_pairs} are needed "
+                "to correlate with the drop"
             )
         row = {**dict(zip(by, gkey, strict=True)), "measure": measure, "kind": measure_kind(measure), "n_pairs": n}
         if np.ptp(x) == 0 or np.ptp(y) == 0:
@@ -326,7 +329,8 @@ def plot_drop_scatter(
             if corr is not None:
                 r = corr[corr["measure"] == m]
                 if len(r) == 1 and not math.isnan(r["spearman"].iloc[0]):
-                    title += f"\nρ={r['spearman'].iloc[0]:.2f} [{r['spearman_low'].iloc[0]:.2f}, {r['spearman_high'].iloc[0]:.2f}]"
+                    rho, lo, hi = (r[c].iloc[0] for c in ("spearman", "spearman_low", "spearman_high"))
+                    title += f"\nρ={rho:.2f} [{lo:.2f}, {hi:.2f}]"
             ax.set_title(title, fontsize=8)
             ax.set_xlabel(m, fontsize=7)
             ax.set_ylabel("drop (native F1 − transfer F1)", fontsize=7)

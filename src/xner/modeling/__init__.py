@@ -23,7 +23,8 @@ from xner.modeling.train import TrainingDataError, TrainResult, train_ner
 
 def load_predictor(path: str | Path, **kwargs: Any) -> "NERModel | CRFTagger":
     """Load a saved predictor of any kind: a fine-tuned checkpoint folder (``config.json``) or a CRF
-    (``model.crfsuite``); ``path`` may also be a run folder of :func:`xner.modeling.transfer.run_setting` (``<run>/model``)."""
+    (``model.crfsuite``); ``path`` may also be a run folder of :func:`xner.modeling.transfer.run_setting`
+    (``<run>/model``)."""
     p = Path(path)
     if (p / "model").is_dir() and not (p / "config.json").is_file() and not (p / "model.crfsuite").is_file():
         p = p / "model"

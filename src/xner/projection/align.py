@@ -461,7 +461,8 @@ class AlignmentCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(self.path, timeout=60) as db:
             db.execute(
-                "CREATE TABLE IF NOT EXISTS alignments (aligner TEXT, pair TEXT, links TEXT, PRIMARY KEY (aligner, pair))"
+                "CREATE TABLE IF NOT EXISTS alignments (aligner TEXT, pair TEXT, links TEXT, PRIMARY KEY "
+                "(aligner, pair))"
             )
 
     @staticmethod
@@ -478,7 +479,8 @@ class AlignmentCache:
                 chunk = uniq[start : start + 500]
                 rows.update(
                     db.execute(
-                        f"SELECT pair, links FROM alignments WHERE aligner=? AND pair IN ({','.join('?' * len(chunk))})",
+                        "SELECT pair, links FROM alignments WHERE aligner=? AND pair IN "
+                        f"({','.join('?' * len(chunk))})",
                         [aligner, *chunk],
                     ).fetchall()
                 )

@@ -212,7 +212,8 @@ def run_suite(
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise SuiteError(
-                f"perturbations {dupes} appear twice; give each a distinct label, e.g. {{'name': 'mask', 'rate': 0.3, 'label': 'mask@0.3'}}"
+                f"perturbations {dupes} appear twice; give each a distinct label, e.g. "
+                f"{{'name': 'mask', 'rate': 0.3, 'label': 'mask@0.3'}}"
             )
         for pert in built:
             for pseed in seeds:

@@ -436,8 +436,8 @@ def state_dict(e5: E5File) -> dict[str, np.ndarray]:
 _LEAF = 0  # darts-clone stores a key's value in the node's child with label 0
 
 
-def _double_array(keys: Sequence[bytes], values: Sequence[int]) -> np.ndarray:
-    """Build darts-clone double-array units (uint32) mapping each byte key to its value (< 2**31)."""
+def _byte_trie(keys: Sequence[bytes], values: Sequence[int]) -> dict[int, Any]:
+    """A nested-dict trie of byte keys, each key's value stored under the label :data:`_LEAF`."""
     trie: dict[int, Any] = {}
     for key, value in zip(keys, values, strict=True):
         if not key or 0 in key:
@@ -448,7 +448,12 @@ def _double_array(keys: Sequence[bytes], values: Sequence[int]) -> np.ndarray:
         for byte in key:
             node = node.setdefault(byte, {})
         node[_LEAF] = value
+    return trie
 
+
+def _double_array(keys: Sequence[bytes], values: Sequence[int]) -> np.ndarray:
+    """Build darts-clone double-array units (uint32) mapping each byte key to its value (< 2**31)."""
+    trie = _byte_trie(keys, values)
     units: list[int] = []
     used = bytearray()  # 1 where a unit is taken
 

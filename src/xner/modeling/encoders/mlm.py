@@ -1,5 +1,6 @@
 """Masked language modelling, shared by mini-encoder pretraining (:mod:`xner.modeling.encoders.mini`) and MAD-X language
-adapters (:mod:`xner.methods.adapters`): sequences with word numbers, seeded whole-word masking, the loss at masked positions
+adapters (:mod:`xner.methods.adapters`): sequences with word numbers, seeded whole-word masking, the loss at masked
+positions
 only, and the training loop."""
 
 from __future__ import annotations

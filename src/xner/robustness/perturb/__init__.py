@@ -1,7 +1,8 @@
 """Label-preserving perturbations of NER test sets, each seeded and each reporting what it changed.
 
 Families (one module each): :mod:`~xner.robustness.perturb.entities` (unseen-entity replacement),
-:mod:`~xner.robustness.perturb.names` (foreign names from Faker locales), :mod:`~xner.robustness.perturb.context` (context-word
+:mod:`~xner.robustness.perturb.names` (foreign names from Faker locales), :mod:`~xner.robustness.perturb.context`
+(context-word
 replacement), :mod:`~xner.robustness.perturb.noise` (masking, deletion, random tokens, character noise),
 :mod:`~xner.robustness.perturb.codeswitch` (bilingual dictionaries, :mod:`~xner.robustness.perturb.dictionaries`) and
 :mod:`~xner.robustness.perturb.compose`. :mod:`~xner.robustness.perturb.registry` builds any of them by name::

@@ -125,7 +125,8 @@ class PerturbationReport:
         if not self.applied:
             return f"{self.perturbation} (seed {self.seed}): NOT APPLIED — {self.reason}"
         parts = [
-            f"{self.sentences_touched}/{self.n_sentences} sentences, {self.tokens_touched}/{self.n_tokens} tokens touched"
+            f"{self.sentences_touched}/{self.n_sentences} sentences, {self.tokens_touched}/{self.n_tokens} "
+            "tokens touched"
         ]
         if self.entities_replaced:
             parts.append(
@@ -271,7 +272,7 @@ class Perturbation(ABC):
         """Parameters recorded in the report (override to add the subclass's own)."""
         return {}
 
-    def prepare(self, tokens: list[Tokens], tags: list[Tags], lang: str | None, report: PerturbationReport) -> None:
+    def prepare(self, tokens: list[Tokens], tags: list[Tags], lang: str | None, report: PerturbationReport) -> None:  # noqa: B027 (an optional hook: most perturbations need no look at the whole set)
         """Look at the whole set before perturbing; raise :class:`PerturbationUnavailable` if it cannot apply."""
 
     @abstractmethod

@@ -92,6 +92,40 @@ def locale_supports(locale: str, kind: str) -> tuple[bool, str]:
     return False, f"Faker locale {locale} has no {module} provider"
 
 
+def _sorted_data(value: Any) -> Any:
+    """A sorted copy of a list/tuple/set of strings or of a dict keyed by strings; anything else unchanged."""
+    if isinstance(value, list | tuple | set | frozenset) and value and all(isinstance(v, str) for v in value):
+        return type(value)(sorted(value)) if isinstance(value, list | tuple) else tuple(sorted(value))
+    if isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
+        return type(value)(sorted(value.items()))
+    return value
+
+
+def stable_faker(locale: str) -> Any:
+    """A ``Faker(locale)`` whose name data does not depend on the process (``PYTHONHASHSEED``).
+
+    Some locales build their lists from a ``set`` (Faker's ``it_IT`` cities), so the list order — and with it
+    the name a seeded draw picks — changes from one process to the next. Every list, set or dict of strings of
+    the person, address and company providers is replaced by a sorted copy on this instance: the same names
+    with the same weights, in one order everywhere.
+    """
+    from faker import Faker
+
+    fake = Faker(locale)
+    modules = {module for module, _ in KINDS.values()}
+    for prov in fake.get_providers():
+        if getattr(prov, "__provider__", None) not in modules:
+            continue
+        for attr in dir(type(prov)):
+            if attr.startswith("_"):
+                continue
+            value = getattr(type(prov), attr, None)
+            fixed = _sorted_data(value)
+            if fixed is not value:
+                setattr(prov, attr, fixed)
+    return fake
+
+
 def locales_for_languages(codes: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:
     """Map language codes to Faker locales via ``configs/languages.yaml``; return (found, missing→reason)."""
     langs = config.languages()
@@ -99,7 +133,10 @@ def locales_for_languages(codes: Sequence[str]) -> tuple[dict[str, str], dict[st
     missing: dict[str, str] = {}
     for code in codes:
         if code not in langs:
-            missing[code] = f"language {code!r} is not in configs/languages.yaml"
+            missing[code] = (
+                f"language {code!r} is not in configs/languages.yaml, so it has no Faker locale: add it there with "
+                "faker_locale, or pass locales=[...]"
+            )
         elif not langs[code].faker_locale:
             missing[code] = (
                 f"language {code!r} has no faker_locale in configs/languages.yaml (Faker has no names for it)"
@@ -175,10 +212,8 @@ class ForeignNameReplacement(Perturbation):
         return out
 
     def _faker(self, locale: str) -> Any:
-        from faker import Faker
-
         if locale not in self._fakers:
-            self._fakers[locale] = Faker(locale)
+            self._fakers[locale] = stable_faker(locale)
         return self._fakers[locale]
 
     def _usable(self, lang: str | None) -> tuple[dict[str, list[str]], list[str]]:
