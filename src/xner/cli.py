@@ -72,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute a stage's notebook headlessly with papermill")
     run.add_argument(
-        "stage", help="01..06 or a name: inspection, divergence, projection, training, adversarial, figures"
+        "stage",
+        help="01..07 or a name: inspection, divergence, projection, training, adversarial, figures, methods",
     )
     run.add_argument("--pair", help="source-target pair, e.g. id-ms")
     run.add_argument(
