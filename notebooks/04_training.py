@@ -52,6 +52,8 @@ dataset = "wikiann"  # dataset of every train/dev/test split
 data_dir = None  # local data root; None: $XNER_DATA_DIR, else the hub
 n_resamples = 1000  # bootstrap resamples for the CIs
 num_threads = None  # torch threads (None: all CPUs this process may use)
+# trained models shared by every run that trains on the same data with the same settings (None: no sharing)
+model_cache = "results/models/04_training"
 results_dir = "results/id-ms/04_training"
 figures_dir = "figures/id-ms/04_training"
 
@@ -151,6 +153,7 @@ for name in settings:
             crf_config=CRFConfig(max_iterations=crf_iterations),
             output_dir=run_dir,
             n_resamples=n_resamples,
+            model_cache=model_cache,
         )
         rows.append(res.rows)
         if res.history is not None:
@@ -160,11 +163,13 @@ for name in settings:
                 "setting": name,
                 "model": m,
                 "train_seconds": round(res.stats["train_seconds"], 1),
+                "reused": res.stats["model_reused"],
                 "n_train_sentences": res.stats["n_train_sentences"],
                 "folder": str(run_dir),
             }
         )
-        print(f"{name:15s} {m:12s} done in {res.stats['train_seconds']:.0f} s")
+        how = "reused from the model cache (trained in" if res.stats["model_reused"] else "trained in"
+        print(f"{name:15s} {m:12s} {how} {res.stats['train_seconds']:.0f} s{')' if res.stats['model_reused'] else ''}")
 table = pd.concat(rows, ignore_index=True)
 pd.DataFrame(runs)
 

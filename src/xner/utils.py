@@ -1,15 +1,17 @@
 """Small helpers every package uses, with no dependency on any other xner module but :mod:`xner.config`:
-seeding, the CPU threads a process may use, capping a dataset, and typing the fields of a configuration
-dataclass read from YAML or the command line.
+seeding, the CPU threads a process may use, capping a dataset, a digest of tokenized text (a cache key), and
+typing the fields of a configuration dataclass read from YAML or the command line.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import random
 import types
 import typing
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -82,3 +84,12 @@ def coerce_fields(obj: Any) -> None:
                 f"{type(obj).__name__}.{f.name}: {value!r} is not a valid {getattr(tp, '__name__', tp)}"
             ) from None
         setattr(obj, f.name, value)
+
+
+def text_digest(sentences: Sequence[Sequence[str]]) -> str:
+    """A sha256 of tokenized sentences (the cache key of text: pretraining data, memoised predictions)."""
+    h = hashlib.sha256()
+    for s in sentences:
+        h.update("\x1f".join(s).encode("utf-8"))
+        h.update(b"\x1e")
+    return h.hexdigest()

@@ -20,11 +20,11 @@ from xner.methods.config import SETTING, MethodConfig, TrainedMethod
 from xner.methods.distill import distill
 from xner.modeling.config import TrainConfig
 from xner.modeling.encoders import resolve_encoder
-from xner.modeling.encoders.mini import text_digest
 from xner.modeling.predict import NERModel
 from xner.modeling.train import train_ner
 from xner.modeling.transfer import build_setting_data, spec_for
 from xner.robustness.suite import ModelSpec
+from xner.utils import text_digest
 
 if TYPE_CHECKING:
     pass

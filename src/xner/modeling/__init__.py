@@ -11,29 +11,13 @@
 The settings (native, zero-shot, multi-source, few-shot, translate-train) are run by :mod:`xner.modeling.transfer`.
 """
 
-from pathlib import Path
-from typing import Any
 
 from xner.config import ConfigError
 from xner.modeling.config import TrainConfig, describe, load_config, save_config
 from xner.modeling.crf import CRFConfig, CRFTagger, train_crf
+from xner.modeling.load import load_predictor
 from xner.modeling.predict import ModelLoadError, NERModel, load_tokenizer
 from xner.modeling.train import TrainingDataError, TrainResult, train_ner
-
-
-def load_predictor(path: str | Path, **kwargs: Any) -> "NERModel | CRFTagger":
-    """Load a saved predictor of any kind: a fine-tuned checkpoint folder (``config.json``) or a CRF
-    (``model.crfsuite``); ``path`` may also be a run folder of :func:`xner.modeling.transfer.run_setting`
-    (``<run>/model``)."""
-    p = Path(path)
-    if (p / "model").is_dir() and not (p / "config.json").is_file() and not (p / "model.crfsuite").is_file():
-        p = p / "model"
-    if (p / "model.crfsuite").is_file():
-        return CRFTagger.load(p)
-    if (p / "config.json").is_file():
-        return NERModel.load(p, **kwargs)
-    raise ModelLoadError(f"{path}: neither a fine-tuned checkpoint (config.json) nor a CRF (model.crfsuite)")
-
 
 __all__ = [
     "CRFConfig",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +41,10 @@ from xner.data import (
 )
 from xner.labels import LabelSet
 from xner.metrics import bootstrap_ci, score
+from xner.modeling.cache import cached_training, link_model, training_key
 from xner.modeling.config import TrainConfig
 from xner.modeling.crf import CRFConfig, train_crf
+from xner.modeling.load import load_predictor
 from xner.modeling.train import TrainingDataError, check_same_labels, train_ner
 from xner.utils import cap
 
@@ -332,6 +335,7 @@ def run_setting(
     output_dir: str | Path | None = None,
     n_resamples: int = 1000,
     loader: Callable[..., Any] = load_split,
+    model_cache: str | Path | None = None,
 ) -> SettingResult:
     """Train ``model`` (``"crf"`` or any encoder name) under ``spec`` and evaluate it; see the module docstring.
 
@@ -339,8 +343,9 @@ def run_setting(
     ``output_dir`` the model (``save_pretrained`` / CRFsuite file), its learning curve and the predictions on
     every evaluation set are written there. ``encoder`` is an already resolved checkpoint (path) for ``model``
     (default: ``resolve_encoder(model, languages=spec.languages, seed=encoder_seed)``); ``model`` names the rows.
+    With ``model_cache`` (a folder; needs ``output_dir``) a model trained before on the same data with the same
+    encoder and settings is reused (:mod:`xner.modeling.cache`): the run's ``model`` folder links to it.
     """
-    import time
 
     cfg = train_config or TrainConfig(model=model)
     seed = cfg.seed if seed is None else seed
@@ -354,26 +359,47 @@ def run_setting(
         loader=loader,
     )
     out = Path(output_dir) if output_dir is not None else None
-    t0 = time.perf_counter()
-    history = None
-    if model == "crf":
-        predictor = train_crf(data.train, data.dev, crf_config)
-        if out is not None:
-            predictor.save(out / "model")
+    if model_cache is not None and out is None:
+        raise SettingError("model_cache needs output_dir: the run's model folder links to the cached model")
+
+    def fit(folder: Path | None) -> tuple[Any, pd.DataFrame | None, float]:
+        t0 = time.perf_counter()
+        if model == "crf":
+            predictor, history = train_crf(data.train, data.dev, crf_config), None
+            if folder is not None:
+                predictor.save(folder)
+        else:
+            ft = dataclasses.replace(cfg, max_train_samples=None, max_eval_samples=None)  # capped per language above
+            res = train_ner(
+                data.train,
+                data.dev,
+                ft,
+                encoder=encoder,
+                languages=spec.languages,
+                encoder_seed=encoder_seed,
+                output_dir=folder,
+                run_name=f"{model} {spec.setting} {spec.source}→{spec.target} seed {seed}",
+            )
+            predictor, history = res.model, res.history
+        return predictor, history, time.perf_counter() - t0
+
+    reused = False
+    if model_cache is None:
+        predictor, history, train_seconds = fit((out / "model") if out is not None else None)
     else:
-        ft = dataclasses.replace(cfg, max_train_samples=None, max_eval_samples=None)  # caps applied per language above
-        res = train_ner(
-            data.train,
-            data.dev,
-            ft,
-            encoder=encoder,
-            languages=spec.languages,
-            encoder_seed=encoder_seed,
-            output_dir=(out / "model") if out is not None else None,
-            run_name=f"{model} {spec.setting} {spec.source}→{spec.target} seed {seed}",
-        )
-        predictor, history = res.model, res.history
-    train_seconds = time.perf_counter() - t0
+        shaping = crf_config if model == "crf" else cfg
+        key = training_key(model, None if model == "crf" else encoder, shaping, data.train, data.dev)
+        trained: list[Any] = []
+
+        def train_into(folder: Path) -> tuple[pd.DataFrame | None, float]:
+            predictor, history, seconds = fit(folder)
+            trained.append(predictor)
+            return history, seconds
+
+        entry = cached_training(model_cache, key, model, train_into)
+        link_model(entry.folder, out / "model")
+        predictor = trained[0] if trained else load_predictor(entry.folder)
+        history, train_seconds, reused = entry.history, entry.train_seconds, entry.reused
     meta = {
         "source": spec.source,
         "target": spec.target,
@@ -399,6 +425,7 @@ def run_setting(
         "train_seconds": train_seconds,
         "eval_seconds": eval_seconds,
         "eval_sentences": int(sum(len(e.data) for e in data.evals)),
+        "model_reused": reused,
         **data.notes,
     }
     return SettingResult(rows=rows, predictor=predictor, history=history, data=data, stats=stats)

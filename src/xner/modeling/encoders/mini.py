@@ -33,7 +33,7 @@ import torch
 from xner import config as xconfig
 from xner.data import load_split
 from xner.modeling.encoders.mlm import mlm_sequences, train_mlm
-from xner.utils import coerce_fields, default_threads, set_seed
+from xner.utils import coerce_fields, default_threads, set_seed, text_digest
 
 log = logging.getLogger(__name__)
 
@@ -314,15 +314,6 @@ def pretraining_text(languages: Sequence[str], dataset: str = "wikiann") -> list
         ds = load_split(lang, "train", dataset)
         out += [list(t) for t in ds["tokens"]]
     return out
-
-
-def text_digest(sentences: Sequence[Sequence[str]]) -> str:
-    """A sha256 of tokenized sentences (the cache key of text: pretraining data, memoised predictions)."""
-    h = hashlib.sha256()
-    for s in sentences:
-        h.update("\x1f".join(s).encode("utf-8"))
-        h.update(b"\x1e")
-    return h.hexdigest()
 
 
 def cache_root() -> Path:
