@@ -542,7 +542,13 @@ def test_drops_and_correlations(tmp_path):
     assert all(p.stat().st_size > 0 for p in save_figure(fig, tmp_path / "scatter"))
     # the whole step
     j2, c2 = drop.predict_drop(div, "**/eval*.csv", tmp_path, n_resamples=500, seed=1)
-    pd.testing.assert_frame_equal(c2, corr)
+    pd.testing.assert_frame_equal(c2[c2["outcome"] == "drop"].reset_index(drop=True), corr)
+    rel = c2[c2["outcome"] == "relative_drop"].set_index("measure")
+    assert set(rel.index) == set(corr["measure"]) and rel.loc["good.js", "n_pairs"] == 5
+    assert drops["relative_drop"].to_numpy() == pytest.approx((drops["drop"] / drops["native_f1"]).to_numpy())
+    # permutation p-values: a perfect monotone relation over 5 pairs is as extreme as 2 of 120 pairings can be
+    assert 2 / 120 * 0.8 < good["spearman_p"] < 2 / 120 * 1.2
+    assert 0 < ov["spearman_p"] <= 1 and good["pearson_p"] <= 0.05
 
 
 def test_drop_errors(tmp_path):

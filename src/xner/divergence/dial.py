@@ -39,7 +39,8 @@ from scipy.optimize import minimize
 from scipy.special import logsumexp
 
 from xner.data import label_set_of, write_conll
-from xner.divergence import DivergenceError, flatten, js_divergence
+from xner.divergence.measures import DivergenceError, js_divergence
+from xner.divergence.profiles import flatten
 from xner.signature import signature, write_table
 
 if TYPE_CHECKING:

@@ -26,7 +26,8 @@ import pandas as pd
 from scipy import stats
 
 from xner.config import results_dir
-from xner.divergence import DivergenceError, measure_kind
+from xner.divergence.compare import measure_kind
+from xner.divergence.measures import DivergenceError
 from xner.figures import PALETTE, style
 
 if TYPE_CHECKING:
@@ -120,12 +121,13 @@ def transfer_drops(
     unmatched = out[out["native_f1"].isna()]
     out = out.dropna(subset=["native_f1"]).reset_index(drop=True)
     out["drop"] = out["native_f1"] - out["transfer_f1"]
+    out["relative_drop"] = out["drop"] / out["native_f1"].where(out["native_f1"] > 0)
     out.attrs["unmatched"] = [f"{r.source}-{r.target} ({r.model}, {r.eval_dataset})" for r in unmatched.itertuples()]
     if out.empty:
         raise DivergenceError(
             f"no transfer pair has a native result for its target and model; unmatched: {out.attrs['unmatched']}"
         )
-    return out[[*KEYS, "native_f1", "transfer_f1", "drop", "native_seeds", "transfer_seeds"]]
+    return out[[*KEYS, "native_f1", "transfer_f1", "drop", "relative_drop", "native_seeds", "transfer_seeds"]]
 
 
 def join_divergences(
@@ -206,21 +208,39 @@ def _boot_ci(
     return float(res.confidence_interval.low), float(res.confidence_interval.high), 0
 
 
+def permutation_p(x: np.ndarray, y: np.ndarray, stat, n_resamples: int, seed: int) -> float:
+    """Two-sided permutation p-value of a correlation: how often pairing ``y`` with a shuffled ``x`` gives a
+    correlation at least as far from 0 (``scipy.stats.permutation_test``, exact when few pairings exist)."""
+    res = stats.permutation_test(
+        (x, y),
+        lambda a, b, axis=-1: stat(a, b, axis=axis),
+        permutation_type="pairings",
+        vectorized=True,
+        n_resamples=n_resamples,
+        alternative="two-sided",
+        rng=np.random.default_rng(seed),
+    )
+    return float(res.pvalue)
+
+
 def correlate(
     joined: pd.DataFrame,
     *,
     by: Sequence[str] = ("model", "eval_dataset"),
+    outcome: str = "drop",
     n_resamples: int = 2000,
     confidence: float = 0.95,
     seed: int = 0,
     min_pairs: int = 3,
 ) -> pd.DataFrame:
-    """Spearman and Pearson correlation of each measure with the drop, over pairs, with bootstrap CIs.
+    """Spearman and Pearson correlation of each measure with the drop, over pairs, with bootstrap CIs and
+    permutation p-values.
 
-    One row per group (``by``) × measure: ``n_pairs, spearman, spearman_low, spearman_high, pearson,
-    pearson_low, pearson_high, n_degenerate, kind, rank`` (rank 1 = largest |Spearman| in its group, the best
-    predictor; overlap measures are expected to correlate negatively). A measure constant over the pairs has no
-    correlation: its row says so in ``note`` (NaN values, no rank) instead of vanishing. Fewer than
+    One row per group (``by``) × measure: ``outcome`` (the column correlated: ``drop`` = native F1 − transfer F1,
+    or ``relative_drop`` = drop / native F1), ``n_pairs, spearman, spearman_low, spearman_high, spearman_p,
+    pearson, pearson_low, pearson_high, pearson_p, n_degenerate, kind, rank`` (rank 1 = largest |Spearman| in its
+    group, the best predictor; overlap measures are expected to correlate negatively). A measure constant over the
+    pairs has no correlation: its row says so in ``note`` (NaN values, no rank) instead of vanishing. Fewer than
     ``min_pairs`` pairs is an error.
     """
     if not (0 < confidence < 1):
@@ -229,19 +249,34 @@ def correlate(
     rows = []
     for key, grp in joined.groupby(by + ["measure"], sort=True):
         *gkey, measure = key
-        x, y = grp["value"].to_numpy(float), grp["drop"].to_numpy(float)
+        x, y = grp["value"].to_numpy(float), grp[outcome].to_numpy(float)
         n = len(grp)
         if n < min_pairs:
             raise DivergenceError(
                 f"{dict(zip(by, gkey, strict=True))}, {measure}: {n} pair(s); at least {min_pairs} are needed "
                 "to correlate with the drop"
             )
-        row = {**dict(zip(by, gkey, strict=True)), "measure": measure, "kind": measure_kind(measure), "n_pairs": n}
+        row = {
+            **dict(zip(by, gkey, strict=True)),
+            "outcome": outcome,
+            "measure": measure,
+            "kind": measure_kind(measure),
+            "n_pairs": n,
+        }
         if np.ptp(x) == 0 or np.ptp(y) == 0:
             row.update(
                 {
                     k: math.nan
-                    for k in ("spearman", "spearman_low", "spearman_high", "pearson", "pearson_low", "pearson_high")
+                    for k in (
+                        "spearman",
+                        "spearman_low",
+                        "spearman_high",
+                        "spearman_p",
+                        "pearson",
+                        "pearson_low",
+                        "pearson_high",
+                        "pearson_p",
+                    )
                 }
             )
             row.update(
@@ -252,7 +287,8 @@ def correlate(
         notes = []
         for name, fn in (("spearman", spearman), ("pearson", pearson)):
             lo, hi, bad = _boot_ci(x, y, fn, n_resamples, confidence, seed)
-            row.update({name: float(fn(x, y)), f"{name}_low": lo, f"{name}_high": hi})
+            p = permutation_p(x, y, fn, n_resamples, seed)
+            row.update({name: float(fn(x, y)), f"{name}_low": lo, f"{name}_high": hi, f"{name}_p": p})
             row["n_degenerate"] = max(row.get("n_degenerate", 0), bad)
             if math.isnan(lo):
                 notes.append(f"{name}: over half of the resamples are degenerate; no interval")
@@ -271,7 +307,8 @@ def correlate(
 
 
 def best_predictors(corr: pd.DataFrame, by: Sequence[str] = ("model", "eval_dataset")) -> pd.DataFrame:
-    """The rank-1 measure(s) of each group: the divergence whose |Spearman ρ| with the drop is largest."""
+    """The rank-1 measure(s) of each group (and outcome): the divergence whose |Spearman ρ| with the drop is
+    largest."""
     return corr[corr["rank"] == 1].reset_index(drop=True)
 
 
@@ -285,11 +322,30 @@ def predict_drop(
     n_resamples: int = 2000,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The whole step: evaluation tables (glob) → drops → join → correlations; returns ``(joined, correlations)``."""
+    """The whole step: evaluation tables (glob) → drops → join → correlations with the absolute and the relative
+    drop (the ``outcome`` column); returns ``(joined, correlations)``."""
     drops = transfer_drops(load_eval_tables(pattern, root), transfer_setting=transfer_setting)
     joined = join_divergences(drops, divergences, measures)
     joined.attrs["unmatched"] = drops.attrs.get("unmatched", [])
-    return joined, correlate(joined, n_resamples=n_resamples, seed=seed)
+    corr = pd.concat(
+        [correlate(joined, outcome=o, n_resamples=n_resamples, seed=seed) for o in ("drop", "relative_drop")],
+        ignore_index=True,
+    )
+    corr.attrs.update(confidence=0.95, n_resamples=n_resamples, seed=seed)
+    return joined, corr
+
+
+def fit_band(x: np.ndarray, y: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, ...]:
+    """The least-squares line of ``y`` on ``x`` over a grid of ``x`` and the half-width of its pointwise
+    confidence band (ordinary least squares, Student t with n − 2 degrees of freedom)."""
+    n = len(x)
+    fit = stats.linregress(x, y)
+    xs = np.linspace(x.min(), x.max(), 50)
+    resid = y - (fit.intercept + fit.slope * x)
+    s_err = math.sqrt(float(resid @ resid) / (n - 2)) if n > 2 else 0.0
+    sxx = float(((x - x.mean()) ** 2).sum())
+    half = stats.t.ppf(0.5 + confidence / 2, n - 2) * s_err * np.sqrt(1 / n + (xs - x.mean()) ** 2 / sxx)
+    return xs, fit.intercept + fit.slope * xs, half
 
 
 def plot_drop_scatter(
@@ -299,7 +355,8 @@ def plot_drop_scatter(
     corr: pd.DataFrame | None = None,
     ncols: int = 3,
 ) -> matplotlib.figure.Figure:
-    """Scatter of drop against each measure (one panel each), pairs labelled, with a least-squares line."""
+    """Scatter of drop against each measure (one panel each), pairs labelled, with the least-squares line and its
+    95 % confidence band per model; ρ with its CI and permutation p in the title."""
     import matplotlib.pyplot as plt
 
     measures = list(measures)
@@ -321,16 +378,20 @@ def plot_drop_scatter(
                 ax.scatter(x, y, s=14, color=colour, label=model)
                 for xi, yi, s, t in zip(x, y, g["source"], g["target"], strict=True):
                     ax.annotate(f"{s}→{t}", (xi, yi), fontsize=5, xytext=(2, 2), textcoords="offset points")
-                if len(x) >= 2 and np.ptp(x) > 0:
-                    slope, icpt = np.polyfit(x, y, 1)
-                    xs = np.linspace(x.min(), x.max(), 2)
-                    ax.plot(xs, slope * xs + icpt, color=colour, linewidth=1)
+                if len(x) >= 3 and np.ptp(x) > 0:
+                    xs, fit, band = fit_band(x, y)
+                    ax.plot(xs, fit, color=colour, linewidth=1)
+                    ax.fill_between(xs, fit - band, fit + band, color=colour, alpha=0.15, linewidth=0)
             title = m
             if corr is not None:
                 r = corr[corr["measure"] == m]
+                if "outcome" in r:
+                    r = r[r["outcome"] == "drop"]
                 if len(r) == 1 and not math.isnan(r["spearman"].iloc[0]):
                     rho, lo, hi = (r[c].iloc[0] for c in ("spearman", "spearman_low", "spearman_high"))
                     title += f"\nρ={rho:.2f} [{lo:.2f}, {hi:.2f}]"
+                    if "spearman_p" in r:
+                        title += f", p={r['spearman_p'].iloc[0]:.3f}"
             ax.set_title(title, fontsize=8)
             ax.set_xlabel(m, fontsize=7)
             ax.set_ylabel("drop (native F1 − transfer F1)", fontsize=7)
@@ -345,9 +406,11 @@ __all__ = [
     "NoTransferResults",
     "best_predictors",
     "correlate",
+    "fit_band",
     "join_divergences",
     "load_eval_tables",
     "pearson",
+    "permutation_p",
     "plot_drop_scatter",
     "predict_drop",
     "spearman",
