@@ -24,6 +24,7 @@ figures_dir = "figures/paper"
 figures = None  # list of figure names to draw; None: all (see xner.paper.FIGURES)
 require = []  # figures that must be drawn: a missing table then fails the run instead of being listed
 results_dir = "results/all/06_figures"  # where the list of figures drawn is written
+study_pairs = None  # pairs of the findings and the published comparison; None: every pair with stage-04 results
 
 # %%
 from pathlib import Path
@@ -50,3 +51,26 @@ listing
 missing = [o.name for o in outcomes if o.skipped and o.name in require]
 assert not missing, f"required figures could not be drawn: {listing[listing.figure.isin(missing)].to_dict('records')}"
 write_table(listing, results_dir / "figures.csv", signature(stage="06_figures", data=str(results_root)))
+
+# %% [markdown]
+# ## The study's answers
+#
+# Our native and zero-shot F1 beside the published mBERT and XLM-R base numbers (Manafi & Krishnaswamy 2024, on
+# the four pairs we share and as means over pairs), and each published finding tested on our pairs with a 95 %
+# bootstrap interval over pairs: `reproduced` when the interval excludes 0 in the published direction.
+
+# %%
+from xner import study
+
+tables = paper.collect(results_root)
+evaluation = tables.get("evaluation")
+assert evaluation is not None, "no stage-04 tables: the findings need the training results"
+pairs_found = sorted(set(evaluation[paper.RUN_PAIR]))
+study_pairs = list(study_pairs or [p for p in pairs_found if p.count("-") == 1])
+comparison = study.published_comparison(evaluation, study_pairs)
+found = study.findings(evaluation, tables.get("adversarial"), tables.get("drop_joined"), study_pairs)
+sig = signature(stage="06_figures", data=str(results_root), pairs=study_pairs)
+write_table(comparison, results_dir / "published_comparison.csv", sig)
+write_table(found, results_dir / "findings.csv", sig)
+display(comparison.round(3))  # noqa: F821 (IPython)
+found.round(3)

@@ -29,6 +29,30 @@ def _preview(csv: Path, rows: int) -> str:
     return df.head(rows).round(4).to_html(index=False, border=0) + more
 
 
+#: Tables and figures the report leads with when they exist: the study's answers before the folder listing.
+LEAD_TABLES = (
+    ("Findings: the published directions, tested on our pairs", "all/06_figures/findings.csv"),
+    ("Our F1 beside the published numbers", "all/06_figures/published_comparison.csv"),
+    ("Which divergence predicts the transfer drop", "all/02_divergence/drop_correlations.csv"),
+    ("The divergence dial, trained on: F1 against Jensen–Shannon divergence", "all/08_dial_experiment/dial_slopes.csv"),
+)
+LEAD_FIGURES = ("paper/divergence_vs_drop.png", "paper/dial_f1.png", "paper/native_vs_transfer.png")
+
+
+def _lead(results_root: Path, figures_root: Path, base: Path, preview_rows: int) -> list[str]:
+    """The report's first section: the study's findings and their figures (what exists of them)."""
+    parts = []
+    for title, rel in LEAD_TABLES:
+        csv = results_root / rel
+        if csv.is_file():
+            parts.append(f"<h3>{html.escape(title)}</h3>{_preview(csv, preview_rows)}")
+    for rel in LEAD_FIGURES:
+        png = figures_root / rel
+        if png.is_file():
+            parts.append(f"<figure><img src='{_rel(png, base)}'><figcaption>{html.escape(rel)}</figcaption></figure>")
+    return ["<h2>The study's answers</h2>", *parts] if parts else []
+
+
 def build_report(
     results_root: str | Path, figures_root: str | Path, out: str | Path | None = None, preview_rows: int = 8
 ) -> Path:
@@ -45,6 +69,7 @@ def build_report(
         "<h1>xner — run report</h1>",
         f"<p>Results: <code>{html.escape(str(results_root))}</code>; figures: "
         f"<code>{html.escape(str(figures_root))}</code>.</p>",
+        *_lead(results_root, figures_root, base, max(preview_rows, 16)),
     ]
     groups = sorted(
         {
