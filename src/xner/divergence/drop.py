@@ -58,7 +58,7 @@ class NoTransferResults(FileNotFoundError):
     """No evaluation tables were found where the caller said to look."""
 
 
-def load_eval_tables(pattern: str = "**/*eval*.csv", root: str | Path | None = None) -> pd.DataFrame:
+def load_eval_tables(pattern: str = "*/04_training/**/training.csv", root: str | Path | None = None) -> pd.DataFrame:
     """Read and concatenate every evaluation table matching ``pattern`` under ``root`` (default: results dir).
 
     Raises :class:`NoTransferResults` naming the folder and pattern when nothing matches, and
@@ -314,7 +314,7 @@ def best_predictors(corr: pd.DataFrame, by: Sequence[str] = ("model", "eval_data
 
 def predict_drop(
     divergences: pd.DataFrame,
-    pattern: str = "**/*eval*.csv",
+    pattern: str = "*/04_training/**/training.csv",
     root: str | Path | None = None,
     *,
     measures: Iterable[str] | None = None,
