@@ -1,11 +1,13 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -27,12 +29,10 @@ results_dir = "results/all/01_data_inspection"
 figures_dir = "figures/all/01_data_inspection"
 
 # %%
-from pathlib import Path
-
 import pandas as pd
 
 from xner import config, data, inspection
-from xner.figures import save_figure
+from xner.figures import save_figure, show
 from xner.signature import signature
 
 source_lang, target_lang = (p := config.parse_pair(pair)).source, p.target
@@ -40,8 +40,8 @@ langs = list(languages) if languages else [source_lang, target_lang]
 for code in langs:
     config.language(code)
 assert set(splits) <= set(data.SPLITS), f"splits must be among {data.SPLITS}"
-data.use_data_dir(data_dir)
-results_dir, figures_dir = Path(results_dir), Path(figures_dir)
+data.use_data_dir(config.resolve_path(data_dir))
+results_dir, figures_dir = config.resolve_path(results_dir), config.resolve_path(figures_dir)
 print("data:", data.data_dir() or "the Hugging Face hub", "| languages:", langs, "| splits:", splits)
 
 # %%
@@ -51,8 +51,8 @@ stats
 
 # %%
 label_types = data.label_set_of(next(iter(loaded.values()))).types
-save_figure(inspection.plot_label_mix(stats, label_types), figures_dir / "label_mix")
-save_figure(inspection.plot_span_lengths(lengths), figures_dir / "span_lengths")
+show(save_figure(inspection.plot_label_mix(stats, label_types), figures_dir / "label_mix"))
+show(save_figure(inspection.plot_span_lengths(lengths), figures_dir / "span_lengths"))
 
 # %% [markdown]
 # ## Vocabulary overlap of the pair

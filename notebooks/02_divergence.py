@@ -1,11 +1,13 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -55,16 +57,14 @@ results_dir = "results/all/02_divergence"
 figures_dir = "figures/all/02_divergence"
 
 # %%
-from pathlib import Path
-
 import pandas as pd
 
 from xner import config, data, drop
 from xner import dial as dl
 from xner import divergence as dv
-from xner.figures import save_figure
+from xner.figures import save_figure, show
 
-data.use_data_dir(data_dir)
+data.use_data_dir(config.resolve_path(data_dir))
 focus = config.parse_pair(pair)
 langs = list(languages) if languages else dv.local_languages(dataset)
 for code in langs:
@@ -90,7 +90,7 @@ if measures is not None:
     )
     missing = [m for m in heatmap_measures if m not in measures]
     assert not missing, f"heatmap_measures {missing} are not among the computed measures"
-results_dir, figures_dir = Path(results_dir), Path(figures_dir)
+results_dir, figures_dir = config.resolve_path(results_dir), config.resolve_path(figures_dir)
 print(
     "data:", data.data_dir() or "the Hugging Face hub", "| languages:", langs, "| pairs:", [p.name for p in pair_list]
 )
@@ -107,7 +107,7 @@ dv.matrix(allp, "type_mix.js" if "type_mix.js" in set(allp["measure"]) else allp
 
 # %%
 for m in heatmap_measures:
-    save_figure(dv.plot_heatmap(dv.matrix(allp, m), m), figures_dir / f"heatmap_{dv.figure_stem(m)}")
+    show(save_figure(dv.plot_heatmap(dv.matrix(allp, m), m), figures_dir / f"heatmap_{dv.figure_stem(m)}"))
 print("heatmaps:", ", ".join(heatmap_measures))
 
 # %% [markdown]
@@ -131,7 +131,7 @@ pairs_df = dv.pair_table(
 )
 shown = [m for m in heatmap_measures if m in set(pairs_df["measure"])]
 pair_mat = dv.pair_matrix(pairs_df, shown)
-save_figure(dv.plot_pair_table(pair_mat), figures_dir / "pairs")
+show(save_figure(dv.plot_pair_table(pair_mat), figures_dir / "pairs"))
 pair_mat.round(4)
 
 # %%
@@ -190,6 +190,6 @@ if corr is not None:
     )
     write_table(joined, results_dir / "drop_joined.csv", signature(stage="02_divergence", table="drop_joined", **sig))
     best = [m for m in corr.dropna(subset=["spearman"])["measure"].unique()][:scatter_measures]
-    save_figure(drop.plot_drop_scatter(joined, best, corr=corr), figures_dir / "drop_scatter")
+    show(save_figure(drop.plot_drop_scatter(joined, best, corr=corr), figures_dir / "drop_scatter"))
     display(drop.best_predictors(corr))  # noqa: F821 (IPython)
     display(corr.head(20))  # noqa: F821

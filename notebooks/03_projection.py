@@ -1,11 +1,13 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -51,12 +53,10 @@ results_dir = "results/en-es/03_projection"
 figures_dir = "figures/en-es/03_projection"
 
 # %%
-from pathlib import Path
-
 import pandas as pd
 
 from xner import config, data
-from xner.figures import save_figure
+from xner.figures import save_figure, show
 from xner.projection.evaluate import (
     ALIGNER_NAMES,
     align_all,
@@ -82,8 +82,8 @@ assert set(methods) <= KNOWN, f"methods must be among {sorted(KNOWN)}"
 assert not any(m.startswith("model") for m in methods) or ner_model, "model-* methods need ner_model"
 assert train_method in {"mark", "heuristic", "ngram-ilp", "ngram-greedy"}
 assert max_sentences is None or max_sentences > 0
-data.use_data_dir(data_dir)
-results_dir, figures_dir = Path(results_dir), Path(figures_dir)
+data.use_data_dir(config.resolve_path(data_dir))
+results_dir, figures_dir = config.resolve_path(results_dir), config.resolve_path(figures_dir)
 
 
 def make_config(name: str) -> ProjectionConfig:
@@ -158,7 +158,7 @@ table[
 ]
 
 # %%
-save_figure(plot_projection_f1(table, title=f"Projection on {parallel.name}"), figures_dir / "projection_f1")
+show(save_figure(plot_projection_f1(table, title=f"Projection on {parallel.name}"), figures_dir / "projection_f1"))
 report_rows = [{"aligner": a, "method": m, **run.report.as_dict()} for (a, m), run in runs.items()]
 reports = pd.json_normalize(report_rows)
 reports

@@ -1,11 +1,13 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -54,14 +56,12 @@ results_dir = "results/id-ms/04_training"
 figures_dir = "figures/id-ms/04_training"
 
 # %%
-from pathlib import Path
-
 import pandas as pd
 
 from xner import config, data
 from xner.encoders import resolve_encoder
 from xner.encoders.mini import MiniConfig
-from xner.figures import save_figure
+from xner.figures import save_figure, show
 from xner.modeling import CRFConfig, TrainConfig
 from xner.modeling.figures import f1_by_model, learning_curves
 from xner.signature import signature, write_table
@@ -91,8 +91,8 @@ train_config = TrainConfig(
     num_threads=num_threads,
     progress=False,
 )
-data.use_data_dir(data_dir)
-results_dir, figures_dir = Path(results_dir), Path(figures_dir)
+data.use_data_dir(config.resolve_path(data_dir))
+results_dir, figures_dir = config.resolve_path(results_dir), config.resolve_path(figures_dir)
 print(
     "pair:",
     pair,
@@ -209,3 +209,4 @@ if histories:
 written += save_figure(f1_by_model(table, title=f"{pair}: strict F1 (95 % CI)"), figures_dir / "f1_by_model")
 for path in written:
     print(path)
+show(written)  # the figures, as saved

@@ -1,11 +1,13 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -57,12 +59,10 @@ results_dir = "results/es-pt/05_adversarial"
 figures_dir = "figures/es-pt/05_adversarial"
 
 # %%
-from pathlib import Path
-
 import pandas as pd
 
 from xner import config, data, domain, perturb, suite
-from xner.figures import save_figure
+from xner.figures import save_figure, show
 from xner.perturb.context import read_vectors
 from xner.signature import write_table
 
@@ -74,8 +74,8 @@ assert set(rates) <= set(perturbations), (
 )
 assert seeds and all(isinstance(s, int) for s in seeds), "seeds must be a non-empty list of integers"
 assert models is None or isinstance(models, dict), "models must be None or a dict name -> path"
-data.use_data_dir(data_dir)
-results_dir, figures_dir = Path(results_dir), Path(figures_dir)
+data.use_data_dir(config.resolve_path(data_dir))
+results_dir, figures_dir = config.resolve_path(results_dir), config.resolve_path(figures_dir)
 print("pair:", pair, "| data:", data.data_dir() or "the Hugging Face hub", "| seeds:", seeds)
 
 # %% [markdown]
@@ -212,3 +212,4 @@ written += save_figure(
 )
 for path in written:
     print(path)
+show(written)  # the figures, as saved

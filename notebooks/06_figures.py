@@ -1,11 +1,13 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -26,16 +28,15 @@ require = []  # figures that must be drawn: a missing table then fails the run i
 results_dir = "results/all/06_figures"  # where the list of figures drawn is written
 
 # %%
-from pathlib import Path
-
 import pandas as pd
 
-from xner import paper
+from xner import config, paper
+from xner.figures import show
 from xner.signature import signature, write_table
 
 unknown = sorted(set(figures or []) | set(require) - set(paper.FIGURES))
 assert not unknown, f"unknown figures {unknown}; known: {list(paper.FIGURES)}"
-results_root, figures_dir, results_dir = Path(results_root), Path(figures_dir), Path(results_dir)
+results_root, figures_dir, results_dir = map(config.resolve_path, (results_root, figures_dir, results_dir))
 assert results_root.is_dir(), f"{results_root} does not exist: run the stages first"
 print("tables found:", {k: len(v) for k, v in paper.collect(results_root).items()})
 
@@ -44,6 +45,8 @@ outcomes = paper.build_all(results_root, figures_dir, only=figures)
 listing = pd.DataFrame(
     [{"figure": o.name, "files": " ".join(str(p) for p in o.paths), "skipped": o.skipped} for o in outcomes]
 )
+if drawn := [p for o in outcomes for p in o.paths]:
+    show(drawn)
 listing
 
 # %%

@@ -1,11 +1,13 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -50,7 +52,7 @@ import pandas as pd
 
 from xner import config, data, methods, perturb
 from xner.adapters import MLMSettings
-from xner.figures import save_figure
+from xner.figures import save_figure, show
 
 source_lang, target_lang = (p := config.parse_pair(pair)).source, p.target
 assert method in methods.METHODS, f"method must be one of {methods.METHODS}"
@@ -61,11 +63,11 @@ sources = list(sources)
 assert sources and target_lang not in sources, f"sources {sources} must be non-empty and exclude the target"
 unknown = [n for spec in perturbations for n in str(spec).split("+") if n not in perturb.available()]
 assert not unknown, f"unknown perturbations {unknown}; available: {sorted(perturb.available())}"
-data.use_data_dir(data_dir)
+data.use_data_dir(config.resolve_path(data_dir))
 train_settings = methods.encoder_settings(
     encoder, learning_rate=learning_rate, freeze_embeddings=freeze_embeddings, epochs=epochs
 )
-results_dir, figures_dir, models_dir = Path(results_dir), Path(figures_dir), Path(models_dir)
+results_dir, figures_dir, models_dir = map(config.resolve_path, (results_dir, figures_dir, models_dir))
 print(
     f"{method} with {encoder}: {'+'.join(sources)} → {target_lang} | {train_settings} | data: {data.data_dir() or 'the hub'}"
 )
@@ -159,3 +161,4 @@ written += save_figure(
 )
 for path in written:
     print(path)
+show(written)  # the figures, as saved
