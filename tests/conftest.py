@@ -59,3 +59,11 @@ def fixture_data_dir(tmp_path, monkeypatch) -> Path:
             write_tsv(root / "wikiann" / lang / f"{split}.tsv", sents)
     monkeypatch.setenv("XNER_DATA_DIR", str(root))
     return root
+
+
+def png_outputs(notebook: Path) -> int:
+    """How many ``image/png`` outputs an executed notebook holds (the figures it showed)."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    return sum("image/png" in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", []))
