@@ -45,6 +45,9 @@ target.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
 print(f"JupyterLab settings: {target}")
 PY
 
+# as root (containers, CI) JupyterLab refuses to start unless told
+as_root=""
+[ "$(id -u)" = 0 ] && as_root="--allow-root"
 # shellcheck disable=SC2086  # LAB_ARGS is a list of options
 exec "$BIN/jupyter-lab" --ServerApp.ip=127.0.0.1 --ServerApp.port="$PORT" --ServerApp.port_retries=0 \
-  --ServerApp.root_dir="$PWD" ${LAB_ARGS:-}
+  --ServerApp.root_dir="$PWD" $as_root ${LAB_ARGS:-}
