@@ -19,6 +19,8 @@
 # in one colour-blind-safe style, as PDF and PNG with deterministic bytes: native vs transfer per pair,
 # degradation heatmaps, divergence vs drop, projection methods on parallel gold, the robustness comparison of
 # methods, and the divergence dial. A figure whose tables do not exist yet is listed with the stage to run.
+#
+# The parameters: where the stages wrote their tables, where the figures go, and which figures must be drawn.
 
 # %% tags=["parameters"]
 results_root = "results"  # the root the stages wrote to (results/<pair>/<stage>/…)
@@ -26,6 +28,9 @@ figures_dir = "figures/paper"
 figures = None  # list of figure names to draw; None: all (see xner.paper.FIGURES)
 require = []  # figures that must be drawn: a missing table then fails the run instead of being listed
 results_dir = "results/all/06_figures"  # where the list of figures drawn is written
+
+# %% [markdown]
+# Check the parameters and list the tables found under `results_root`.
 
 # %%
 import pandas as pd
@@ -40,6 +45,10 @@ results_root, figures_dir, results_dir = map(config.resolve_path, (results_root,
 assert results_root.is_dir(), f"{results_root} does not exist: run the stages first"
 print("tables found:", {k: len(v) for k, v in paper.collect(results_root).items()})
 
+# %% [markdown]
+# Draw every figure whose tables exist and show each one here; the listing names the files written and, for a figure
+# not drawn, the stage to run first.
+
 # %%
 outcomes = paper.build_all(results_root, figures_dir, only=figures)
 listing = pd.DataFrame(
@@ -48,6 +57,9 @@ listing = pd.DataFrame(
 if drawn := [p for o in outcomes for p in o.paths]:
     show(drawn)
 listing
+
+# %% [markdown]
+# Fail when a required figure could not be drawn, and write the listing.
 
 # %%
 missing = [o.name for o in outcomes if o.skipped and o.name in require]
