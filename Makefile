@@ -51,7 +51,7 @@ bench: venv
 # JupyterLab for stepping through the notebooks: folder settings made absolute, .py notebooks opened as notebooks,
 # listening on 127.0.0.1 only. LAB_ARGS passes more options (e.g. LAB_ARGS=--no-browser).
 lab: venv
-	BIN="$(BIN)" LAB_PORT="$(LAB_PORT)" bash scripts/lab.sh
+	BIN="$(abspath $(BIN))" LAB_PORT="$(LAB_PORT)" bash scripts/lab.sh
 
 clean-results:
 	rm -rf results/* figures/*

@@ -10,10 +10,11 @@
 # Environment: BIN (the venv's bin folder, default .venv/bin), LAB_PORT (default 8888), LAB_ARGS (more options,
 # e.g. "--no-browser --IdentityProvider.token=…").
 set -euo pipefail
-cd "$(dirname "$0")/.."
-BIN="${BIN:-.venv/bin}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BIN="$(cd "${BIN:-$ROOT/.venv/bin}" && pwd)"
 PORT="${LAB_PORT:-8888}"
 
+# relative settings are read from the folder this script was started in, before moving to the repository root
 if [ -n "${XNER_DATA_DIR:-}" ] && [ ! -d "$XNER_DATA_DIR" ]; then
   echo "xner: XNER_DATA_DIR=$XNER_DATA_DIR is not a folder (seen from $PWD); point it at the data folder" >&2
   exit 1
@@ -25,6 +26,7 @@ for var in XNER_DATA_DIR XNER_CACHE_DIR XNER_RESULTS_DIR XNER_FIGURES_DIR XNER_C
   fi
 done
 [ -n "${XNER_DATA_DIR:-}" ] || echo "note: XNER_DATA_DIR is not set: the notebooks will load their data from the Hugging Face hub"
+cd "$ROOT"
 
 "$BIN/python" - scripts/lab-overrides.json <<'PY'
 # Merge our defaults into the venv's overrides.json, keeping any other setting already there (hand-written: a
