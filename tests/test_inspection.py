@@ -46,6 +46,11 @@ def test_notebook_01_headless_on_fixture(fixture_data_dir, tmp_path):
     assert out.is_file() and out.with_suffix(".html").is_file()
     assert (tmp_path / "results" / "id-ms" / "01_data_inspection" / "pair_overlap.csv").is_file()
     assert (tmp_path / "fig" / "label_mix.pdf").is_file() and (tmp_path / "fig" / "span_lengths.png").is_file()
+    # both figures are shown in the executed notebook and embedded in its HTML, not only written to files
+    from conftest import png_outputs
+
+    assert png_outputs(out) == 2
+    assert out.with_suffix(".html").read_text(encoding="utf-8").count('src="data:image/png;base64,') == 2
 
 
 def test_notebook_failure_is_loud(fixture_data_dir, tmp_path):

@@ -244,6 +244,9 @@ def test_notebook_07_runs_headless_with_one_parameter_changed(fixture_data_dir, 
             variant=method,
         )
         assert out.is_file()
+        from conftest import png_outputs
+
+        assert png_outputs(out) == 1  # the method × perturbation heatmap, shown in the executed notebook
     import pandas as pd
 
     suite = pd.read_csv(next((tmp_path / "res" / "lora").glob("methods_lora_*_suite.csv")))

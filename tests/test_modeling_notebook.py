@@ -43,6 +43,9 @@ def test_notebook_04_runs_headless(fixture_data_dir, tmp_path, monkeypatch):
     }
     out = run_stage("04", pair="id-ms", parameters=params, results_root=tmp_path / "runs", html=False, progress=False)
     assert out.is_file()
+    from conftest import png_outputs
+
+    assert png_outputs(out) == 2  # learning curves and F1 by model, shown in the executed notebook
     table = pd.read_csv(tmp_path / "res" / "training.csv")
     assert list(table.columns[: len(SCHEMA)]) == SCHEMA
     assert set(table.model) == {"crf", "mini-tiny"} and set(table.setting) == {"native", "zero-shot"}

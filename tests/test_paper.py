@@ -88,10 +88,13 @@ def test_notebook_06_requires_what_it_is_told(tmp_path):
 
     _tables(tmp_path / "results")
     params = {"results_root": str(tmp_path / "results"), "figures_dir": str(tmp_path / "fig")}
-    run_stage(
+    out = run_stage(
         "06", results_root=tmp_path / "runs", parameters={**params, "require": ["dial"]}, progress=False, html=False
     )
     assert (tmp_path / "fig" / "dial.pdf").is_file()
+    from conftest import png_outputs
+
+    assert png_outputs(out) == 3  # every figure drawn (native_vs_transfer, degradation, dial) is shown
     with pytest.raises(StageFailed, match="required figures could not be drawn"):
         run_stage(
             "06",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -68,6 +69,9 @@ def _check_data(config_file: str | None, names: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``xner`` command."""
+    # The command is headless: figures are drawn to files (Agg) unless MPLBACKEND says otherwise. Notebook
+    # kernels started by `xner run` get the inline backend instead (xner.runs), so their figures are captured.
+    os.environ.setdefault("MPLBACKEND", "agg")
     parser = argparse.ArgumentParser(prog="xner", description="Cross-lingual NER robustness compendium.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute a stage's notebook headlessly with papermill")

@@ -17,7 +17,7 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import yaml
 
@@ -58,6 +58,31 @@ def figures_dir(results_root: str | Path | None = None) -> Path:
     if os.environ.get("XNER_RESULTS_DIR"):
         return results_dir() / "figures"
     return repo_root() / "figures"
+
+
+@overload
+def resolve_path(value: str | Path) -> Path: ...
+@overload
+def resolve_path(value: None) -> None: ...
+def resolve_path(value: str | Path | None) -> Path | None:
+    """Resolve a folder or file given as a notebook parameter, the same whatever folder the kernel started in.
+
+    An absolute path is kept. A relative path starting with ``results`` or ``figures`` lies under the results or
+    figures folder (:func:`results_dir`, :func:`figures_dir`: ``results/all/01_data_inspection`` is
+    ``$XNER_RESULTS_DIR/all/01_data_inspection``, by default ``<repo>/results/all/01_data_inspection``); any
+    other relative path lies under the repository root (:func:`repo_root`). ``None`` stays ``None``.
+    """
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path
+    head, rest = path.parts[0], Path(*path.parts[1:])
+    if head == "results":
+        return results_dir() / rest
+    if head == "figures":
+        return figures_dir() / rest
+    return repo_root() / path
 
 
 def cache_dir() -> Path:

@@ -9,8 +9,11 @@ A failing cell raises :class:`StageFailed` naming the executed copy that shows t
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,12 @@ _ALIASES = {
     "figures": "06",
     "methods": "07",
 }
+
+
+# The backend ipykernel gives a JupyterLab kernel: figures left open at the end of a cell become image/png outputs.
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+# Folder settings a kernel reads; made absolute before the kernel starts in the repository root.
+_PATH_SETTINGS = ("XNER_DATA_DIR", "XNER_CACHE_DIR", "XNER_RESULTS_DIR", "XNER_FIGURES_DIR", "XNER_CONFIG_DIR")
 
 
 class StageFailed(RuntimeError):
@@ -105,14 +114,15 @@ def run_stage(
         config.parse_pair(pair)
         if "pair" in declared:
             params["pair"] = pair
-    root = Path(results_root) if results_root is not None else config.results_dir()
+    # absolute, since the kernel starts in the repository root, not in this process's working folder
+    root = (Path(results_root) if results_root is not None else config.results_dir()).expanduser().absolute()
     out_dir = root / folder
     out_dir.mkdir(parents=True, exist_ok=True)
     sub = Path(name) / variant if variant else Path(name)
     if "results_dir" in declared and "results_dir" not in params:
         params["results_dir"] = str(out_dir / sub)
     if "figures_dir" in declared and "figures_dir" not in params:
-        params["figures_dir"] = str(config.figures_dir(results_root) / folder / sub)
+        params["figures_dir"] = str(config.figures_dir(results_root).expanduser().absolute() / folder / sub)
     if variant:
         name_out = f"{name}--{variant}"
     else:
@@ -122,15 +132,16 @@ def run_stage(
     tmp_out = out_dir / f".{name_out}.running.ipynb"
     jupytext.write(jupytext.read(notebook_source(name)), tmp_in)
     try:
-        papermill.execute_notebook(
-            str(tmp_in),
-            str(tmp_out),
-            parameters=params,
-            kernel_name="python3",
-            progress_bar=progress,
-            cwd=str(config.repo_root()),
-            log_output=False,
-        )
+        with _kernel_environment():
+            papermill.execute_notebook(
+                str(tmp_in),
+                str(tmp_out),
+                parameters=params,
+                kernel_name="python3",
+                progress_bar=progress,
+                cwd=str(config.repo_root()),
+                log_output=False,
+            )
     except PapermillExecutionError as exc:
         failed = out_dir / f"{name_out}.failed.ipynb"
         tmp_out.replace(failed)
@@ -146,6 +157,32 @@ def run_stage(
     tmp_out.replace(out)
     (out_dir / f"{name_out}.failed.ipynb").unlink(missing_ok=True)
     return out
+
+
+@contextlib.contextmanager
+def _kernel_environment() -> Iterator[None]:
+    """The environment a headless kernel starts with, as in JupyterLab; restored afterwards.
+
+    The kernel gets the inline matplotlib backend whatever ``MPLBACKEND`` this process has (the ``xner`` command
+    sets Agg for itself), so a headless run captures the same figure outputs as an interactive one. The folder
+    settings (``XNER_DATA_DIR`` …) are made absolute against this process's working folder, since the kernel
+    starts in the repository root: ``XNER_DATA_DIR=../shared/data xner run …`` means the same folder to both.
+    """
+    changes = {"MPLBACKEND": INLINE_BACKEND}
+    for name in _PATH_SETTINGS:
+        value = os.environ.get(name)
+        if value:
+            changes[name] = str(Path(value).expanduser().absolute())
+    saved = {name: os.environ.get(name) for name in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _to_html(nb_path: Path, html_path: Path) -> Path:

@@ -11,7 +11,6 @@
 The settings (native, zero-shot, multi-source, few-shot, translate-train) are run by :mod:`xner.modeling.transfer`.
 """
 
-
 from xner.config import ConfigError
 from xner.modeling.config import TrainConfig, describe, load_config, save_config
 from xner.modeling.crf import CRFConfig, CRFTagger, train_crf
