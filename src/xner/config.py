@@ -49,11 +49,11 @@ def results_dir() -> Path:
 
 def figures_dir(results_root: str | Path | None = None) -> Path:
     """Return the figures folder: ``XNER_FIGURES_DIR``; else ``<results root>/figures`` when the results root
-    was moved (``results_root`` given, or ``XNER_RESULTS_DIR`` set), so a run never writes into the repository
-    unasked; else ``<repo>/figures``."""
+    was moved (``results_root`` given and not the default results folder, or ``XNER_RESULTS_DIR`` set), so a run
+    never writes into the repository unasked; else ``<repo>/figures``."""
     if os.environ.get("XNER_FIGURES_DIR"):
         return Path(os.environ["XNER_FIGURES_DIR"])
-    if results_root is not None:
+    if results_root is not None and Path(results_root).resolve() != results_dir().resolve():
         return Path(results_root) / "figures"
     if os.environ.get("XNER_RESULTS_DIR"):
         return results_dir() / "figures"
