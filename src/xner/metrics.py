@@ -18,6 +18,27 @@ from scipy import stats
 
 from xner.labels import spans_from_tags
 
+#: The columns of every evaluation row, whatever stage writes it (training 04, adversarial 05, domain shift, dial):
+#: who was trained on what, what was scored, and the strict span scores with their bootstrap CI.
+EVAL_SCHEMA = (
+    "source",
+    "target",
+    "setting",
+    "model",
+    "seed",
+    "eval_lang",
+    "eval_dataset",
+    "eval_split",
+    "perturbation",
+    "n_sentences",
+    "precision",
+    "recall",
+    "f1",
+    "f1_low",
+    "f1_high",
+    "lenient_f1",
+)
+
 MODES = ("strict", "lenient")
 
 Tags = Sequence[Sequence[str]]

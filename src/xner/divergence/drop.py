@@ -29,28 +29,12 @@ from xner.config import results_dir
 from xner.divergence.compare import measure_kind
 from xner.divergence.measures import DivergenceError
 from xner.figures import PALETTE, style
+from xner.metrics import EVAL_SCHEMA
 
 if TYPE_CHECKING:
     import matplotlib.figure
 
-EVAL_COLUMNS = (
-    "source",
-    "target",
-    "setting",
-    "model",
-    "seed",
-    "eval_lang",
-    "eval_dataset",
-    "eval_split",
-    "perturbation",
-    "n_sentences",
-    "precision",
-    "recall",
-    "f1",
-    "f1_low",
-    "f1_high",
-    "lenient_f1",
-)
+EVAL_COLUMNS = EVAL_SCHEMA
 KEYS = ["source", "target", "model", "eval_dataset"]
 
 

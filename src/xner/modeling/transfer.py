@@ -40,7 +40,7 @@ from xner.data import (
     write_conll,
 )
 from xner.labels import LabelSet
-from xner.metrics import bootstrap_ci, score
+from xner.metrics import EVAL_SCHEMA, bootstrap_ci, score
 from xner.modeling.cache import cached_training, link_model, training_key
 from xner.modeling.config import TrainConfig
 from xner.modeling.crf import CRFConfig, train_crf
@@ -51,24 +51,7 @@ from xner.utils import cap
 log = logging.getLogger(__name__)
 
 SETTINGS = ("native", "zero-shot", "multi-source", "few-shot", "translate-train")
-SCHEMA = [
-    "source",
-    "target",
-    "setting",
-    "model",
-    "seed",
-    "eval_lang",
-    "eval_dataset",
-    "eval_split",
-    "perturbation",
-    "n_sentences",
-    "precision",
-    "recall",
-    "f1",
-    "f1_low",
-    "f1_high",
-    "lenient_f1",
-]
+SCHEMA = list(EVAL_SCHEMA)
 EXTRA = ["few_shot_k", "n_train_sentences"]
 
 Predictor = Callable[[list[list[str]]], list[list[str]]]

@@ -27,7 +27,7 @@ import pandas as pd
 
 from xner.data import tag_names
 from xner.figures import SEQUENTIAL_CMAP, style
-from xner.metrics import bootstrap_ci, paired_bootstrap, score
+from xner.metrics import EVAL_SCHEMA, bootstrap_ci, paired_bootstrap, score
 from xner.modeling.crf import CRFConfig, CRFTagger, train_crf
 from xner.modeling.predict import NERModel
 from xner.robustness.perturb.base import PerturbationReport, PerturbationWarning, dataset_lang
@@ -39,24 +39,7 @@ if TYPE_CHECKING:
     import matplotlib.figure
 
 
-SCHEMA = (
-    "source",
-    "target",
-    "setting",
-    "model",
-    "seed",
-    "eval_lang",
-    "eval_dataset",
-    "eval_split",
-    "perturbation",
-    "n_sentences",
-    "precision",
-    "recall",
-    "f1",
-    "f1_low",
-    "f1_high",
-    "lenient_f1",
-)
+SCHEMA = EVAL_SCHEMA
 DROP_COLUMNS = ("drop", "drop_low", "drop_high", "p_value")
 REPORT_COLUMNS = tuple(PerturbationReport("x", 0).as_row())
 COLUMNS = SCHEMA + DROP_COLUMNS + REPORT_COLUMNS
