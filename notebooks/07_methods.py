@@ -106,7 +106,7 @@ def make(m):
     )
 
 
-trained = {m: methods.train_method(make(m), models_dir, say=print) for m in dict.fromkeys([baseline, method]) if m}
+trained = {m: methods.train_method(make(m), models_dir, log=print) for m in dict.fromkeys([baseline, method]) if m}
 pd.DataFrame(
     [
         {
@@ -138,7 +138,7 @@ ev = methods.evaluate_methods(
     domain_shift=domain_shift,
     max_domain_sentences=max_test_samples,
     n_resamples=n_resamples,
-    say=print,
+    log=print,
 )
 for note in ev.notes:
     print("note:", note)

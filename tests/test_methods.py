@@ -167,7 +167,7 @@ def test_run_comparison_puts_scale_encoders_in_the_same_suite(fixture_data_dir, 
         models_dir=tmp_path / "models",
         results_dir=tmp_path / "res",
         figures_dir=tmp_path / "fig",
-        say=lambda m: None,
+        log=lambda m: None,
     )
     assert set(ev.table["variant"]) == {"direct", f"direct@{encs[1]}"}
     assert set(ev.comparison["method"]) == {f"direct@{encs[1]}"} and set(ev.comparison["baseline"]) == {"direct"}

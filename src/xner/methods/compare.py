@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +46,6 @@ from xner.utils import cap
 
 if TYPE_CHECKING:
     pass
-log = logging.getLogger(__name__)
 
 
 def _f1(c: np.ndarray) -> np.ndarray:
@@ -167,7 +165,7 @@ def _domain_rows(
     dataset: str,
     max_sentences: int | None,
     n_resamples: int,
-    say: Callable[[str], None],
+    log: Callable[[str], None],
 ) -> tuple[list[pd.DataFrame], list[PairedSet]]:
     """Domain-shift rows for every language with other-domain data, and their paired sets."""
     tables, sets = [], []
@@ -177,7 +175,7 @@ def _domain_rows(
             k: dataclasses.replace(v, dataset=cap(v.dataset, max_sentences))
             for k, v in domain_eval_sets([lang]).items()
         }
-        dt = run_domain_shift(cached, {lang: ref}, dsets, n_resamples=n_resamples, log=say).assign(applied=True)
+        dt = run_domain_shift(cached, {lang: ref}, dsets, n_resamples=n_resamples, log=log).assign(applied=True)
         dt.loc[dt["perturbation"] == "domain_shift", "perturbation"] = "domain:" + dt["eval_dataset"].astype(str)
         dt.loc[dt["perturbation"] == "clean", "perturbation"] = "clean (domain ref)"
         tables.append(dt)
@@ -243,7 +241,7 @@ def evaluate_methods(
     loader: Callable[..., Any] | None = None,
     context_kwargs: Mapping[str, Any] | None = None,
     reference_encoder: str | None = None,
-    say: Callable[[str], None] = lambda m: None,
+    log: Callable[[str], None] = lambda m: None,
 ) -> MethodsEvaluation:
     """Run the perturbation suite (and domain shift) over ``models`` (name → ModelSpec) on the target test set;
     test every model against ``models[baseline]`` with :func:`drop_difference`."""
@@ -264,7 +262,7 @@ def evaluate_methods(
         contexts=ctx,
         seeds=seeds,
         n_resamples=n_resamples,
-        log=say,
+        log=log,
     )
     pair = {"pair_source": "+".join(sources), "pair_target": target}
     tables = [res.table.assign(**pair)]
@@ -276,7 +274,7 @@ def evaluate_methods(
         langs = [lg for lg in involved if any(lg in v for v in conf.values())]
         if not langs:
             notes.append(f"domain shift: no other-domain data in {involved} (configured: {json.dumps(conf)})")
-        dtables, dsets = _domain_rows(cached, langs, loader, dataset, max_domain_sentences, n_resamples, say)
+        dtables, dsets = _domain_rows(cached, langs, loader, dataset, max_domain_sentences, n_resamples, log)
         tables += [t.assign(**pair) for t in dtables]
         sets += dsets
     table = _method_column(pd.concat(tables, ignore_index=True), reference_encoder)
@@ -447,7 +445,7 @@ def run_comparison(
     batch_size: int = 16,
     scale: Sequence[Mapping[str, Any]] = (),
     scale_methods: Sequence[str] = ("direct",),
-    say: Callable[[str], None] = print,
+    log: Callable[[str], None] = print,
 ) -> tuple[MethodsEvaluation, pd.DataFrame]:
     """Every method on every ``(target, sources)`` pair, one suite per pair, one table, comparison and figure.
 
@@ -483,7 +481,7 @@ def run_comparison(
                 mlm=MLMSettings(max_sentences=mlm_sentences, progress=False),
                 **settings,
             )
-            tm = train_method(mc, models_dir, say=say)
+            tm = train_method(mc, models_dir, log=log)
             models[name] = tm.spec
             costs.append(
                 {
@@ -509,7 +507,7 @@ def run_comparison(
                 n_resamples=n_resamples,
                 baseline="direct" if "direct" in models else None,
                 reference_encoder=encoder,
-                say=say,
+                log=log,
             )
         )
     ev = MethodsEvaluation(

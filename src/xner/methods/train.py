@@ -86,7 +86,7 @@ class _Job:
     mc: MethodConfig
     models_dir: Path
     loader: Callable[..., Any]
-    say: Callable[[str], None]
+    log: Callable[[str], None]
     encoder: str
     cfg: TrainConfig
     out: Path
@@ -115,7 +115,7 @@ def _train_distill(job: _Job) -> Any:
     mc, teachers = job.mc, {}
     for src in mc.used_sources:
         direct = dataclasses.replace(mc, method="direct", sources=(src,))
-        tm = train_method(direct, job.models_dir, loader=job.loader, say=job.say)
+        tm = train_method(direct, job.models_dir, loader=job.loader, log=job.log)
         teachers[src] = tm.spec.predictor
         job.info.setdefault("teacher_paths", {})[src] = str(tm.path)
     text = [list(t) for t in job.loader(mc.target, "train", mc.dataset)["tokens"]]
@@ -183,7 +183,7 @@ def train_method(
     models_dir: str | Path,
     *,
     loader: Callable[..., Any] | None = None,
-    say: Callable[[str], None] = lambda m: None,
+    log: Callable[[str], None] = lambda m: None,
 ) -> TrainedMethod:
     """Train ``mc.method`` (or load it from ``models_dir`` when trained before with the same settings)."""
     loader = loader or load_split
@@ -197,7 +197,7 @@ def train_method(
         "seed": mc.seed,
     }
     if (path / "xner_model.json").is_file():
-        say(f"{mc.method}: cached {path}")
+        log(f"{mc.method}: cached {path}")
         meta = path / "method.json"
         info = json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else {}
         return TrainedMethod(ModelSpec(_load(mc.method, path), **spec_kw), path, True, 0.0, info)
@@ -205,8 +205,8 @@ def train_method(
     encoder = _resolve(mc)
     info: dict[str, Any] = {"method": mc.method, "config": dataclasses.asdict(mc), "encoder_path": encoder}
     tmp = path.with_name(path.name + ".tmp")
-    say(f"{mc.method}: training {path.name}")
-    job = _Job(mc, models_dir, loader, say, encoder, mc.train_config(), tmp, path.name, info)
+    log(f"{mc.method}: training {path.name}")
+    job = _Job(mc, models_dir, loader, log, encoder, mc.train_config(), tmp, path.name, info)
     predictor = TRAINERS[mc.method](job)
     seconds = time.perf_counter() - t0
     info["train_seconds"] = seconds

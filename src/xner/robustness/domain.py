@@ -24,7 +24,7 @@ from xner import config
 from xner.data import load_split, map_labels, tag_names
 from xner.labels import WIKIANN, LabelSet
 from xner.metrics import sentence_counts
-from xner.robustness.suite import SCHEMA, EvalSet, ModelSpec, SuiteError, _base_row, _model_spec, predict, score_row
+from xner.robustness.suite import SCHEMA, EvalSet, ModelSpec, SuiteError, as_model_spec, base_row, predict, score_row
 
 if TYPE_CHECKING:
     import datasets
@@ -135,7 +135,7 @@ def run_domain_shift(
     the in-domain set of their language and the label-mapping counts.
     """
     say = log or (lambda msg: None)
-    specs = {n: _model_spec(n, m) for n, m in models.items()}
+    specs = {n: as_model_spec(n, m) for n, m in models.items()}
     refs: dict[str, EvalSet] = {}
     for lang, ts in in_domain.items():
         refs[lang] = ts if isinstance(ts, EvalSet) else EvalSet(ts, lang)
@@ -152,7 +152,7 @@ def run_domain_shift(
             toks, gold = _lists(ref.dataset)
             pred = predict(spec.predictor, toks, mname)
             ref_scores[lang] = (gold, pred)
-            row = _base_row(spec, ref, "clean")
+            row = base_row(spec, ref, "clean")
             row.update(score_row(gold, pred, **boot))
             row.update({"drop": 0.0, "drop_low": 0.0, "drop_high": 0.0, "p_value": float("nan")})
             rows.append(row)
@@ -160,7 +160,7 @@ def run_domain_shift(
             say(f"{mname} on {name}")
             toks, gold = _lists(ts.dataset)
             pred = predict(spec.predictor, toks, mname)
-            row = _base_row(spec, ts, "domain_shift")
+            row = base_row(spec, ts, "domain_shift")
             row.update(score_row(gold, pred, **boot))
             g_ref, p_ref = ref_scores[ts.lang]
             d, lo, hi, p = unpaired_drop(g_ref, p_ref, gold, pred, **boot)

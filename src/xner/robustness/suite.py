@@ -106,7 +106,8 @@ def predict(predictor: Any, tokens: list[list[str]], name: str = "model") -> lis
     return [list(t) for t in out]
 
 
-def _model_spec(name: str, m: Any) -> ModelSpec:
+def as_model_spec(name: str, m: Any) -> ModelSpec:
+    """A :class:`ModelSpec` from what a caller passed for model ``name``: a spec, a predictor or a callable."""
     if isinstance(m, ModelSpec):
         spec = m
     else:
@@ -171,7 +172,7 @@ def run_suite(
         log: optional progress callback (e.g. ``print``).
     """
     say = log or (lambda msg: None)
-    specs = {name: _model_spec(name, m) for name, m in models.items()}
+    specs = {name: as_model_spec(name, m) for name, m in models.items()}
     if not specs:
         raise SuiteError("no models given")
     rows: list[dict[str, Any]] = []
@@ -185,7 +186,7 @@ def run_suite(
         for mname, spec in specs.items():
             say(f"[{ts_name}] {mname}: clean")
             clean_pred[mname] = predict(spec.predictor, tokens, mname)
-            row = _base_row(spec, ts, "clean")
+            row = base_row(spec, ts, "clean")
             row.update(score_row(gold, clean_pred[mname], **boot))
             row.update({"drop": 0.0, "drop_low": 0.0, "drop_high": 0.0, "p_value": math.nan})
             row.update({"applied": True, "perturbation_seed": None})
@@ -207,7 +208,7 @@ def run_suite(
                 say(f"[{ts_name}] {rep.summary()}")
                 p_tokens, p_gold = _gold(pds) if rep.applied else (tokens, gold)
                 for mname, spec in specs.items():
-                    row = _base_row(spec, ts, pert.name)
+                    row = base_row(spec, ts, pert.name)
                     row.update(rep.as_row())
                     if not rep.applied:
                         row.update(
@@ -246,7 +247,8 @@ def _context_for(contexts: Any, ts_name: str, lang: str) -> PerturbationContext:
     return ctx
 
 
-def _base_row(spec: ModelSpec, ts: EvalSet, perturbation: str) -> dict[str, Any]:
+def base_row(spec: ModelSpec, ts: EvalSet, perturbation: str) -> dict[str, Any]:
+    """The identifying columns of an evaluation row: the model's spec, the evaluation set and the perturbation."""
     return {
         "source": spec.source,
         "target": spec.target,
