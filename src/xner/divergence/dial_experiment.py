@@ -41,8 +41,8 @@ import pandas as pd
 
 from xner import config
 from xner.data import load_split, tag_names
-from xner.divergence import DivergenceError
-from xner.divergence.dial import DEFAULT_TOL, Dial, fit_dial, level_dir_name
+from xner.divergence import DivergenceError, js_divergence
+from xner.divergence.dial import DEFAULT_TOL, Dial, DialLevel, fit_dial, level_dir_name, type_mix
 from xner.figures import PALETTE, style
 from xner.metrics import PairedResult, bootstrap_ci, paired_bootstrap, score, sentence_counts
 from xner.modeling import CRFConfig, TrainConfig, load_predictor, train_crf, train_ner
@@ -77,7 +77,7 @@ class DialExperiment:
 def choose_levels(max_reachable: float, levels: Sequence[float | str] | None = None) -> list[float]:
     """The JS levels to train at, given the largest divergence reachable (the smallest over the seeds' dials).
 
-    ``levels=None``: :data:`DEFAULT_BASE_LEVELS` below the maximum plus the maximum rounded down to 0.01 (evenly
+    ``levels=None``: :data:`DEFAULT_BASE_LEVELS` at least 0.01 below the maximum plus the maximum rounded down to 0.01 (evenly
     spaced levels from 0 when that gives fewer than four). Given levels may contain ``"max"`` for that maximum;
     a level above the maximum is an error naming it.
     """
@@ -85,7 +85,7 @@ def choose_levels(max_reachable: float, levels: Sequence[float | str] | None = N
     if top <= 0:
         raise DivergenceError(f"the dial reaches at most JS {max_reachable:.4f}: there is no range to train over")
     if levels is None:
-        out = [x for x in DEFAULT_BASE_LEVELS if x < top - 0.02] + [top]
+        out = [x for x in DEFAULT_BASE_LEVELS if x <= top - 0.01 + 1e-9] + [top]
         if len(out) < MIN_LEVELS:
             out = np.round(np.linspace(0.0, top, MIN_LEVELS), 4).tolist()
         return out
@@ -207,6 +207,26 @@ def _level_row(dial: Dial, lev: Any, gold: list[list[str]], pred: list[list[str]
     return row
 
 
+def _predict_at(train: Any, name: str, cfg: TrainConfig, ctx: dict[str, Any]) -> tuple[Path, list[list[str]], str]:
+    """Train (or reuse) the model of one training set; its cache folder, test predictions and what was done."""
+    p, model = ctx["pair"], ctx["model"]
+    key = {**_cache_key(model, cfg, ctx["crf_config"], train, ctx["dev"]), "pair": p.name, "dataset": ctx["dataset"]}
+    folder = ctx["models_dir"] / p.name / model.replace("/", "_") / f"s{cfg.seed}" / f"{name}-{_digest(key)[:12]}"
+    pred, action = _train_or_reuse(
+        folder, key, train, ctx["dev"], ctx["test_tokens"],
+        cfg=cfg, crf_config=ctx["crf_config"], encoder=ctx["encoder"], languages=[p.source, p.target],
+    )  # fmt: skip
+    return folder, pred, action
+
+
+def _original_level(dial: Dial, train: Any) -> DialLevel:
+    """The unresampled training set described as a dial level (its JS from the target mix, its type counts)."""
+    counts = type_mix(train)
+    mix = np.array([counts[t] for t in dial.types], dtype=float)
+    js = js_divergence(mix, dial.target_mix)
+    return DialLevel(math.nan, js, math.nan, math.nan, list(range(len(train))), counts)
+
+
 def run_dial_experiment(
     pair: str,
     model: str,
@@ -221,6 +241,7 @@ def run_dial_experiment(
     tol: float = DEFAULT_TOL,
     n_resamples: int = 1000,
     slope_max_js: Sequence[float | None] = (None,),
+    include_original: bool = True,
     loader: Callable[..., Any] = load_split,
 ) -> DialExperiment:
     """Run the dial experiment for one pair (``"src-tgt"``) and one model (``"crf"`` or an encoder name).
@@ -230,6 +251,8 @@ def run_dial_experiment(
     seed is replaced by each of ``seeds``. ``levels``: see :func:`choose_levels` (the same levels for every seed).
     ``slope_max_js``: JS ranges to fit the slope over (``None``: all levels; e.g. ``0.2``: levels up to 0.2).
     ``encoder``: an already resolved checkpoint for ``model`` (default: resolved by the training code).
+    ``include_original``: also train on the capped source set as it is (a row with ``level == "original"``, left
+    out of the slopes): does level 0's resampling itself (duplicates, fewer distinct sentences) cost F1?
     """
     p = config.parse_pair(pair)
     if not seeds:
@@ -247,28 +270,36 @@ def run_dial_experiment(
     test = data.evals[0].data
     test_tokens, gold = [list(t) for t in test["tokens"]], tag_names(test)
     rows, counts, actions = [], [], {"trained": 0, "loaded": 0, "cached": 0}
+    ctx = {"pair": p, "dataset": dataset, "models_dir": Path(models_dir), "dev": data.dev, "test_tokens": test_tokens}
+    ctx |= {"model": model, "crf_config": crf_config, "encoder": encoder}
     for s in seeds:
         cfg = dataclasses.replace(train_config, model=model, seed=s)
-        dial, preds, per_level = dials[s], [], []
+        dial, preds = dials[s], []
         for js in chosen:
             lev = dial.level(js)
-            train = data.train.select(lev.indices)
-            key = {**_cache_key(model, cfg, crf_config, train, data.dev), "pair": p.name, "dataset": dataset}
-            folder = Path(models_dir) / p.name / model.replace("/", "_") / f"s{s}"
-            folder = folder / f"{level_dir_name(js)}-{_digest(key)[:12]}"
-            pred, action = _train_or_reuse(
-                folder, key, train, data.dev, test_tokens,
-                cfg=cfg, crf_config=crf_config, encoder=encoder, languages=[p.source, p.target],
-            )  # fmt: skip
+            folder, pred, action = _predict_at(data.train.select(lev.indices), level_dir_name(js), cfg, ctx)
             actions[action] += 1
             preds.append(pred)
             row = _level_row(dial, lev, gold, pred, preds[0], n_resamples)
-            per_level.append({"pair": p.name, "model": model, "seed": s, **row, "model_dir": str(folder)})
-        rows += per_level
+            rows.append({"pair": p.name, "model": model, "seed": s, "level": "dial", **row, "model_dir": str(folder)})
+        if include_original:  # the capped source set itself: what level 0's resampling costs or gains
+            folder, pred, action = _predict_at(data.train, "original", cfg, ctx)
+            actions[action] += 1
+            orig = _original_level(dial, data.train)
+            row = _level_row(dial, orig, gold, pred, preds[0], n_resamples)
+            row["target_js"] = row["lambda"] = math.nan
+            rows.append(
+                {"pair": p.name, "model": model, "seed": s, "level": "original", **row, "model_dir": str(folder)}
+            )
         counts.append([sentence_counts(gold, pr, "strict") for pr in preds])
     table = pd.DataFrame(rows)
     arr = np.asarray(counts, dtype=float)  # seeds × levels × sentences × 3
-    js = table.pivot(index="seed", columns="target_js", values="achieved_js").loc[list(seeds), chosen].to_numpy()
+    js = (
+        table[table["level"] == "dial"]
+        .pivot(index="seed", columns="target_js", values="achieved_js")
+        .loc[list(seeds), chosen]
+        .to_numpy()
+    )
     summary, slopes = pooled_statistics(arr, js, chosen, n_resamples=n_resamples, seed=min(seeds), max_js=slope_max_js)
     summary.insert(0, "model", model)
     summary.insert(0, "pair", p.name)
