@@ -53,7 +53,7 @@ models_dir = None  # trained models and their predictions (the cache); None: <re
 from pathlib import Path
 
 import pandas as pd
-from IPython.display import display
+from IPython.display import Image, display
 
 from xner import config, data
 from xner.divergence.dial_experiment import plot_dial_experiment, run_dial_experiment
@@ -119,6 +119,14 @@ cols = ["pair", "seed", "target_js", "achieved_js", "n_sentences", "n_distinct",
 table[cols + ["drop_low", "drop_high"]].round(3)
 
 # %% [markdown]
+# Per level, pooled over seeds: mean achieved JS, F1 (mean over seeds) and the drop from level 0, with CIs from a
+# bootstrap over target test sentences and seeds. The `original` rows above (the capped source set, not resampled)
+# are left out here and from the slopes.
+
+# %%
+summary.round(3)
+
+# %% [markdown]
 # ## Slopes: F1 per bit of JS
 #
 # Least-squares slope of F1 on the achieved JS, with a percentile CI from a bootstrap over target test sentences
@@ -160,8 +168,7 @@ written = [
     write_table(slopes, results_dir / "dial_slopes.csv", sig),
 ]
 fig = plot_dial_experiment(summary, slopes, title=f"the divergence dial: {model}, {len(seeds)} seed(s)")
-display(fig)
 written += save_figure(fig, figures_dir / "dial_experiment")
 for path in written:
     print(path)
-summary.round(3)
+display(Image(filename=str(figures_dir / "dial_experiment.png")))  # the saved file, shown inline

@@ -42,7 +42,15 @@ import pandas as pd
 from xner import config
 from xner.data import load_split, tag_names
 from xner.divergence import DivergenceError, js_divergence
-from xner.divergence.dial import DEFAULT_TOL, Dial, DialLevel, fit_dial, level_dir_name, type_mix
+from xner.divergence.dial import (
+    DEFAULT_TOL,
+    Dial,
+    DialLevel,
+    UnreachableError,
+    fit_dial,
+    level_dir_name,
+    type_mix,
+)
 from xner.figures import PALETTE, style
 from xner.metrics import PairedResult, bootstrap_ci, paired_bootstrap, score, sentence_counts
 from xner.modeling import CRFConfig, TrainConfig, load_predictor, train_crf, train_ner
@@ -77,9 +85,9 @@ class DialExperiment:
 def choose_levels(max_reachable: float, levels: Sequence[float | str] | None = None) -> list[float]:
     """The JS levels to train at, given the largest divergence reachable (the smallest over the seeds' dials).
 
-    ``levels=None``: :data:`DEFAULT_BASE_LEVELS` at least 0.01 below the maximum plus the maximum rounded down to 0.01 (evenly
-    spaced levels from 0 when that gives fewer than four). Given levels may contain ``"max"`` for that maximum;
-    a level above the maximum is an error naming it.
+    ``levels=None``: :data:`DEFAULT_BASE_LEVELS` at least 0.01 below the maximum plus the maximum rounded down
+    to 0.01 (evenly spaced levels from 0 when that gives fewer than four). Given levels may contain ``"max"``
+    for that maximum; a level above the maximum is an error naming it.
     """
     top = math.floor(max_reachable * 100) / 100
     if top <= 0:
@@ -104,6 +112,25 @@ def choose_levels(max_reachable: float, levels: Sequence[float | str] | None = N
             out.append(float(x))
     if sorted(set(out)) != out:
         raise DivergenceError(f"levels must be increasing and distinct; got {out}")
+    return out
+
+
+def _reachable(levels: list[float], dials: list[Dial]) -> list[float]:
+    """Check every level against every seed's dial; the top level, when the sample's discreteness leaves no draw
+    within ``tol`` of it (small sources), becomes the largest divergence reached (rounded down to 1e-4)."""
+    top = math.floor(min(d.max_reachable() for d in dials) * 1e4) / 1e4
+    out = []
+    for i, js in enumerate(levels):
+        try:
+            for d in dials:
+                d.level(js)
+        except UnreachableError:
+            if i != len(levels) - 1 or js > top:
+                raise
+            js = top
+            for d in dials:
+                d.level(js)  # an error here names the level and the reachable range
+        out.append(js)
     return out
 
 
@@ -266,7 +293,7 @@ def run_dial_experiment(
     )
     target_train = loader(p.target, "train", dataset)  # its type mix only; target test labels never build data
     dials = {s: fit_dial(data.train, target_train, seed=s, tol=tol) for s in seeds}
-    chosen = choose_levels(min(d.max_reachable() for d in dials.values()), levels)
+    chosen = _reachable(choose_levels(min(d.max_reachable() for d in dials.values()), levels), list(dials.values()))
     test = data.evals[0].data
     test_tokens, gold = [list(t) for t in test["tokens"]], tag_names(test)
     rows, counts, actions = [], [], {"trained": 0, "loaded": 0, "cached": 0}
