@@ -29,7 +29,7 @@
 pairs = ["id-ms"]  # source-target pairs
 levels = None  # JS levels (bits); None: 0, 0.05, 0.1, 0.2 and the maximum reachable; "max" may appear in a list
 seeds = [0]  # each seeds the dial's resampling and the training
-model = "crf"  # "crf" (feature CRF) or an encoder: e5-small, mini-tiny, a hub name or a local folder
+model = "crf"  # "crf" (feature CRF), an encoder (e5-small, mini-tiny, a hub name, a folder), or a list of them
 learning_rate = 1e-4  # encoder fine-tuning (ignored by the CRF)
 epochs = 2
 batch_size = 16
@@ -40,6 +40,7 @@ max_train_samples = 300  # source train sentences: the set the dial resamples (N
 max_eval_samples = 100  # source dev sentences for early stopping
 max_predict_samples = 300  # target test sentences scored (None: all)
 slope_max_js = [None, 0.2]  # JS ranges the slope is fitted over (None: all levels)
+include_original = True  # also train on the capped source set as it is (a reference row, not in the slopes)
 tol = 0.005  # accepted |achieved − requested| JS (bits)
 n_resamples = 1000  # bootstrap resamples of every CI
 dataset = "wikiann"
@@ -62,6 +63,8 @@ from xner.modeling import CRFConfig, TrainConfig
 from xner.signature import signature, write_table
 
 pair_list = [pairs] if isinstance(pairs, str) else list(pairs)
+model_list = [model] if isinstance(model, str) else list(model)
+assert model_list, "model is empty: name the CRF ('crf') or an encoder"
 assert pair_list, "pairs is empty: name at least one source-target pair, e.g. ['id-ms']"
 for name in pair_list:
     config.parse_pair(name)
@@ -69,7 +72,6 @@ assert seeds and all(isinstance(s, int) for s in seeds), f"seeds must be a non-e
 assert levels is None or len(levels) >= 2, "give at least two levels (or None for the default ladder)"
 assert n_resamples >= 100, "n_resamples below 100 gives no usable percentile interval"
 train_config = TrainConfig(
-    model=model,
     learning_rate=learning_rate,
     epochs=epochs,
     batch_size=batch_size,
@@ -85,7 +87,16 @@ crf_config = CRFConfig(max_iterations=crf_iterations)
 data.use_data_dir(data_dir)
 results_dir, figures_dir = Path(results_dir), Path(figures_dir)
 models_dir = results_dir / "models" if models_dir is None else Path(models_dir)
-print("pairs:", pair_list, "| model:", model, "| seeds:", seeds, "| data:", data.data_dir() or "the Hugging Face hub")
+print(
+    "pairs:",
+    pair_list,
+    "| models:",
+    model_list,
+    "| seeds:",
+    seeds,
+    "| data:",
+    data.data_dir() or "the Hugging Face hub",
+)
 
 # %% [markdown]
 # ## Train at every level
@@ -96,10 +107,10 @@ print("pairs:", pair_list, "| model:", model, "| seeds:", seeds, "| data:", data
 
 # %%
 runs = {}
-for name in pair_list:
-    runs[name] = run_dial_experiment(
+for name, m in ((n, m) for m in model_list for n in pair_list):
+    runs[name, m] = run_dial_experiment(
         name,
-        model,
+        m,
         train_config=train_config,
         models_dir=models_dir,
         seeds=seeds,
@@ -109,13 +120,27 @@ for name in pair_list:
         tol=tol,
         n_resamples=n_resamples,
         slope_max_js=slope_max_js,
+        include_original=include_original,
     )
-    st = runs[name].stats
-    print(f"{name}: levels {st['levels']}, trained {st['trained']}, reused {st['cached'] + st['loaded']}")
+    st = runs[name, m].stats
+    print(f"{name} {m}: levels {st['levels']}, trained {st['trained']}, reused {st['cached'] + st['loaded']}")
 table = pd.concat([r.table for r in runs.values()], ignore_index=True)
 summary = pd.concat([r.summary for r in runs.values()], ignore_index=True)
 slopes = pd.concat([r.slopes for r in runs.values()], ignore_index=True)
-cols = ["pair", "seed", "target_js", "achieved_js", "n_sentences", "n_distinct", "f1", "f1_low", "f1_high", "drop"]
+cols = [
+    "pair",
+    "model",
+    "seed",
+    "level",
+    "target_js",
+    "achieved_js",
+    "n_sentences",
+    "n_distinct",
+    "f1",
+    "f1_low",
+    "f1_high",
+    "drop",
+]
 table[cols + ["drop_low", "drop_high"]].round(3)
 
 # %% [markdown]
@@ -149,7 +174,7 @@ sig = signature(
     stage="08_dial_experiment",
     languages=sorted({lang for name in pair_list for lang in name.split("-")}),
     pairs=pair_list,
-    model=model,
+    model=model_list,
     seed=list(seeds),
     mode="strict",
     target_mix="target train",
@@ -157,9 +182,12 @@ sig = signature(
     max_train_samples=max_train_samples,
     max_eval_samples=max_eval_samples,
     max_predict_samples=max_predict_samples,
-    learning_rate=learning_rate if model != "crf" else None,
-    epochs=epochs if model != "crf" else None,
-    crf_iterations=crf_iterations if model == "crf" else None,
+    learning_rate=learning_rate,
+    epochs=epochs,
+    batch_size=batch_size,
+    freeze_embeddings=freeze_embeddings,
+    head=head,
+    crf_iterations=crf_iterations,
     n_resamples=n_resamples,
 )
 written = [
@@ -167,7 +195,7 @@ written = [
     write_table(summary, results_dir / "dial_summary.csv", sig),
     write_table(slopes, results_dir / "dial_slopes.csv", sig),
 ]
-fig = plot_dial_experiment(summary, slopes, title=f"the divergence dial: {model}, {len(seeds)} seed(s)")
+fig = plot_dial_experiment(summary, slopes, title=f"the divergence dial: {', '.join(model_list)}, {len(seeds)} seed(s)")
 written += save_figure(fig, figures_dir / "dial_experiment")
 for path in written:
     print(path)
