@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = sub.add_parser("run", help="execute a stage's notebook headlessly with papermill")
     run.add_argument(
         "stage",
-        help="01..07 or a name: inspection, divergence, projection, training, adversarial, figures, methods",
+        help="01..08 or a name: inspection, divergence, projection, training, adversarial, figures, methods, dial",
     )
     run.add_argument("--pair", help="source-target pair, e.g. id-ms")
     run.add_argument(

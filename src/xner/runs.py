@@ -28,6 +28,7 @@ STAGES = {
     "05": "05_adversarial",
     "06": "06_figures",
     "07": "07_methods",
+    "08": "08_dial_experiment",
 }
 _ALIASES = {
     "inspection": "01",
@@ -38,6 +39,7 @@ _ALIASES = {
     "adversarial": "05",
     "figures": "06",
     "methods": "07",
+    "dial": "08",
 }
 
 
