@@ -82,3 +82,16 @@ def test_identity_translation_makes_translate_test_equal_zero_shot():
 def test_bad_pair_is_refused():
     with pytest.raises(ValueError, match="<source>-<target>"):
         compare_transfer("idms", loader=_loader)
+
+
+def test_name_handling_counts_kept_names_and_scripts():
+    from xner.projection.compare import name_handling
+
+    out = name_handling(
+        [["Imran", "Khan", "aya"], ["Lahore", "mein"]],
+        [["B-PER", "I-PER", "O"], ["B-LOC", "O"]],
+        [["इमरान", "Khan", "आया"], ["Lahore", "में"]],
+    )
+    assert out["entity_words"] == 3
+    assert out["entity_words_kept_verbatim"] == 2 / 3
+    assert out["translation_words_latin"] == 2 / 5 and out["translation_words_devanagari"] == 3 / 5

@@ -212,6 +212,7 @@ def compare_transfer(
     test_al = align_test_sentences(aligners, mt, d["target_train"], translations, tokens, src_lang=src, tgt_lang=tgt)
     projected = translate_train(d["train"], mt, src_lang=src, tgt_lang=tgt, aligner=_train_aligner(train_aligner))
     log(f"{pair}: translation, alignment and translate-train data in {time.perf_counter() - t0:.0f} s")
+    log(f"{pair}: names in translation: {name_handling(tokens, gold, translations)}")
     tt_train = {"translate-train": projected.dataset, "translate-train+source": _concat(projected.dataset, d["train"])}
     rows = []
     for model in models:
@@ -245,6 +246,39 @@ def compare_transfer(
             log(f"{pair} {model} seed {seed}: {time.perf_counter() - t0:.0f} s")
     df = pd.DataFrame(rows)
     return df[[c for c in COLUMNS if c in df.columns]]
+
+
+def _script(word: str) -> str:
+    """The Unicode script of a word's first letter (``LATIN``, ``ARABIC``, ``DEVANAGARI``), ``-`` without one."""
+    import unicodedata
+
+    return next((unicodedata.name(ch, "?").split()[0] for ch in word if ch.isalpha()), "-")
+
+
+def name_handling(
+    tokens: Sequence[Sequence[str]], gold: Sequence[Sequence[str]], translations: Sequence[Sequence[str]]
+) -> dict[str, Any]:
+    """What the translator did with the target's entity words: the share copied verbatim into the translation
+    (names kept: anchors for projection) and the scripts of the translation's words (hi→ur: Apertium writes
+    the names it knows in Devanagari and copies unknown ones in Arabic script)."""
+    n = kept = 0
+    scripts: dict[str, int] = {}
+    for toks, tags, trans in zip(tokens, gold, translations, strict=True):
+        bag = set(trans)
+        for w, t in zip(toks, tags, strict=True):
+            if t != "O" and any(ch.isalpha() for ch in w):
+                n += 1
+                kept += w in bag
+        for w in trans:
+            sc = _script(w)
+            if sc != "-":
+                scripts[sc] = scripts.get(sc, 0) + 1
+    total = sum(scripts.values()) or 1
+    return {
+        "entity_words": n,
+        "entity_words_kept_verbatim": kept / n if n else float("nan"),
+        **{f"translation_words_{k.lower()}": v / total for k, v in sorted(scripts.items())},
+    }
 
 
 def _train_aligner(name: str | Aligner) -> Aligner:
