@@ -311,10 +311,14 @@ def verdict(df: pd.DataFrame, alpha: float = 0.05) -> list[str]:
         name = dt.setting + (f" ({dt.method}, {dt.aligner})" if dt.setting == "translate-test" else "")
         sig = "significant" if dt.p_value < alpha else "not significant"
         winner = "data transfer" if dt.delta_vs_zero_shot > 0 else "model transfer"
+        rest = g[g.setting != "zero-shot"]
+        better = int(((rest.p_value < alpha) & (rest.delta_vs_zero_shot > 0)).sum())
+        worse = int(((rest.p_value < alpha) & (rest.delta_vs_zero_shot < 0)).sum())
         lines.append(
             f"{src}→{tgt}, {model}: {winner} wins — best data transfer {name} F1 {dt.f1:.3f} vs zero-shot "
             f"{zs.f1:.3f}, Δ {dt.delta_vs_zero_shot:+.3f} [{dt.delta_low:+.3f}, {dt.delta_high:+.3f}] "
-            f"(paired bootstrap, mean over {int(dt.n_seeds)} seed(s), p={dt.p_value:.3f}, {sig})"
+            f"(paired bootstrap, mean over {int(dt.n_seeds)} seed(s), p={dt.p_value:.3f}, {sig}); of "
+            f"{len(rest)} data-transfer variants {better} are significantly better and {worse} significantly worse"
         )
     return lines
 
