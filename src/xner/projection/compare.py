@@ -45,14 +45,28 @@ from xner.projection.translate import Translator, get_translator
 from xner.projection.translate_test import translate_sentences, translate_test
 from xner.projection.translate_train import translate_train
 
-#: The pairs of the study: (source, target, dataset). Apertium translates each both ways.
-PAIRS: dict[str, tuple[str, str, str]] = {
-    "id-ms": ("id", "ms", "wikiann"),
-    "nl-af": ("nl", "af", "wikiann"),
-    "hi-ur": ("hi", "ur", "wikiann"),
-    "es-pt": ("es", "pt", "wikiann"),
-    "en-es": ("en", "es", "wikiann"),
+#: The pairs of the study: (source, target, source dataset, target dataset). Apertium translates each both ways.
+PAIRS: dict[str, tuple[str, str, str, str]] = {
+    "id-ms": ("id", "ms", "wikiann", "wikiann"),
+    "nl-af": ("nl", "af", "wikiann", "wikiann"),
+    "hi-ur": ("hi", "ur", "wikiann", "wikiann"),
+    "es-pt": ("es", "pt", "wikiann", "wikiann"),
+    "en-es": ("en", "es", "wikiann", "wikiann"),
+    "en-es-conll": ("en", "es", "conll2003", "conll2002"),  # news: CoNLL-2003 English → CoNLL-2002 Spanish
 }
+
+
+def load_pair_split(lang: str, split: str, dataset: str = "wikiann") -> Any:
+    """:func:`xner.data.load_split`, plus CoNLL-2003 read from ``<data dir>/conll2003/<lang>/`` (CoNLL labels)."""
+    if dataset != "conll2003":
+        return load_split(lang, split, dataset)
+    from xner.data import DataNotFoundError, data_dir
+
+    root = data_dir()
+    if root is None or not (root / "conll2003" / lang).is_dir():
+        raise DataNotFoundError(f"CoNLL-2003 {lang} needs XNER_DATA_DIR with conll2003/{lang}/{{train,dev,test}}.tsv")
+    return load_split(lang, split, "conll2002", path=root / "conll2003" / lang, label_set="conll", hub=False)
+
 
 #: Projection methods of translate-test (published defaults; ILP and greedy both for the n-gram matching).
 TEST_METHODS = (
@@ -163,17 +177,17 @@ def align_test_sentences(
 
 def _load(pair: str, n_train: int, n_test: int | None, loader: Callable[..., Any]) -> dict[str, Any]:
     if pair in PAIRS:
-        src, tgt, ds = PAIRS[pair]
+        src, tgt, src_ds, ds = PAIRS[pair]
     elif pair.count("-") == 1 and all(pair.split("-")):
-        (src, tgt), ds = pair.split("-"), "wikiann"
+        (src, tgt), src_ds, ds = pair.split("-"), "wikiann", "wikiann"
     else:
         raise ValueError(f"pair {pair!r} is not of the form <source>-<target> (e.g. {', '.join(PAIRS)})")
     data = {
         "src": src,
         "tgt": tgt,
         "dataset": ds,
-        "train": cap(loader(src, "train", ds), n_train),
-        "dev": cap(loader(src, "dev", ds), OFFLINE_RECIPE["max_eval_samples"]),
+        "train": cap(loader(src, "train", src_ds), n_train),
+        "dev": cap(loader(src, "dev", src_ds), OFFLINE_RECIPE["max_eval_samples"]),
         "test": cap(loader(tgt, "test", ds), n_test),
         "target_train": loader(tgt, "train", ds),
     }
@@ -194,7 +208,7 @@ def compare_transfer(
     n_train: int = 1000,
     n_test: int | None = None,
     train_config: TrainConfig | None = None,
-    loader: Callable[..., Any] = load_split,
+    loader: Callable[..., Any] = load_pair_split,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
     """The comparison table of one pair (see the module docstring): one row per setting x method x model x seed.
@@ -376,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         src, tgt = df.source.iloc[0], df.target.iloc[0]
         sig = signature(
-            data=PAIRS.get(pair, (src, tgt, "wikiann"))[2],
+            data=PAIRS.get(pair, (src, tgt, "wikiann", "wikiann"))[2:],
             split="test",
             languages=[src, tgt],
             model=args.models,
