@@ -324,12 +324,14 @@ def verdict(df: pd.DataFrame, alpha: float = 0.05) -> list[str]:
         dt = g[g.setting != "zero-shot"].sort_values("f1", ascending=False).iloc[0]
         name = dt.setting + (f" ({dt.method}, {dt.aligner})" if dt.setting == "translate-test" else "")
         sig = "significant" if dt.p_value < alpha else "not significant"
-        winner = "data transfer" if dt.delta_vs_zero_shot > 0 else "model transfer"
+        winner = "data transfer wins" if dt.delta_vs_zero_shot > 0 else "model transfer wins"
+        if dt.p_value >= alpha:
+            winner = f"no significant winner ({winner.split()[0]} transfer ahead)"
         rest = g[g.setting != "zero-shot"]
         better = int(((rest.p_value < alpha) & (rest.delta_vs_zero_shot > 0)).sum())
         worse = int(((rest.p_value < alpha) & (rest.delta_vs_zero_shot < 0)).sum())
         lines.append(
-            f"{src}→{tgt}, {model}: {winner} wins — best data transfer {name} F1 {dt.f1:.3f} vs zero-shot "
+            f"{src}→{tgt}, {model}: {winner} — best data transfer {name} F1 {dt.f1:.3f} vs zero-shot "
             f"{zs.f1:.3f}, Δ {dt.delta_vs_zero_shot:+.3f} [{dt.delta_low:+.3f}, {dt.delta_high:+.3f}] "
             f"(paired bootstrap, mean over {int(dt.n_seeds)} seed(s), p={dt.p_value:.3f}, {sig}); of "
             f"{len(rest)} data-transfer variants {better} are significantly better and {worse} significantly worse"
