@@ -9,7 +9,7 @@ import pytest
 
 from xner.data import from_lists
 from xner.projection.align import StringAligner
-from xner.projection.compare import comparison_figure, compare_transfer, summarise, verdict
+from xner.projection.compare import compare_transfer, comparison_figure, summarise, verdict
 from xner.projection.project import ProjectionConfig
 from xner.projection.translate import IdentityTranslator, detokenize
 
