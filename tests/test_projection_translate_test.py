@@ -49,6 +49,7 @@ def fake_tagger(sentences):
 
 def test_strip_unknown_marks():
     assert strip_unknown_marks(["*Joko", "#kata", "@x", "*", "a*b", "5*"]) == ["Joko", "kata", "x", "a*b", "5*"]
+    assert strip_unknown_marks(["इमरान", "\u200c", "खान", "\u200d\u200c", "मे\u200cं"]) == ["इमरान", "खान", "मे\u200cं"]
 
 
 def test_translate_sentences_strips_marks_and_refuses_empty():

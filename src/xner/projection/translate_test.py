@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,11 +44,13 @@ _FROM_APERTIUM = {v: k for k, v in APERTIUM_CODES.items()}
 
 
 def strip_unknown_marks(tokens: Sequence[str]) -> list[str]:
-    """Tokens without a leading unknown-word mark (``*Joko`` → ``Joko``); lone marks are dropped."""
+    """Tokens without a leading unknown-word mark (``*Joko`` → ``Joko``); lone marks are dropped, and so are
+    tokens made only of invisible format characters (a zero-width non-joiner that Apertium urd→hin leaves
+    between words is no word, and no encoder gives it a sub-word piece)."""
     out = []
     for tok in tokens:
         tok = _UNKNOWN_MARK.sub("", tok)
-        if tok not in ("*", "#", "@"):
+        if tok not in ("*", "#", "@") and not all(unicodedata.category(ch) == "Cf" for ch in tok):
             out.append(tok)
     return out
 
