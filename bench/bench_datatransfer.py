@@ -8,7 +8,7 @@ per-pair statement of :func:`xner.projection.compare.verdict`. The tables come f
         --pair id-ms nl-af --models crf --seeds 0 1 2 --out results/datatransfer/crf
     ... --pair id-ms nl-af --models e5-small --seeds 0 --out results/datatransfer/e5
     PYTHONPATH=src .venv/bin/python bench/bench_datatransfer.py --tables results/datatransfer/crf \\
-        results/datatransfer/e5 --write
+        results/datatransfer/e5 --notes bench/datatransfer_notes.md --write
 """
 
 from __future__ import annotations
