@@ -50,7 +50,9 @@ perturbations = [
 rates = {}  # perturbation name -> rate (or a list of rates: one labelled row per rate, e.g. "mask@0.3")
 seeds = [0, 1]  # perturbation seeds
 name_languages = None  # languages whose Faker locales supply foreign names; None: all configured but the target
-dictionary = "freedict"  # code-switching: "freedict" (installed dict-freedict-<tgt>-<src>), a TSV path, or None
+# code-switching dictionary: "auto" (FreeDict dict-freedict-<tgt>-<src> if installed, else the target train
+# words translated by Apertium), "freedict", "apertium", a TSV path, or None
+dictionary = "auto"
 switch_to = None  # language to code-switch into; None: the pair's source
 vectors = None  # word vectors (.vec text file) for context replacement; None: frequency bands
 max_test_sentences = 400  # cap on the target test set (None: all)

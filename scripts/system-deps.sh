@@ -4,7 +4,7 @@
 # As root (CI, containers) it installs them; otherwise it prints the command and, outside CI, goes on
 # (tests that need them then skip and say why). In CI (CI=true) a missing package is an error.
 set -euo pipefail
-PKGS=(apertium apertium-eng-spa dict-freedict-eng-spa dict-freedict-spa-eng dict-freedict-por-spa dict-freedict-spa-por dict-freedict-swh-eng dict-freedict-eng-swh dict-freedict-afr-eng chromium)
+PKGS=(apertium apertium-eng-spa apertium-ind-zlm apertium-afr-nld apertium-urd-hin apertium-es-pt dict-freedict-eng-spa dict-freedict-spa-eng dict-freedict-por-spa dict-freedict-spa-por dict-freedict-swh-eng dict-freedict-eng-swh dict-freedict-afr-eng chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -14,7 +14,11 @@ Modules, one job each:
 * :mod:`~xner.projection.refine` — back-translation refinement;
 * :mod:`~xner.projection.project` — run a method over a corpus;
 * :mod:`~xner.projection.evaluate` — intrinsic evaluation on parallel gold (Europarl en→es or your own);
-* :mod:`~xner.projection.translate_train` — translate-train datasets with a projection report.
+* :mod:`~xner.projection.translate_train` — translate-train datasets with a projection report;
+* :mod:`~xner.projection.translate_test` — translate-test: target → source translation, a source model's tags
+  projected back;
+* :mod:`~xner.projection.compare` — data transfer (translate-test, translate-train) against zero-shot model
+  transfer on one pair, with paired tests, a verdict per pair and a figure.
 """
 
 from xner.projection.project import METHODS, CorpusProjection, ProjectionConfig, project_corpus

@@ -273,13 +273,18 @@ class ApertiumTranslator(Translator):
     timeout: float = 600.0
 
     def mode(self, src: str, tgt: str) -> str:
-        """The Apertium mode name (``eng-spa``) of an ISO 639-1 pair."""
+        """The Apertium mode name of an ISO 639-1 pair: ``eng-spa`` (ISO 639-3 codes), or the ISO 639-1 form
+        (``es-pt``, as the older apertium-es-pt names its modes) when only that one is installed."""
         try:
-            return f"{APERTIUM_CODES[src]}-{APERTIUM_CODES[tgt]}"
+            iso3 = f"{APERTIUM_CODES[src]}-{APERTIUM_CODES[tgt]}"
         except KeyError as err:
             raise UnsupportedPairError(
                 f"no Apertium language code known for {err.args[0]!r}; known: {sorted(APERTIUM_CODES)}"
             ) from None
+        iso1 = f"{src}-{tgt}"
+        if apertium_available() and iso3 not in apertium_modes() and iso1 in apertium_modes():
+            return iso1
+        return iso3
 
     def check_pair(self, src: str, tgt: str) -> None:
         """Raise unless an Apertium mode for ``src-tgt`` is installed (saying which package gives it)."""

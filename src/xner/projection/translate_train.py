@@ -29,6 +29,7 @@ from xner.projection.mark import mark_then_translate
 from xner.projection.project import ProjectionConfig, project_corpus
 from xner.projection.spans import ProjectionReport, entities_from_tags
 from xner.projection.translate import Translator
+from xner.projection.translate_test import strip_unknown_marks
 
 
 @dataclass
@@ -100,7 +101,8 @@ def translate_train(
     else:
         if aligner is None:
             raise ValueError(f"projection method {cfg.method!r} needs an aligner (or use method='mark')")
-        translated = translator.translate_tokens(tokens, src_lang, tgt_lang)
+        # unknown-word marks and tokens of invisible characters only (ZWNJ from Apertium hin-urd) are no words
+        translated = [strip_unknown_marks(t) for t in translator.translate_tokens(tokens, src_lang, tgt_lang)]
         timings["translate"] = time.perf_counter() - t0
         keep = [k for k, t in enumerate(translated) if t]
         empty = [k for k, t in enumerate(translated) if not t]

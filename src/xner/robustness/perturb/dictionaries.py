@@ -18,10 +18,13 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from xner.projection.translate import ApertiumTranslator, TranslatorNotInstalledError, UnsupportedPairError
 
 DICTD_DIR = Path("/usr/share/dictd")
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -221,12 +224,66 @@ def find_freedict(src: str, tgt: str, folder: str | Path | None = None) -> Path:
     )
 
 
-def load_dictionary(spec: str | Path | BilingualDictionary, src: str, tgt: str) -> BilingualDictionary:
+def apertium_dictionary(words: Iterable[str], src: str, tgt: str) -> BilingualDictionary:
+    """A dictionary made by translating ``words`` one by one with the installed Apertium pair ``src``→``tgt``.
+
+    Apertium runs once on all words (one per line) *with* its unknown-word marks; a word is kept when its
+    translation carries no mark (``*`` unknown, ``@`` not in the bilingual dictionary, ``#`` not generated),
+    is a single line of letters, and differs from the word (case-folded). Dropped words are counted in
+    ``skipped`` by reason. Give the words of the text to perturb (e.g. the target's training vocabulary).
+    """
+    import subprocess
+
+    try:
+        mode = ApertiumTranslator().mode(src, tgt)
+        ApertiumTranslator().check_pair(src, tgt)
+    except (UnsupportedPairError, TranslatorNotInstalledError) as err:
+        raise DictionaryNotFound(f"no Apertium dictionary {src}→{tgt}: {err}") from None
+    uniq = sorted({w.strip().casefold() for w in words if w.strip() and "\n" not in w})
+    if not uniq:
+        raise DictionaryError("no words to translate into a dictionary")
+    proc = subprocess.run(["apertium", mode], input="\n".join(uniq) + "\n", capture_output=True, text=True)
+    out = proc.stdout.rstrip("\n").split("\n")
+    if proc.returncode != 0 or len(out) != len(uniq):
+        raise RuntimeError(
+            f"apertium {mode} failed or returned {len(out)} lines for {len(uniq)} words: {proc.stderr[:300]}"
+        )
+    pairs, skipped = [], Counter()
+    for word, trans in zip(uniq, out, strict=True):
+        trans = " ".join(trans.split())
+        if re.search(r"[*@#]", trans):
+            skipped["unknown to apertium"] += 1
+        elif trans.casefold() == word or not trans:
+            skipped["identical translation"] += 1
+        elif not all(unicodedata.category(ch)[0] in "LM" or ch in " -'" for ch in trans):  # letters, marks
+            skipped["not a word"] += 1
+        else:
+            pairs.append((word, trans))
+    d = BilingualDictionary.from_pairs(pairs, src, tgt, provenance=f"Apertium {mode}, {len(uniq)} words translated")
+    d.skipped = skipped
+    return d
+
+
+def load_dictionary(
+    spec: str | Path | BilingualDictionary, src: str, tgt: str, *, words: Iterable[str] | None = None
+) -> BilingualDictionary:
     """Resolve a dictionary spec: a :class:`BilingualDictionary`, ``"freedict"`` (find ``src``→``tgt``),
-    ``"freedict:<path to .index>"``, or a path to a TSV file."""
+    ``"freedict:<path to .index>"``, ``"apertium"`` (:func:`apertium_dictionary` of ``words``), ``"auto"``
+    (FreeDict when one is installed for the pair, else Apertium; the provenance says which), or a TSV path."""
     if isinstance(spec, BilingualDictionary):
         return spec
     text = str(spec)
+    if text == "auto":
+        try:
+            return BilingualDictionary.from_freedict(find_freedict(src, tgt), src, tgt)
+        except DictionaryNotFound as err:
+            if words is None:
+                raise DictionaryNotFound(f"{err} — and no words were given to build an Apertium dictionary") from None
+            return apertium_dictionary(words, src, tgt)
+    if text == "apertium":
+        if words is None:
+            raise DictionaryError("an Apertium dictionary needs the words to translate (words=...)")
+        return apertium_dictionary(words, src, tgt)
     if text == "freedict":
         return BilingualDictionary.from_freedict(find_freedict(src, tgt), src, tgt)
     if text.startswith("freedict:"):

@@ -55,7 +55,8 @@ class PerturbationContext:
         target_train: a target corpus with tags (entity pool, candidate context words, random-token vocab).
         vectors: word vectors for context replacement (see :class:`~xner.robustness.perturb.context.WordVectors`).
         dictionary: a :class:`BilingualDictionary`, ``"freedict"`` (find the installed ``lang``→``switch_to``
-            FreeDict), ``"freedict:<index path>"`` or a TSV path.
+            FreeDict), ``"freedict:<index path>"``, ``"apertium"`` (the words of ``target_train`` translated by
+            the installed Apertium pair), ``"auto"`` (FreeDict if installed, else Apertium) or a TSV path.
         switch_to: language to code-switch into (default ``source_lang``).
         name_languages: languages whose Faker locales supply foreign names (default: every configured
             language with a ``faker_locale`` except ``lang``).
@@ -67,7 +68,7 @@ class PerturbationContext:
     source_train: datasets.Dataset | None = None
     target_train: datasets.Dataset | None = None
     vectors: Any = None
-    dictionary: BilingualDictionary | str | Path | None = "freedict"
+    dictionary: BilingualDictionary | str | Path | None = "auto"
     switch_to: str | None = None
     name_languages: Sequence[str] | None = None
     mask_token: str = "<mask>"
@@ -298,4 +299,9 @@ def _codeswitch(ctx: PerturbationContext, **kw: Any) -> Perturbation:
     tgt = kw.pop("switch_to", None) or ctx.switch_to or ctx.source_lang
     if tgt is None:
         raise PerturbationUnavailable("code-switching needs switch_to or source_lang (the language to switch into)")
-    return CodeSwitch(load_dictionary(spec, src, tgt), **kw)
+    words = None
+    if str(spec) in ("apertium", "auto") and ctx.target_train is not None:
+        words = dataset_vocabulary(ctx.target_train)  # the test language's words, for an Apertium dictionary
+    elif str(spec) == "apertium":
+        ctx.require("target_train", "an Apertium code-switching dictionary (the words it translates)")
+    return CodeSwitch(load_dictionary(spec, src, tgt, words=words), **kw)

@@ -1,0 +1,97 @@
+"""The data- vs model-transfer comparison on a tiny synthetic pair with an identity translator and CRFs."""
+
+from __future__ import annotations
+
+import random
+
+import pandas as pd
+import pytest
+
+from xner.data import from_lists
+from xner.projection.align import StringAligner
+from xner.projection.compare import compare_transfer, comparison_figure, summarise, verdict
+from xner.projection.project import ProjectionConfig
+from xner.projection.translate import IdentityTranslator, detokenize
+
+NAMES = ["Ali", "Siti", "Budi", "Ani", "Joko", "Dewi"]
+PLACES = ["Jakarta", "Bandung", "Medan", "Surabaya"]
+
+
+def _sentences(n: int, seed: int):
+    rng = random.Random(seed)
+    toks, tags = [], []
+    for _ in range(n):
+        name, place = rng.choice(NAMES), rng.choice(PLACES)
+        if rng.random() < 0.5:
+            toks.append([name, "pergi", "ke", place, "."])
+            tags.append(["B-PER", "O", "O", "B-LOC", "O"])
+        else:
+            toks.append(["di", place, "ada", name, "dan", "teman"])
+            tags.append(["O", "B-LOC", "O", "B-PER", "O", "O"])
+    return toks, tags
+
+
+def _loader(lang, split, dataset="wikiann"):
+    toks, tags = _sentences({"train": 60, "dev": 10, "test": 20}[split], seed=hash((lang, split)) % 1000)
+    return from_lists(toks, tags, lang=lang, label_set="wikiann")
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XNER_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_identity_translation_makes_translate_test_equal_zero_shot():
+    # every sentence translates to itself: translate-test with a perfect (string) alignment must give exactly
+    # the zero-shot predictions, and translate-train the source data again
+    texts = {}
+    for lang in ("id", "ms"):
+        for split in ("train", "test"):
+            for t in _loader(lang, split)["tokens"]:
+                texts[detokenize(t)] = detokenize(t)
+    df = compare_transfer(
+        "id-ms",
+        models=["crf"],
+        seeds=[0],
+        translator=IdentityTranslator(texts),
+        aligners={"string": StringAligner()},
+        methods=[ProjectionConfig(method="heuristic"), ProjectionConfig(method="ngram", solver="greedy")],
+        train_aligner=StringAligner(),
+        n_train=60,
+        loader=_loader,
+        log=lambda _: None,
+    )
+    assert list(df.setting) == [
+        "zero-shot",
+        "translate-test",
+        "translate-test",
+        "translate-train",
+        "translate-train+source",
+    ]
+    zs = df[df.setting == "zero-shot"].iloc[0]
+    tt = df[df.setting == "translate-test"]
+    assert (tt.f1 == zs.f1).all() and (tt.delta_vs_zero_shot == 0).all()
+    assert df[df.setting == "translate-train+source"].n_train_sentences.iloc[0] == 120
+    assert pd.isna(zs.delta_vs_zero_shot) and zs.f1_low <= zs.f1 <= zs.f1_high
+    assert len(verdict(df)) == 1 and "id→ms, crf" in verdict(df)[0]
+    assert summarise(df).n_seeds.tolist() == [1] * 5
+    fig = comparison_figure(df)
+    assert len(fig.axes) == 1
+
+
+def test_bad_pair_is_refused():
+    with pytest.raises(ValueError, match="<source>-<target>"):
+        compare_transfer("idms", loader=_loader)
+
+
+def test_name_handling_counts_kept_names_and_scripts():
+    from xner.projection.compare import name_handling
+
+    out = name_handling(
+        [["Imran", "Khan", "aya"], ["Lahore", "mein"]],
+        [["B-PER", "I-PER", "O"], ["B-LOC", "O"]],
+        [["इमरान", "Khan", "आया"], ["Lahore", "में"]],
+    )
+    assert out["entity_words"] == 3
+    assert out["entity_words_kept_verbatim"] == 2 / 3
+    assert out["translation_words_latin"] == 2 / 5 and out["translation_words_devanagari"] == 3 / 5
