@@ -475,7 +475,7 @@ def evaluate_methods(
         source_lang=sources[0],
         source_train=loader(sources[0], "train", dataset),
         target_train=loader(target, "train", dataset),
-        **dict(context_kwargs or {}),
+        **{"encoder": reference_encoder, **dict(context_kwargs or {})},
     )
     res = run_suite(
         cached,
@@ -853,6 +853,7 @@ def encoder_settings(
 DEFAULT_PERTURBATIONS = (
     "unseen_entities",
     "context_replacement",
+    "context_band",
     "foreign_names",
     "mask",
     "random_replace",

@@ -28,7 +28,7 @@ from xner.perturb.base import (
 )
 from xner.perturb.codeswitch import CodeSwitch
 from xner.perturb.compose import Compose
-from xner.perturb.context import ContextReplacement
+from xner.perturb.context import ContextReplacement, EncoderWordVectors, PublishedContextReplacement
 from xner.perturb.dictionaries import BilingualDictionary, DictionaryError, DictionaryNotFound, load_dictionary
 from xner.perturb.entities import UnseenEntityReplacement
 from xner.perturb.names import ForeignNameReplacement
@@ -48,6 +48,8 @@ class PerturbationContext:
         source_train: the source training split (seen entities, source vocabulary).
         target_train: a target corpus with tags (entity pool, candidate context words, random-token vocab).
         vectors: word vectors for context replacement (see :class:`~xner.perturb.context.WordVectors`).
+        encoder: the evaluated models' encoder (a name for :func:`xner.encoders.resolve_encoder` or a folder);
+            P2 (``context_replacement``) reads its word representations when ``vectors`` is not given.
         dictionary: a :class:`BilingualDictionary`, ``"freedict"`` (find the installed ``lang``→``switch_to``
             FreeDict), ``"freedict:<index path>"`` or a TSV path.
         switch_to: language to code-switch into (default ``source_lang``).
@@ -61,6 +63,7 @@ class PerturbationContext:
     source_train: datasets.Dataset | None = None
     target_train: datasets.Dataset | None = None
     vectors: Any = None
+    encoder: str | None = None
     dictionary: BilingualDictionary | str | Path | None = "freedict"
     switch_to: str | None = None
     name_languages: Sequence[str] | None = None
@@ -194,6 +197,19 @@ def _unseen(ctx: PerturbationContext, **kw: Any) -> Perturbation:
     return UnseenEntityReplacement.from_datasets(src, pool, **kw)
 
 
+@register(
+    "unseen_entities_published",
+    "P1 as the reference: case-sensitive, type-agnostic, replacements from the target test's unseen entities",
+)
+def _unseen_published(ctx: PerturbationContext, **kw: Any) -> Perturbation:
+    src = ctx.require("source_train", "unseen-entity replacement")
+    kw.setdefault("casefold", False)
+    kw.setdefault("pool_from_test", True)
+    p = UnseenEntityReplacement.from_datasets(src, src.select([]), **kw)
+    p.name = "unseen_entities_published"
+    return p
+
+
 def _names(ctx: PerturbationContext, types: Sequence[str], name: str, **kw: Any) -> Perturbation:
     if "locales" in kw:
         return ForeignNameReplacement(kw.pop("locales"), types=kw.pop("types", types), name=name, **kw)
@@ -225,8 +241,27 @@ def _foreign_org(ctx: PerturbationContext, **kw: Any) -> Perturbation:
     return _names(ctx, ("ORG",), "foreign_org", **kw)
 
 
-@register("context_replacement", "context words shared with source train → unshared target words")
+@register(
+    "context_replacement",
+    "P2 as published: every non-stopword context word seen in source train → nearest unseen target test word",
+)
 def _context(ctx: PerturbationContext, **kw: Any) -> Perturbation:
+    src = ctx.require("source_train", "context replacement")
+    vectors = kw.pop("vectors", ctx.vectors)
+    if vectors is None:
+        if ctx.encoder is None:
+            raise PerturbationUnavailable(
+                "context replacement (P2) needs the evaluated encoder (encoder=) or word vectors (vectors=)"
+            )
+        from xner.encoders import resolve_encoder
+
+        vectors = EncoderWordVectors(resolve_encoder(ctx.encoder))
+    kw.setdefault("source_lang", ctx.source_lang)
+    return PublishedContextReplacement.from_datasets(src, vectors, **kw)
+
+
+@register("context_band", "context words shared with source train → unshared target words (this project's variant)")
+def _context_band(ctx: PerturbationContext, **kw: Any) -> Perturbation:
     src = ctx.require("source_train", "context replacement")
     tgt = ctx.require("target_train", "context replacement (its candidate words)")
     kw.setdefault("vectors", ctx.vectors)
