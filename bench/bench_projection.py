@@ -40,6 +40,7 @@ DEV, HELD = range(0, 400), range(400, 799)
 
 METHODS = [
     ProjectionConfig(method="heuristic"),
+    ProjectionConfig(method="heuristic-gf"),
     ProjectionConfig(method="heuristic", merge_distance=2),
     ProjectionConfig(method="ngram", solver="ilp"),
     ProjectionConfig(method="ngram", solver="greedy"),
@@ -85,7 +86,9 @@ def run_table(gold, aligners, translator, predictor) -> pd.DataFrame:
         translator=translator,
         mono_aligner=StringAligner(),
     )
-    table["f1_dev_half"] = [half_f1(gold.tgt_tags, runs[(a, m)].tags, DEV) for a, m in zip(table.aligner, table.method, strict=True)]
+    table["f1_dev_half"] = [
+        half_f1(gold.tgt_tags, runs[(a, m)].tags, DEV) for a, m in zip(table.aligner, table.method, strict=True)
+    ]
     table["f1_held_half"] = [
         half_f1(gold.tgt_tags, runs[(a, m)].tags, HELD) for a, m in zip(table.aligner, table.method, strict=True)
     ]
