@@ -21,7 +21,6 @@ import os
 import platform
 import time
 
-import numpy as np
 from _results import write_section  # noqa: E402  (bench/ is on sys.path when a script runs)
 
 from xner.encoders.e5 import e5_checkpoint
