@@ -5,7 +5,10 @@ Methods (:data:`METHODS`), all trained without target labels:
 * ``direct`` — fine-tune on the first source (zero-shot transfer, :func:`xner.modeling.train_ner`);
 * ``multi-source`` — fine-tune on all sources interleaved (:mod:`xner.transfer`'s multi-source data);
 * ``distill`` — a student trained on the target train split's *tokens* to match the ``direct`` teachers of every
-  source (:mod:`xner.distill`; one source: single-source, several: similarity-weighted multi-source);
+  source (:mod:`xner.distill`, Wu et al. 2020; one source: single-source, several: similarity-weighted
+  multi-source with the reference's data-based temperature). The student's budget is the reference's by default
+  (3 epochs over the whole target train text, batch 32, embeddings and bottom 3 layers frozen;
+  ``MethodConfig.distill`` and ``max_unlabeled`` change it), whatever ``epochs`` the other methods get;
 * ``lora`` — LoRA adapters + full head on the first source (:mod:`xner.adapters`);
 * ``madx`` — LoRA language adapters (MLM on source and target text) + task adapter, target adapter swapped in.
 
@@ -70,7 +73,7 @@ class MethodConfig:
     epochs: int = 1
     max_train_samples: int | None = 2000
     max_eval_samples: int | None = 300
-    max_unlabeled: int | None = 2000
+    max_unlabeled: int | None = None  # the reference distils on the full unlabelled target train text
     freeze_embeddings: bool = True
     learning_rate: float = 1e-4
     batch_size: int = 16
@@ -872,7 +875,7 @@ def run_comparison(
     encoder: str = "e5-small",
     epochs: int = 1,
     max_train_samples: int | None = 2000,
-    max_unlabeled: int | None = 2000,
+    max_unlabeled: int | None = None,
     max_eval_samples: int | None = 300,
     max_test_samples: int | None = 300,
     perturbations: Sequence[Any] = DEFAULT_PERTURBATIONS,
@@ -992,7 +995,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--encoder", default="e5-small")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--max-train-samples", type=int, default=2000)
-    ap.add_argument("--max-unlabeled", type=int, default=2000)
+    ap.add_argument(
+        "--max-unlabeled",
+        type=int,
+        default=None,
+        help="target text sentences for distill (default: all, as the reference)",
+    )
     ap.add_argument("--max-eval-samples", type=int, default=300)
     ap.add_argument("--max-test-samples", type=int, default=300)
     ap.add_argument("--mlm-sentences", type=int, default=1000, help="text sentences per MAD-X language adapter")
