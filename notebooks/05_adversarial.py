@@ -30,6 +30,7 @@ crf_iterations = 50  # quick default: L-BFGS iterations per CRF
 perturbations = [
     "unseen_entities",
     "context_replacement",
+    "context_band",
     "foreign_names",
     "foreign_per",
     "mask",
@@ -47,7 +48,10 @@ seeds = [0, 1]  # perturbation seeds
 name_languages = None  # languages whose Faker locales supply foreign names; None: all configured but the target
 dictionary = "freedict"  # code-switching: "freedict" (installed dict-freedict-<tgt>-<src>), a TSV path, or None
 switch_to = None  # language to code-switch into; None: the pair's source
-vectors = None  # word vectors (.vec text file) for context replacement; None: frequency bands
+vectors = (
+    None  # word vectors (.vec) for context replacement; None: P2 reads `encoder`, context_band uses frequency bands
+)
+encoder = "e5-small"  # whose word representations P2 (context_replacement) uses: the evaluated models' encoder
 max_test_sentences = 400  # cap on the target test set (None: all)
 domain_shift = True  # also evaluate each model on other domains of its training language
 max_domain_sentences = 400  # cap on each domain set (None: all)
@@ -119,6 +123,7 @@ ctx = perturb.PerturbationContext(
     source_train=source_train,
     target_train=target_train,
     vectors=read_vectors(vectors) if vectors else None,
+    encoder=encoder,
     dictionary=dictionary,
     switch_to=switch_to,
     name_languages=name_languages,
