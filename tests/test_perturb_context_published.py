@@ -118,3 +118,17 @@ def test_p1_published_choices_case_sensitive_and_pool_from_test():
         test_toks, test_tags, 0
     )
     assert folded.tokens[0][2] == "Ana"
+
+
+@pytest.mark.realdata
+def test_real_p2_with_e5_touches_no_stopword(real_data_dir):
+    from xner.data import load_split, tag_names
+
+    src, test = load_split("es", "train"), load_split("pt", "test").select(range(300))
+    ctx = PerturbationContext(lang="pt", source_lang="es", source_train=src, encoder="e5-small")
+    toks, tags = [list(t) for t in test["tokens"]], tag_names(test)
+    res = build("context_replacement", ctx).apply_lists(toks, tags, 0, lang="pt")
+    stop = stopwords_for("pt")
+    changed = [a for s, p in zip(toks, res.tokens, strict=True) for a, b in zip(s, p, strict=True) if a != b]
+    assert res.report.applied and len(changed) == res.report.tokens_touched > 10
+    assert not any(w.lower() in stop or len(w) == 1 or has_punctuation(w) for w in changed)
