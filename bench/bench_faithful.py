@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from xner.metrics import bootstrap_ci, paired_bootstrap
 
 SECTION = "## The methods as published (issue 20): P2, distillation budget, MAD-X adapters (id → ms)"
 OUT = Path(results_dir()) / "faithful"
+STAGES = ("p2", "distill", "madx")
 MODELS = Path(results_dir()) / "models" / "faithful"
 
 
@@ -172,8 +174,13 @@ def render(load: float, args) -> str:
     lines = [
         SECTION,
         "",
-        "Issue 20. Command: `XNER_DATA_DIR=../shared/data .venv/bin/python bench/bench_faithful.py --stage p2 distill "
-        f"madx --n-test {args.n_test} --mlm-sentences {args.mlm_sentences} --render` (seed 0; one seed, one pair).",
+        "Issue 20. Commands (`XNER_DATA_DIR=../shared/data .venv/bin/python bench/...`, seed 0, one seed, one pair; "
+        "`--render` writes this section): "
+        + "; ".join(
+            f"`{json.loads((OUT / f'{s}.json').read_text()).get('command', '?')}`"
+            for s in STAGES
+            if (OUT / f"{s}.json").is_file()
+        ),
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, CPU only; load average {load:.1f} "
         "(the cores were shared with other jobs: times are upper bounds).",
@@ -265,6 +272,7 @@ def main() -> None:
             "madx": lambda: stage_madx(args.n_test, args.mlm_sentences),
         }[stage]()
         data["stage_seconds"] = time.perf_counter() - t0
+        data["command"] = "bench_faithful.py " + " ".join(sys.argv[1:])
         _save(stage, data)
         print(f"{stage} done in {data['stage_seconds']:.0f} s", flush=True)
     if args.render:
