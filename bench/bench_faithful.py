@@ -198,7 +198,7 @@ def render(load: float, args) -> str:
             "| perturbation | tokens | touched | of which stopwords | eligible / candidates |",
             "|---|---|---|---|---|",
         ]
-        for name, r in f["p2"].items():
+        for name, r in ((k, v) for k, v in f["p2"].items() if isinstance(v, dict)):
             el = r["ops"].get("eligible", r["ops"].get("eligible_types"))
             lines.append(
                 f"| {name} | {r['tokens']} | {r['touched']} | {r['touched_stopwords']} | {el} / "
