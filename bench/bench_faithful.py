@@ -252,6 +252,31 @@ def render(load: float, args) -> str:
             f"{_ci(m['id_adapter'])}; difference {dd[0]:+.3f} [{dd[1]:+.3f}, {dd[2]:+.3f}], p = {dd[3]:.3f}.",
             "",
         ]
+    if "madx" not in f:
+        done = sorted(MODELS.glob("lang-adapter-*/language_adapter.json"))
+        if done:
+            lines += [
+                "MAD-X language adapters trained so far (the MAD-X stage itself did not finish):",
+                "",
+                "| language | sentences | adapter parameters | steps | held-out MLM loss before | after | "
+                "after, adapter off |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            for j in done:
+                a = json.loads(j.read_text(encoding="utf-8"))
+                lines.append(
+                    f"| {a['language']} | {a['n_sentences']} | {a['adapter_parameters']:,} | {a['steps']} | "
+                    f"{a['heldout_mlm_loss_before']:.3f} | {a['heldout_mlm_loss_after']:.3f} | "
+                    f"{a['heldout_mlm_loss_after_adapter_off']:.3f} |"
+                )
+            lines.append("")
+    missing = [s for s in STAGES if s not in f]
+    if missing:
+        lines += [
+            f"Not measured yet: stage(s) {', '.join(missing)} (run `bench_faithful.py --stage {' '.join(missing)} "
+            "--render`).",
+            "",
+        ]
     return "\n".join(lines)
 
 
