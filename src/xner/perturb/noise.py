@@ -42,12 +42,7 @@ def word_vocabulary(tokens: Iterable[Sequence[str]], tags: Iterable[Sequence[str
     if tags is None:
         out = {t for sent in tokens for t in sent if is_word(t)}
     else:
-        out = {
-            t
-            for sent, tg in zip(tokens, tags, strict=True)
-            for t, g in zip(sent, tg, strict=True)
-            if g == "O" and is_word(t)
-        }
+        out = {t for sent, tg in zip(tokens, tags, strict=True) for t, g in zip(sent, tg, strict=True) if g == "O" and is_word(t)}
     return sorted(out)
 
 
