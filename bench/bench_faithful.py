@@ -269,7 +269,15 @@ def render(load: float, args) -> str:
                     f"{a['heldout_mlm_loss_before']:.3f} | {a['heldout_mlm_loss_after']:.3f} | "
                     f"{a['heldout_mlm_loss_after_adapter_off']:.3f} |"
                 )
-            lines.append("")
+            lines += [
+                "",
+                "From an interrupted `--stage madx` run (settings in each adapter's `language_adapter.json`: LoRA r 40 "
+                "on the FFN projections, first N sentences of train + dev text, 1 epoch, batch 32, lr 1e-3; held-out "
+                '= the last 200 dev sentences, fixed masks). "before" is the loss of a fresh MLM head (the e5 '
+                'checkpoint has none); "adapter off" is the trained head without the adapter, so after − adapter '
+                "off is what the language adapter itself adds.",
+                "",
+            ]
     missing = [s for s in STAGES if s not in f]
     if missing:
         lines += [
