@@ -38,7 +38,9 @@ def bench_perturbations(pair: str, repeats: int) -> tuple[list[str], int]:
     p = config.parse_pair(pair)
     src, tgt = load_split(p.source, "train"), load_split(p.target, "train")
     test = load_split(p.target, "test")
-    ctx = perturb.PerturbationContext(lang=p.target, source_lang=p.source, source_train=src, target_train=tgt)
+    ctx = perturb.PerturbationContext(
+        lang=p.target, source_lang=p.source, source_train=src, target_train=tgt, encoder="e5-small"
+    )
     rows = []
     names = sorted(perturb.available()) + ["mask+typos", "unseen_entities+context_replacement+char_noise"]
     for name in names:
@@ -71,6 +73,7 @@ def bench_suite(pair: str, repeats: int, n_train: int) -> list[str]:
     perts = [
         "unseen_entities",
         "context_replacement",
+        "context_band",
         "foreign_names",
         "mask",
         "delete",
@@ -82,7 +85,9 @@ def bench_suite(pair: str, repeats: int, n_train: int) -> list[str]:
         "code_switch",
         "mask+typos",
     ]
-    ctx = PerturbationContext(lang=p.target, source_lang=p.source, source_train=src, target_train=tgt)
+    ctx = PerturbationContext(
+        lang=p.target, source_lang=p.source, source_train=src, target_train=tgt, encoder="e5-small"
+    )
     t_pred, _ = _median_time(lambda: models["native"].predictor.predict([list(x) for x in test["tokens"]]), repeats)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -40,6 +40,7 @@ DEV, HELD = range(0, 400), range(400, 799)
 
 METHODS = [
     ProjectionConfig(method="heuristic"),
+    ProjectionConfig(method="heuristic-gf"),
     ProjectionConfig(method="heuristic", merge_distance=2),
     ProjectionConfig(method="ngram", solver="ilp"),
     ProjectionConfig(method="ngram", solver="greedy"),

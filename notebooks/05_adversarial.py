@@ -35,6 +35,7 @@ crf_iterations = 50  # quick default: L-BFGS iterations per CRF
 perturbations = [
     "unseen_entities",
     "context_replacement",
+    "context_band",
     "foreign_names",
     "foreign_per",
     "mask",
@@ -54,7 +55,10 @@ name_languages = None  # languages whose Faker locales supply foreign names; Non
 # words translated by Apertium), "freedict", "apertium", a TSV path, or None
 dictionary = "auto"
 switch_to = None  # language to code-switch into; None: the pair's source
-vectors = None  # word vectors (.vec text file) for context replacement; None: frequency bands
+vectors = (
+    None  # word vectors (.vec) for context replacement; None: P2 reads `encoder`, context_band uses frequency bands
+)
+encoder = "e5-small"  # whose word representations P2 (context_replacement) uses: the evaluated models' encoder
 max_test_sentences = 400  # cap on the target test set (None: all)
 domain_shift = True  # also evaluate each model on other domains of its training language
 max_domain_sentences = 400  # cap on each domain set (None: all)
@@ -134,6 +138,7 @@ ctx = perturb.PerturbationContext(
     source_train=source_train,
     target_train=target_train,
     vectors=read_vectors(vectors) if vectors else None,
+    encoder=encoder,
     dictionary=dictionary,
     switch_to=switch_to,
     name_languages=name_languages,

@@ -37,11 +37,19 @@ learning_rate = None  # None: the encoder's own in configs/scale.yaml, else 1e-4
 batch_size = 16
 freeze_embeddings = None  # freeze the word-embedding matrix; None: the encoder's own in configs/scale.yaml, else True
 max_train_samples = 1000  # labelled source sentences per source
-max_unlabeled = 1000  # unlabelled target sentences for distillation
-mlm_sentences = 500  # text sentences per MAD-X language adapter
+max_unlabeled = 1000  # target sentences for distillation (None: all, the reference's budget; 1000 is quick)
+mlm_sentences = 500  # sentences per MAD-X language adapter (None: all local train+dev text but held-out dev)
 max_eval_samples = 200  # source dev sentences
 max_test_samples = 200  # target test sentences (and each domain set)
-perturbations = ["unseen_entities", "context_replacement", "foreign_names", "mask", "typos", "code_switch"]
+perturbations = [
+    "unseen_entities",
+    "context_replacement",
+    "context_band",
+    "foreign_names",
+    "mask",
+    "typos",
+    "code_switch",
+]
 seeds = [0]  # perturbation seeds
 domain_shift = True
 n_resamples = 500
@@ -138,6 +146,7 @@ ev = methods.evaluate_methods(
     domain_shift=domain_shift,
     max_domain_sentences=max_test_samples,
     n_resamples=n_resamples,
+    reference_encoder=encoder,
     log=print,
 )
 for note in ev.notes:

@@ -125,3 +125,30 @@ def test_madx_stacks_and_swaps_language_adapters(tiny_encoder, train_ds, tmp_pat
     assert all(abs(a - b).max() < 1e-5 for a, b in zip(on_ms, loaded.predict_proba(MS), strict=True))
     with pytest.raises(AdapterError):
         swap_language(loaded, "xx")
+
+
+def test_language_adapter_on_ffn_learns_and_stacks_with_a_task_adapter(tiny_encoder, train_ds, tmp_path):
+    """MAD-X placement (FFN projections), held-out MLM loss before/after recorded, and the swap with a task adapter
+    of other target modules."""
+    from transformers import AutoConfig
+
+    from xner.methods.adapters import FFN_MODULES, madx_language_lora
+
+    assert madx_language_lora().target_modules == FFN_MODULES and madx_language_lora().r == 40
+    mlm = MLMSettings(epochs=6, batch_size=4, learning_rate=1e-2, progress=False, num_threads=1)
+    lang_lo = LoraSettings(r=4, target_modules=FFN_MODULES)
+    src = train_language_adapter(tiny_encoder, ID * 3, "id", tmp_path / "lang-id", lang_lo, mlm, heldout=ID)
+    tgt = train_language_adapter(tiny_encoder, MS * 3, "ms", tmp_path / "lang-ms", lang_lo, mlm, heldout=MS)
+    info = json.loads((src / "language_adapter.json").read_text())
+    conf = AutoConfig.from_pretrained(tiny_encoder)
+    # only FFN projections: layers · r · 2 · (hidden + intermediate)
+    expected = conf.num_hidden_layers * 4 * 2 * (conf.hidden_size + conf.intermediate_size)
+    assert info["adapter_parameters"] == expected
+    assert info["heldout_mlm_loss_after"] < info["heldout_mlm_loss_before"]
+    assert "heldout_mlm_loss_after_adapter_off" in info and info["n_heldout_sentences"] == len(ID)
+    res = train_madx(
+        train_ds, None, tiny_encoder, {"id": src, "ms": tgt}, "id", "ms", _cfg(tiny_encoder, 1), LoraSettings(r=4)
+    )
+    on_ms = res.model.predict_proba(MS)
+    swap_language(res.model, "id")
+    assert any(abs(a - b).max() > 1e-6 for a, b in zip(on_ms, res.model.predict_proba(MS), strict=True))

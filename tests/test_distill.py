@@ -143,7 +143,7 @@ def test_student_learns_the_teacher_and_reloads(tiny_encoder, tmp_path):
         text,
         tiny_encoder,
         cfg,
-        DistillConfig(loss="kl", temperature=2.0),
+        DistillConfig(loss="kl", temperature=2.0, epochs=None, batch_size=None, freeze_bottom_layers=0),
         output_dir=tmp_path / "student",
     )
     t_pred = teacher.predict(SENTS["ms"])
@@ -164,3 +164,52 @@ def test_multi_source_needs_source_text(tiny_encoder):
         distill(
             {"id": t, "nl": t}, SENTS["ms"], tiny_encoder, TrainConfig(model=tiny_encoder, epochs=1, progress=False)
         )
+
+
+def test_distill_defaults_match_the_reference_budget(tiny_encoder):
+    """SingleMulti-TS (microsoft/vert-papers) defaults: 3 epochs, batch 32, lr 1e-4, embeddings + bottom 3 layers
+    frozen, the full unlabelled target text, and τ from the data."""
+    from xner.methods import MethodConfig
+    from xner.methods.distill import REFERENCE_BUDGET, budget, freeze_bottom
+    from xner.modeling import TrainConfig
+    from xner.modeling.train import load_token_classifier
+
+    d = DistillConfig()
+    assert (d.epochs, d.batch_size, d.freeze_bottom_layers, d.weight_temperature) == (3, 32, 3, "data")
+    assert REFERENCE_BUDGET["learning_rate"] == 1e-4 == MethodConfig("distill", "ms", ("id",)).learning_rate
+    assert MethodConfig("distill", "ms", ("id",)).max_unlabeled is None
+    cfg = budget(TrainConfig(model=tiny_encoder, epochs=1, batch_size=16), d)
+    assert (cfg.epochs, cfg.batch_size) == (3, 32)
+    model = load_token_classifier(tiny_encoder, ["O", "B-PER", "I-PER"])
+    with pytest.raises(DistillError, match="has 2 layers"):
+        freeze_bottom(model, 3)
+    n = freeze_bottom(model, 1)
+    frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
+    assert n > 0 and any("embeddings" in f for f in frozen) and any("layer.0." in f for f in frozen)
+    assert not any("layer.1." in f for f in frozen) and not any("classifier" in f for f in frozen)
+
+
+def test_data_temperature_is_inverse_variance():
+    from xner.methods.distill import data_temperature_weights
+
+    sim = np.array([[0.80, 0.78], [0.82, 0.79], [0.81, 0.80]])
+    w, tau = data_temperature_weights(sim)
+    assert tau == pytest.approx(np.var(sim, ddof=1))
+    z = sim / tau - (sim / tau).max(axis=1, keepdims=True)
+    expected = (np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)).mean(axis=0)
+    np.testing.assert_allclose(w, expected)
+    assert w[0] > w[1] and w.sum() == pytest.approx(1.0)
+    with pytest.raises(DistillError, match="var"):
+        data_temperature_weights(np.full((3, 2), 0.5))
+
+
+def test_data_temperature_weights_from_an_encoder(tiny_encoder):
+    ws = source_weights(
+        {"id": SENTS["id"], "nl": SENTS["nl"]},
+        SENTS["ms"],
+        measure="embedding",
+        encoder=tiny_encoder,
+        temperature="data",
+    )
+    assert [w.measure for w in ws] == ["embedding/data-τ"] * 2 and ws[0].temperature > 0
+    assert sum(w.weight for w in ws) == pytest.approx(1.0)

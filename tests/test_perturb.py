@@ -119,7 +119,7 @@ FOREIGN = ForeignNameReplacement(locales=["ru_RU", "hi_IN", "de_DE", "sw"], rate
 PERTURBATIONS = {
     "unseen_entities": (_unseen(0.9), "entities"),
     "foreign_names": (FOREIGN, "entities"),
-    "context_replacement": (_context(), "context"),
+    "context_band": (_context(), "context"),
     "mask": (Masking(0.5), "context"),
     "delete": (Masking(0.5, mode="delete"), "delete"),
     "random_insert": (RandomTokens(["bla", "zum", "ri"], 0.3, mode="insert"), "insert"),
@@ -649,7 +649,7 @@ def test_real_pair_es_pt(real_data_dir):
     ctx = PerturbationContext(lang="pt", source_lang="es", source_train=src, target_train=tgt)
     _, rep = build("unseen_entities", ctx).apply(test, seed=0)
     assert rep.applied and sum(rep.entities_replaced.values()) > 5
-    _, rep = build("context_replacement", ctx).apply(test, seed=0)
+    _, rep = build("context_band", ctx).apply(test, seed=0)
     assert rep.applied and rep.tokens_touched > 20
 
 

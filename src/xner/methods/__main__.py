@@ -37,10 +37,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--encoder", default="e5-small")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--max-train-samples", type=int, default=2000)
-    ap.add_argument("--max-unlabeled", type=int, default=2000)
+    ap.add_argument(
+        "--max-unlabeled",
+        type=int,
+        default=None,
+        help="target text sentences for distill (default: all, as the reference)",
+    )
     ap.add_argument("--max-eval-samples", type=int, default=300)
     ap.add_argument("--max-test-samples", type=int, default=300)
-    ap.add_argument("--mlm-sentences", type=int, default=1000, help="text sentences per MAD-X language adapter")
+    ap.add_argument(
+        "--mlm-sentences", type=int, default=None, help="text sentences per MAD-X language adapter (default: all)"
+    )
     ap.add_argument("--perturbations", nargs="+", default=list(DEFAULT_PERTURBATIONS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--n-resamples", type=int, default=1000)

@@ -6,7 +6,12 @@
   ``adapter_model.safetensors``), the tokenizer and ``xner_model.json``; :func:`load_adapter_model` reads it
   back onto the base encoder; :func:`merge_adapter` folds the adapter into an ordinary checkpoint that
   :meth:`xner.modeling.NERModel.load` reads.
-* **MAD-X style** (Pfeiffer et al. 2020, with LoRA modules in place of bottleneck adapters):
+* **MAD-X style** (Pfeiffer et al. 2020, with LoRA modules in place of bottleneck adapters — ``peft`` has no
+  bottleneck adapters; the language adapter's LoRA (:func:`madx_language_lora`: rank 40 on each layer's
+  feed-forward projections, where MAD-X puts its adapters) has about as many parameters as a MAD-X language
+  adapter of reduction factor 2 (≈1.8M at width 384); the budget is not MAD-X's 250k MLM steps but
+  :class:`MLMSettings`' (stated there) and its effect is measured as held-out MLM loss in
+  ``language_adapter.json``):
   a *language adapter* is trained by masked language modelling on the unlabelled text of one language
   (:func:`train_language_adapter`, one for the source and one for the target); the *task adapter* is trained on
   source NER with the source language adapter active and frozen (:func:`train_madx`); at test time the target
@@ -39,7 +44,7 @@ import torch
 from xner.data import label_set_of, tag_names
 from xner.modeling.config import TrainConfig
 from xner.modeling.encoders import resolve_encoder
-from xner.modeling.encoders.mlm import mlm_sequences, train_mlm
+from xner.modeling.encoders.mlm import mask_batch, mlm_sequences, train_mlm
 from xner.modeling.loop import fit
 from xner.modeling.predict import META_FILE, NERModel, load_tokenizer, pad_id_of
 from xner.modeling.tokenize import Feature
@@ -72,7 +77,9 @@ class LoraSettings:
     r: int = field(default=8, metadata={"help": "Rank of the low-rank update."})
     alpha: int = field(default=16, metadata={"help": "Scaling numerator (update scaled by alpha / r)."})
     dropout: float = field(default=0.1, metadata={"help": "Dropout on the adapter input."})
-    target_modules: list[str] | None = field(default=None, metadata={"help": "Modules to adapt (None: by model type)."})
+    target_modules: list[str] | str | None = field(
+        default=None, metadata={"help": "Modules to adapt: names, a peft regex, or None (by model type)."}
+    )
     # 5e-3: e5-small, 1,000 sentences, 2 epochs, batch 16 (300 target test sentences, strict F1): nl→af 0.475 at
     # 2e-3, 0.628 at 5e-3; id→ms 0.694 at 5e-3, 0.627 at 1e-2 (at 5e-4 the head barely learns: af 0.000).
     learning_rate: float = field(
@@ -85,8 +92,11 @@ class LoraSettings:
             raise AdapterError(f"LoRA rank must be ≥ 1, got {self.r}")
 
 
-def target_modules_for(model: Any, settings: LoraSettings) -> list[str]:
-    """The modules LoRA adapts: ``settings.target_modules`` or the attention query/value projections by type."""
+def target_modules_for(model: Any, settings: LoraSettings) -> list[str] | str:
+    """The modules LoRA adapts: ``settings.target_modules`` (names, or a regex string as peft reads it) or the
+    attention query/value projections by type."""
+    if isinstance(settings.target_modules, str):
+        return settings.target_modules
     if settings.target_modules:
         return list(settings.target_modules)
     mtype = getattr(getattr(model, "config", None), "model_type", "")
@@ -340,16 +350,35 @@ def merge_adapter(predictor: NERModel) -> NERModel:
 # ---------------------------------------------------------------------------------------------- MAD-X
 
 
+#: FFN projections of BERT-style encoders (``layer.N.intermediate.dense`` and ``layer.N.output.dense``, not the
+#: attention's ``attention.output.dense``) — the position of MAD-X's adapters, as a peft regex.
+FFN_MODULES = r".*\.layer\.\d+\.(intermediate|output)\.dense"
+
+
+def madx_language_lora() -> LoraSettings:
+    """The language adapter's LoRA: rank 40 on the feed-forward projections of every layer. For e5-small (12
+    layers, width 384, FFN 1536) that is 12 · 40 · 2 · (384 + 1536) = 1,843,200 parameters, about a MAD-X
+    language adapter of reduction factor 2 (12 · 2 · 384 · 192 + biases ≈ 1.77M)."""
+    return LoraSettings(r=40, alpha=80, dropout=0.1, target_modules=FFN_MODULES)
+
+
 @dataclass
 class MLMSettings:
-    """Masked-language-model training of a language adapter."""
+    """Masked-language-model training of a language adapter — the budget, stated.
+
+    Default: one epoch over *all* the text given (``max_sentences=None``; :func:`xner.methods.language_adapter`
+    gives all local train and dev text of the language but a held-out slice of dev), batch 32, learning rate
+    1e-3 (MAD-X uses 1e-4 over 250k steps of batch 64; with a few hundred steps on a CPU the larger rate is kept),
+    15 % whole-word masking, sequences of at most 128 pieces. The held-out MLM loss before and after
+    (``language_adapter.json``) is what says whether the adapter learned.
+    """
 
     epochs: int = 1
     batch_size: int = 32
     learning_rate: float = 1e-3
     mlm_probability: float = 0.15
     max_length: int = 128
-    max_sentences: int | None = 2000
+    max_sentences: int | None = None
     warmup_ratio: float = 0.06
     seed: int = 0
     num_threads: int | None = None
@@ -365,6 +394,27 @@ def _mlm_parts(mlm: Any) -> tuple[Any, Any]:
     return base, heads[0]
 
 
+def heldout_mlm_loss(
+    base: Any, head: Any, seqs: Sequence[Any], mask_kw: dict[str, Any], *, batch_size: int = 64, seed: int = 0
+) -> float:
+    """Mean masked-LM cross-entropy per masked piece on ``seqs``, masked by a generator seeded with ``seed`` (the
+    same masks every call, so losses of one text before and after training compare)."""
+    rng = np.random.default_rng(seed)
+    total, n = 0.0, 0
+    base.eval()
+    head.eval()
+    with torch.inference_mode():
+        for b in range(0, len(seqs), batch_size):
+            batch = mask_batch(list(seqs[b : b + batch_size]), rng, **mask_kw)
+            hidden = base(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+            sel = batch["labels"] != -100
+            total += float(torch.nn.functional.cross_entropy(head(hidden[sel]), batch["labels"][sel], reduction="sum"))
+            n += int(sel.sum())
+    if n == 0:
+        raise AdapterError("no masked piece in the held-out text")
+    return total / n
+
+
 def train_language_adapter(
     encoder: str,
     text: Sequence[Sequence[str]],
@@ -372,9 +422,15 @@ def train_language_adapter(
     output_dir: str | Path,
     lora: LoraSettings | None = None,
     settings: MLMSettings | None = None,
+    *,
+    heldout: Sequence[Sequence[str]] | None = None,
 ) -> Path:
     """Train a LoRA language adapter by masked language modelling on ``text`` (word lists); save it (peft format
-    plus ``language_adapter.json`` with the loss curve) in ``output_dir`` and return that folder."""
+    plus ``language_adapter.json`` with the loss curve) in ``output_dir`` and return that folder.
+
+    With ``heldout`` text, ``language_adapter.json`` also holds its MLM loss (fixed masks) before training, after
+    training, and after training with the adapter switched off (same trained MLM head: what the adapter itself
+    adds; the e5 checkpoint has no MLM head, so "before" is a fresh head's loss)."""
     from peft import get_peft_model
     from transformers import AutoConfig, AutoModelForMaskedLM
 
@@ -407,6 +463,18 @@ def train_language_adapter(
     seqs = mlm_sequences(tokenizer, sents, st.max_length)
     specials = sorted(i for i in tokenizer.all_special_ids if i is not None)
     n_special = 1 + max(i for i in specials if i < len(tokenizer) // 2) if specials else 0
+    mask_kw = {
+        "mask_id": tokenizer.mask_token_id,
+        "pad_id": pad_id_of(tokenizer),
+        "vocab_size": len(tokenizer),
+        "n_special": n_special,
+        "probability": st.mlm_probability,
+        "whole_word": True,
+    }
+    held = mlm_sequences(tokenizer, [list(s) for s in heldout if len(s) > 0], st.max_length) if heldout else []
+    losses: dict[str, float] = {}
+    if held:
+        losses["heldout_mlm_loss_before"] = heldout_mlm_loss(base, head, held, mask_kw, seed=st.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=st.learning_rate, weight_decay=0.0)
     history = train_mlm(
@@ -428,6 +496,11 @@ def train_language_adapter(
         progress=st.progress,
     )
     model.eval()
+    if held:
+        losses["heldout_mlm_loss_after"] = heldout_mlm_loss(base, head, held, mask_kw, seed=st.seed)
+        with model.disable_adapter():
+            losses["heldout_mlm_loss_after_adapter_off"] = heldout_mlm_loss(base, head, held, mask_kw, seed=st.seed)
+        log.info("language adapter %s: held-out MLM loss %s", lang, losses)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
@@ -436,6 +509,10 @@ def train_language_adapter(
         "encoder": encoder,
         "n_sentences": len(sents),
         "n_sequences": len(seqs),
+        "n_heldout_sentences": len(heldout or []),
+        "adapter_parameters": sum(p.numel() for n, p in model.named_parameters() if "lora_" in n),
+        "steps": st.epochs * -(-len(seqs) // st.batch_size),
+        **losses,
         "lora": dataclasses.asdict(lora),
         "mlm": dataclasses.asdict(st),
         "history": history,
@@ -576,7 +653,10 @@ __all__ = [
     "LoraSettings",
     "MLMSettings",
     "TASK_SLOT",
+    "FFN_MODULES",
     "head_modules",
+    "heldout_mlm_loss",
+    "madx_language_lora",
     "load_adapter_model",
     "lora_config",
     "merge_adapter",

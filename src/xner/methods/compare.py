@@ -5,9 +5,16 @@ Methods (:data:`METHODS`), all trained without target labels:
 * ``direct`` — fine-tune on the first source (zero-shot transfer, :func:`xner.modeling.train_ner`);
 * ``multi-source`` — fine-tune on all sources interleaved (:mod:`xner.modeling.transfer`'s multi-source data);
 * ``distill`` — a student trained on the target train split's *tokens* to match the ``direct`` teachers of every
-  source (:mod:`xner.methods.distill`; one source: single-source, several: similarity-weighted multi-source);
+  source (:mod:`xner.methods.distill`, Wu et al. 2020; one source: single-source, several: similarity-weighted
+  multi-source with the reference's data-based temperature). The student's budget is the reference's by default
+  (3 epochs over the whole target train text, batch 32, embeddings and bottom 3 layers frozen;
+  ``MethodConfig.distill`` and ``max_unlabeled`` change it), whatever ``epochs`` the other methods get;
 * ``lora`` — LoRA adapters + full head on the first source (:mod:`xner.methods.adapters`);
-* ``madx`` — LoRA language adapters (MLM on source and target text) + task adapter, target adapter swapped in.
+* ``madx`` — MAD-X (Pfeiffer et al. 2020) with LoRA modules: language adapters (MLM on all local train and dev
+  text of the language but the last :data:`~xner.methods.train.HELDOUT_SENTENCES` dev sentences, on which the
+  held-out MLM loss is measured; LoRA rank 40 on the feed-forward projections ≈ MAD-X's 1.8M parameters at
+  reduction factor 2) + task adapter over the frozen source language adapter, target language adapter swapped in
+  at test time.
 
 Trained models are cached under ``models_dir`` by method, languages, encoder and every setting that shapes
 them (a teacher of ``distill`` *is* the ``direct`` model of its source, so it is trained once). Evaluation
@@ -253,7 +260,7 @@ def evaluate_methods(
         source_lang=sources[0],
         source_train=loader(sources[0], "train", dataset),
         target_train=loader(target, "train", dataset),
-        **dict(context_kwargs or {}),
+        **{"encoder": reference_encoder, **dict(context_kwargs or {})},
     )
     res = run_suite(
         cached,
@@ -413,6 +420,7 @@ def write_evaluation(
 DEFAULT_PERTURBATIONS = (
     "unseen_entities",
     "context_replacement",
+    "context_band",
     "foreign_names",
     "mask",
     "random_replace",
@@ -431,13 +439,13 @@ def run_comparison(
     encoder: str = "e5-small",
     epochs: int = 1,
     max_train_samples: int | None = 2000,
-    max_unlabeled: int | None = 2000,
+    max_unlabeled: int | None = None,
     max_eval_samples: int | None = 300,
     max_test_samples: int | None = 300,
     perturbations: Sequence[Any] = DEFAULT_PERTURBATIONS,
     seeds: Sequence[int] = (0,),
     n_resamples: int = 1000,
-    mlm_sentences: int | None = 1000,
+    mlm_sentences: int | None = None,
     models_dir: str | Path = "results/models/07_methods",
     results_dir: str | Path = "results/07_methods",
     figures_dir: str | Path = "figures/07_methods",

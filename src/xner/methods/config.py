@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xner.config import config_dir
-from xner.methods.adapters import LoraSettings, MLMSettings
+from xner.methods.adapters import LoraSettings, MLMSettings, madx_language_lora
 from xner.methods.distill import DistillConfig
 from xner.modeling.config import TrainConfig
 from xner.robustness.suite import ModelSpec
@@ -52,7 +52,7 @@ class MethodConfig:
     epochs: int = 1
     max_train_samples: int | None = 2000
     max_eval_samples: int | None = 300
-    max_unlabeled: int | None = 2000
+    max_unlabeled: int | None = None  # the reference distils on the full unlabelled target train text
     freeze_embeddings: bool = True
     learning_rate: float = 1e-4
     batch_size: int = 16
@@ -60,6 +60,7 @@ class MethodConfig:
     encoder_seed: int = 0
     dataset: str = "wikiann"
     lora: LoraSettings = field(default_factory=LoraSettings)
+    language_lora: LoraSettings = field(default_factory=madx_language_lora)
     distill: DistillConfig = field(default_factory=DistillConfig)
     mlm: MLMSettings = field(default_factory=MLMSettings)
 
@@ -107,7 +108,12 @@ class MethodConfig:
         d["sources"] = list(self.used_sources)
         if self.method not in ("distill", "madx"):
             d.pop("target")  # the model does not depend on the target
-        for k, used in (("lora", ("lora", "madx")), ("distill", ("distill",)), ("mlm", ("madx",))):
+        for k, used in (
+            ("lora", ("lora", "madx")),
+            ("language_lora", ("madx",)),
+            ("distill", ("distill",)),
+            ("mlm", ("madx",)),
+        ):
             if self.method not in used:
                 d.pop(k)
         if self.method not in ("distill",):

@@ -19,9 +19,20 @@ reports it per source (:class:`SourceWeight`):
   the encoder's mean-pooled last hidden states (``max_sentences`` of each language's text);
 * ``"vocabulary"``: Jaccard overlap of the two texts' (lower-cased) word types.
 
-Encoder centroids of different languages are all close (anisotropy), so the similarities differ in the
-second decimal; the temperature ``τ`` (default 0.01 for embeddings, 0.05 for vocabulary) turns such gaps
-into weights that differ. Published (mBERT, CoNLL, en→es/nl/de) F1: single-source 76.9 / 80.9 / 73.2,
+The temperature, by default, comes from the data as in the reference code (microsoft/vert-papers,
+SingleMulti-TS, ``--tau_metric var``; :func:`data_temperature_weights`): every target sentence gets a
+similarity to each source — the cosine of its (mean-pooled) embedding with that source's centroid — and
+``τ = var`` of that sentences × sources matrix (all entries, unbiased), each sentence's weights are
+``softmax(sim / τ)`` over sources, and a source's weight is the mean over target sentences. This is the
+reference's non-learned ``cosine`` variant; its default ``learn`` variant replaces the cosine by the logits of a
+learned language-identification model (not built here), and it embeds sentences with BERT's pooler output, which
+the converted e5 checkpoint lacks (mean pooling here). A fixed ``weight_temperature`` (0.01 for embeddings, 0.05
+for vocabulary were this module's earlier defaults) gives ``softmax(centroid similarity / τ)`` instead.
+
+The training budget defaults to the reference's (:data:`REFERENCE_BUDGET`: 3 epochs over the full
+unlabelled target text, batch 32, learning rate 1e-4, the embeddings and the bottom 3 encoder layers frozen);
+:class:`DistillConfig` fields override the shared :class:`~xner.modeling.TrainConfig` for the student only.
+Published (mBERT, CoNLL, en→es/nl/de) F1: single-source 76.9 / 80.9 / 73.2,
 multi-source 78.0 / 81.3 / 75.3 — for reference only, not xner results.
 
 The student is an ordinary checkpoint (``NERModel.save`` → ``save_pretrained``; ``NERModel.load`` reads it).
@@ -57,6 +68,8 @@ log = logging.getLogger(__name__)
 LOSSES = ("mse", "kl")
 SIMILARITIES = ("embedding", "vocabulary")
 DEFAULT_TAU = {"embedding": 0.01, "vocabulary": 0.05}
+#: The student's training budget in the reference code (SingleMulti-TS ``main_single.py``/``main.py`` defaults).
+REFERENCE_BUDGET = {"epochs": 3, "batch_size": 32, "learning_rate": 1e-4, "freeze_bottom_layers": 3, "max_text": None}
 
 
 class DistillError(ValueError):
@@ -173,18 +186,71 @@ def softmax_weights(similarities: Sequence[float], temperature: float) -> np.nda
     return e / e.sum()
 
 
+def sentence_embeddings(
+    model: Any, tokenizer: Any, text: Sequence[Sequence[str]], *, batch_size: int = 64, max_length: int = 128
+) -> np.ndarray:
+    """Mean-pooled last hidden state of each (non-empty) sentence, ``(n, hidden)``."""
+    base = getattr(model, getattr(model, "base_model_prefix", ""), model)
+    base.eval()
+    sents = [list(s) for s in text if len(s) > 0]
+    out = []
+    with torch.inference_mode():
+        for b in range(0, len(sents), batch_size):
+            enc = tokenizer(
+                sents[b : b + batch_size],
+                is_split_into_words=True,
+                truncation=True,
+                max_length=max_length,
+                padding=True,
+                return_tensors="pt",
+            )
+            enc = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+            hidden = base(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).float().numpy())
+    return np.concatenate(out)
+
+
+def data_temperature_weights(similarity: np.ndarray) -> tuple[np.ndarray, float]:
+    """The reference's weights from a sentences × sources similarity matrix: ``τ = var(similarity)`` over all
+    entries (unbiased, as ``torch.var``), per-sentence ``softmax(sim / τ)``, mean over sentences.
+
+    Returns ``(weights, τ)``. A matrix without variance (every entry equal) has no data temperature: error.
+    """
+    sim = np.asarray(similarity, dtype=np.float64)
+    if sim.ndim != 2 or sim.shape[1] < 1 or sim.shape[0] < 1 or sim.size < 2:
+        raise DistillError(f"expected a sentences × sources similarity matrix, got shape {sim.shape}")
+    tau = float(np.var(sim, ddof=1))
+    if not tau > 0:
+        raise DistillError("all similarities are equal: the data temperature τ = var(similarity) is 0")
+    z = sim / tau
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True)).mean(axis=0), tau
+
+
 def source_weights(
     sources: Mapping[str, Sequence[Sequence[str]]],
     target_text: Sequence[Sequence[str]],
     *,
     measure: str = "embedding",
     encoder: str | None = None,
-    temperature: float | None = None,
+    temperature: float | str | None = None,
     max_sentences: int = 500,
 ) -> list[SourceWeight]:
-    """Similarity of each source's text to the target text and the softmax weights (one row per source)."""
+    """Similarity of each source's text to the target text and the softmax weights (one row per source).
+
+    ``temperature="data"`` (embedding measure only) is the reference's data-based temperature
+    (:func:`data_temperature_weights`; the reported similarity is then the mean over target sentences);
+    a number is a fixed ``τ`` of ``softmax(centroid similarity / τ)``; ``None`` the per-measure fixed default.
+    """
     if not sources:
         raise DistillError("no source languages to weight")
+    if temperature == "data":
+        if measure != "embedding":
+            raise DistillError("the data temperature needs per-sentence similarities: use measure='embedding'")
+        return _data_weights(sources, target_text, encoder, max_sentences)
+    if isinstance(temperature, str):
+        raise DistillError(f"temperature must be a number, None or 'data', got {temperature!r}")
     tau = DEFAULT_TAU.get(measure, 0.05) if temperature is None else temperature
     if measure == "embedding":
         if encoder is None:
@@ -207,6 +273,32 @@ def source_weights(
         raise DistillError(f"unknown similarity measure {measure!r}; expected one of {SIMILARITIES}")
     w = softmax_weights(sims, tau)
     return [SourceWeight(src, s, float(wi), measure, tau) for src, s, wi in zip(sources, sims, w, strict=True)]
+
+
+def _data_weights(
+    sources: Mapping[str, Sequence[Sequence[str]]],
+    target_text: Sequence[Sequence[str]],
+    encoder: str | None,
+    max_sentences: int,
+) -> list[SourceWeight]:
+    if encoder is None:
+        raise DistillError("the embedding similarity needs an encoder (path or name)")
+    from transformers import AutoModel
+
+    tok = load_tokenizer(str(encoder))
+    model = AutoModel.from_pretrained(str(encoder))
+    tgt = sentence_embeddings(model, tok, target_text[:max_sentences] if max_sentences else target_text)
+    tgt /= np.maximum(np.linalg.norm(tgt, axis=1, keepdims=True), 1e-12)
+    cols = []
+    for text in sources.values():
+        c = text_centroid(model, text, max_sentences=max_sentences, tokenizer=tok)
+        cols.append(tgt @ (c / np.linalg.norm(c)))
+    sim = np.stack(cols, axis=1)
+    w, tau = data_temperature_weights(sim)
+    return [
+        SourceWeight(src, float(sim[:, k].mean()), float(w[k]), "embedding/data-τ", tau)
+        for k, src in enumerate(sources)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- soft targets
@@ -288,8 +380,9 @@ class DistillConfig:
     similarity: str = field(
         default="embedding", metadata={"help": "Source–target similarity: embedding or vocabulary."}
     )
-    weight_temperature: float | None = field(
-        default=None, metadata={"help": "τ of softmax(sim/τ) (None: per measure)."}
+    weight_temperature: float | str | None = field(
+        default="data",
+        metadata={"help": "τ of softmax(sim/τ): 'data' (reference: 1/var of the similarities), a number, or None."},
     )
     similarity_sentences: int = field(
         default=500, metadata={"help": "Sentences of each language's text for the similarity."}
@@ -300,6 +393,18 @@ class DistillConfig:
     init_from: str | None = field(
         default=None, metadata={"help": "Student encoder (default: TrainConfig.model resolved)."}
     )
+    epochs: int | None = field(
+        default=REFERENCE_BUDGET["epochs"], metadata={"help": "Student epochs (reference 3; None: TrainConfig's)."}
+    )
+    batch_size: int | None = field(
+        default=REFERENCE_BUDGET["batch_size"], metadata={"help": "Student batch (reference 32; None: TrainConfig's)."}
+    )
+    freeze_bottom_layers: int = field(
+        default=REFERENCE_BUDGET["freeze_bottom_layers"],
+        metadata={
+            "help": "Freeze the embeddings and the bottom n encoder layers (reference 3; 0: only as TrainConfig)."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -308,6 +413,8 @@ class DistillConfig:
             raise DistillError(f"unknown similarity {self.similarity!r}; expected one of {SIMILARITIES}")
         if self.temperature <= 0:
             raise DistillError(f"temperature must be > 0, got {self.temperature}")
+        if self.freeze_bottom_layers < 0:
+            raise DistillError(f"freeze_bottom_layers must be >= 0, got {self.freeze_bottom_layers}")
         if self.loss == "mse" and self.temperature != 1.0:
             raise DistillError(
                 "the mse loss uses the teachers' probabilities as they are; temperature applies to kl only"
@@ -350,8 +457,8 @@ def distill(
         dev: optional labelled dev set for early stopping (use a *source* dev set to stay zero-shot).
         output_dir: where to save the student (``NERModel.save``).
     """
-    cfg = config or TrainConfig()
     dcfg = distill_config or DistillConfig()
+    cfg = budget(config or TrainConfig(), dcfg)
     names = list(teachers)
     if not names:
         raise DistillError("no teachers given")
@@ -398,6 +505,7 @@ def distill(
     model = load_token_classifier(encoder, labels)
     if cfg.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
+    frozen = freeze_bottom(model, dcfg.freeze_bottom_layers)
     threads = cfg.num_threads or default_threads()
     student = NERModel(
         model,
@@ -438,6 +546,9 @@ def distill(
         "n_target_sentences": len(text),
         "n_empty_skipped": skipped,
         "n_windows": len(feats),
+        "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size,
+        "frozen_parameters": frozen,
         "teacher_seconds": teacher_seconds,
         "seconds": time.perf_counter() - t_start,
         **{f"encode_{k}": v for k, v in enc_stats.as_dict().items()},
@@ -462,6 +573,30 @@ def distill(
     return DistillResult(student, weights, history, best_epoch, out, stats)
 
 
+def budget(cfg: TrainConfig, dcfg: DistillConfig) -> TrainConfig:
+    """The student's training settings: ``cfg`` with the epochs and batch size of ``dcfg`` where it sets them."""
+    changes = {k: getattr(dcfg, k) for k in ("epochs", "batch_size") if getattr(dcfg, k) is not None}
+    return dataclasses.replace(cfg, **changes)
+
+
+def freeze_bottom(model: Any, n_layers: int) -> int:
+    """Freeze the embeddings and the bottom ``n_layers`` transformer layers (the reference's ``no_grad`` list:
+    ``embeddings`` and ``layer.0.`` … ``layer.{n-1}.``); returns how many parameters were frozen. ``0`` does
+    nothing. More layers than the encoder has is an error."""
+    if n_layers == 0:
+        return 0
+    base = getattr(model, getattr(model, "base_model_prefix", ""), None)
+    layers = getattr(getattr(base, "encoder", None), "layer", None)
+    if base is None or layers is None or not hasattr(base, "embeddings"):
+        raise DistillError(f"cannot find the embeddings and encoder layers of {type(model).__name__} to freeze")
+    if n_layers > len(layers):
+        raise DistillError(f"freeze_bottom_layers={n_layers} but the encoder has {len(layers)} layers")
+    params = [*base.embeddings.parameters(), *(p for layer in layers[:n_layers] for p in layer.parameters())]
+    for p in params:
+        p.requires_grad_(False)
+    return sum(p.numel() for p in params)
+
+
 def weights_table(weights: Sequence[SourceWeight], **columns: Any) -> pd.DataFrame:
     """The teachers' similarities and weights as a tidy table (extra ``columns`` added to every row)."""
     return pd.DataFrame([{**columns, **dataclasses.asdict(w)} for w in weights])
@@ -472,6 +607,11 @@ __all__ = [
     "DistillConfig",
     "DistillError",
     "DistillResult",
+    "REFERENCE_BUDGET",
+    "budget",
+    "data_temperature_weights",
+    "freeze_bottom",
+    "sentence_embeddings",
     "LOSSES",
     "SIMILARITIES",
     "SourceWeight",

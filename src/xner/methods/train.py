@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from xner.data import load_split
 from xner.methods.adapters import load_adapter_model, train_language_adapter, train_lora_ner, train_madx
-from xner.methods.config import SETTING, MethodConfig, TrainedMethod
+from xner.methods.config import SETTING, MethodConfig, MethodError, TrainedMethod
 from xner.methods.distill import distill
 from xner.modeling.config import TrainConfig
 from xner.modeling.encoders import resolve_encoder
@@ -53,6 +53,19 @@ def _load(method: str, path: Path) -> Any:
     return NERModel.load(path)
 
 
+HELDOUT_SENTENCES = 200  # the last dev sentences of a language: held out of its adapter's MLM text
+
+
+def language_text(lang: str, dataset: str, loader: Callable[..., Any]) -> tuple[list[list[str]], list[list[str]]]:
+    """A language's adapter text — all local train and dev text but the last :data:`HELDOUT_SENTENCES` dev
+    sentences — and that held-out slice (never test text)."""
+    train = [list(t) for t in loader(lang, "train", dataset)["tokens"]]
+    dev = [list(t) for t in loader(lang, "dev", dataset)["tokens"]]
+    if len(dev) <= HELDOUT_SENTENCES:
+        raise MethodError(f"{lang}: {len(dev)} dev sentences, need more than {HELDOUT_SENTENCES} to hold some out")
+    return train + dev[:-HELDOUT_SENTENCES], dev[-HELDOUT_SENTENCES:]
+
+
 def language_adapter(mc: MethodConfig, lang: str, models_dir: Path, loader: Callable[..., Any], encoder: str) -> Path:
     """The cached MLM language adapter of ``lang`` for this encoder and these settings (trained when missing)."""
     key = hashlib.sha256(
@@ -60,10 +73,11 @@ def language_adapter(mc: MethodConfig, lang: str, models_dir: Path, loader: Call
             {
                 "enc": mc.encoder,
                 "lang": lang,
-                "lora": dataclasses.asdict(mc.lora),
+                "lora": dataclasses.asdict(mc.language_lora),
                 "mlm": dataclasses.asdict(mc.mlm),
                 "ds": mc.dataset,
                 "es": mc.encoder_seed,
+                "text": f"train+dev-{HELDOUT_SENTENCES}",
             },
             sort_keys=True,
         ).encode()
@@ -72,9 +86,9 @@ def language_adapter(mc: MethodConfig, lang: str, models_dir: Path, loader: Call
     out = models_dir / f"lang-adapter-{lang}-{enc}-{key}"
     if (out / "language_adapter.json").is_file():
         return out
-    text = [list(t) for t in loader(lang, "train", mc.dataset)["tokens"]]
+    text, heldout = language_text(lang, mc.dataset, loader)
     tmp = out.with_name(out.name + ".tmp")
-    train_language_adapter(encoder, text, lang, tmp, mc.lora, mc.mlm)
+    train_language_adapter(encoder, text, lang, tmp, mc.language_lora, mc.mlm, heldout=heldout)
     tmp.rename(out)
     return out
 

@@ -240,8 +240,15 @@ def itermax_alignment(sim: np.ndarray, *, max_iter: int = 2, alpha: float = 0.9)
     In each further round a pair whose two words are both unaligned keeps its similarity, a pair with one
     word aligned is damped by ``alpha``, a pair with both aligned is excluded; the mutual-best pairs of that
     reweighted matrix are added. Stops after ``max_iter`` rounds or when nothing is added. Sentences of at
-    most two words on either side get plain argmax, as in SimAlign.
+    most two words on either side get plain argmax, as in SimAlign. The damping is a product, so it only means
+    what SimAlign means on non-negative similarities: SimAlign rescales cosine to ``(cos + 1) / 2`` first
+    (:class:`EmbeddingAligner` does the same), and a negative entry here is an error.
     """
+    if sim.size and float(sim.min()) < 0.0:
+        raise ValueError(
+            f"IterMax needs non-negative similarities (min {float(sim.min()):.3g}); rescale cosine to (cos + 1) / 2 "
+            "as SimAlign does"
+        )
     out = argmax_alignment(sim)
     m, n = sim.shape
     if min(m, n) <= 2:
@@ -253,8 +260,7 @@ def itermax_alignment(sim: np.ndarray, *, max_iter: int = 2, alpha: float = 0.9)
             break
         weight = np.minimum(alpha * (free_row[:, None].astype(float) + free_col[None, :]), 1.0)
         allowed = free_row[:, None] | free_col[None, :]
-        shifted = sim - sim.min() + 1e-6  # keep weights meaningful for negative similarities
-        masked = np.where(allowed, shifted * weight, 0.0)
+        masked = np.where(allowed, sim * weight, 0.0)
         new = argmax_alignment(masked) & allowed
         if not (new & ~out).any():
             break
@@ -274,12 +280,13 @@ def softmax_alignment(scores: np.ndarray, *, threshold: float = 1e-3) -> np.ndar
 
 
 def apply_distortion(sim: np.ndarray, ratio: float) -> np.ndarray:
-    """SimAlign's distortion correction: scale similarities by ``1 - ratio * (i/m - j/n)^2``."""
-    if ratio == 0.0:
-        return sim
+    """SimAlign's distortion correction: scale similarities by ``1 - ratio * (i/(m-1) - j/(n-1))^2``; a sentence
+    of one word on either side is left as is (as SimAlign)."""
     m, n = sim.shape
-    pi = np.linspace(0.0, 1.0, m)[:, None] if m > 1 else np.zeros((1, 1))
-    pj = np.linspace(0.0, 1.0, n)[None, :] if n > 1 else np.zeros((1, 1))
+    if ratio == 0.0 or m < 2 or n < 2:
+        return sim
+    pi = np.linspace(0.0, 1.0, m)[:, None]
+    pj = np.linspace(0.0, 1.0, n)[None, :]
     return sim * (1.0 - ratio * (pi - pj) ** 2)
 
 
@@ -313,13 +320,18 @@ def _need_transformers(what: str) -> None:
 class EmbeddingAligner:
     """SimAlign-style aligner over contextual embeddings of any Hugging Face encoder checkpoint.
 
-    Each sentence is encoded alone; the hidden states of ``layer`` (0 = embeddings) of a word's subword
-    pieces are averaged into one vector per word; the source x target cosine similarities (dot products for
-    ``extraction="softmax"``, as awesome-align does) go through ``distortion`` and the extraction; alignments
-    are cached on disk (:class:`AlignmentCache`) unless ``cache=False``. With
-    ``model="bert-base-multilingual-cased"``, ``layer=8`` this is SimAlign (Jalili Sabet et al. 2020); with
-    ``extraction="softmax"`` it is awesome-align's extraction (Dou & Neubig 2021) without its fine-tuning.
-    Offline, give the converted multilingual-e5-small (:func:`e5_aligner`).
+    Each sentence is encoded alone and the hidden states of ``layer`` (0 = embeddings) are read. With
+    ``token_type="word"`` a word's subword pieces are averaged into one vector per word and words are aligned;
+    with ``token_type="bpe"`` (SimAlign's default, and what the projection studies use) the pieces themselves are
+    aligned and a word pair is linked when any of their pieces are. Similarities are cosine rescaled to
+    ``(cos + 1) / 2`` as SimAlign's ``get_similarity`` does (``rescale=False`` keeps raw cosine, for argmax only:
+    IterMax refuses negative entries), or dot products for ``extraction="softmax"`` (as awesome-align does);
+    they then go through ``distortion`` and the extraction. Alignments are cached on disk
+    (:class:`AlignmentCache`) unless ``cache=False``. With ``model="bert-base-multilingual-cased"``, ``layer=8``,
+    ``token_type="bpe"`` this is SimAlign (Jalili Sabet et al. 2020; IterMax equals the ``simalign`` package's
+    on the same matrix, see tests/test_projection_simalign.py); with ``extraction="softmax"`` it is
+    awesome-align's extraction (Dou & Neubig 2021) without its fine-tuning. Offline, give the converted
+    multilingual-e5-small (:func:`e5_aligner`).
     """
 
     model: str
@@ -328,6 +340,8 @@ class EmbeddingAligner:
     threshold: float = 1e-3
     distortion: float = 0.0
     max_iter: int = 2
+    token_type: str = "word"
+    rescale: bool = True
     batch_size: int = 32
     max_length: int = 512
     cache: bool = True
@@ -338,8 +352,11 @@ class EmbeddingAligner:
     def __post_init__(self) -> None:
         if self.extraction not in EXTRACTIONS:
             raise ValueError(f"unknown extraction {self.extraction!r}; expected one of {EXTRACTIONS}")
+        if self.token_type not in ("word", "bpe"):
+            raise ValueError(f"token_type must be 'word' or 'bpe', got {self.token_type!r}")
         if not self.name:
-            self.name = f"embed:{Path(self.model).name}:L{self.layer}:{self.extraction}"
+            bpe = ":bpe" if self.token_type == "bpe" else ""
+            self.name = f"embed:{Path(self.model).name}:L{self.layer}:{self.extraction}{bpe}"
 
     def _load(self) -> None:
         if self._encoder is not None:
@@ -366,13 +383,13 @@ class EmbeddingAligner:
         if stack is not None and hasattr(stack, "__getitem__") and len(stack) == n_layers:
             self._encoder.encoder.layer = stack[: self.layer]
 
-    def embed(self, sentences: Sequence[Tokens]) -> list[np.ndarray]:
-        """Word vectors (words x hidden) of each sentence: layer ``layer``, subword pieces averaged."""
+    def embed_pieces(self, sentences: Sequence[Tokens]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per sentence: the subword-piece vectors (pieces x hidden, layer ``layer``) and each piece's word index."""
         self._load()
         import torch
 
         order = sorted(range(len(sentences)), key=lambda k: len(sentences[k]))
-        result: dict[int, np.ndarray] = {}
+        result: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             batch = [list(sentences[k]) for k in idx]
@@ -388,22 +405,25 @@ class EmbeddingAligner:
                 hidden = self._encoder(**enc, output_hidden_states=True).hidden_states[self.layer]
             hidden = hidden.float().numpy()
             for b, k in enumerate(idx):
-                word_ids = enc.word_ids(b)
-                n_words = len(sentences[k])
-                vec = np.zeros((n_words, hidden.shape[-1]), dtype=np.float32)
-                cnt = np.zeros(n_words, dtype=np.float32)
-                for pos, w in enumerate(word_ids):
-                    if w is not None:
-                        vec[w] += hidden[b, pos]
-                        cnt[w] += 1
-                if (cnt == 0).any():
-                    missing = np.flatnonzero(cnt == 0).tolist()
+                pos = [p for p, w in enumerate(enc.word_ids(b)) if w is not None]
+                words = np.asarray([enc.word_ids(b)[p] for p in pos], dtype=np.int64)
+                missing = sorted(set(range(len(sentences[k]))) - set(words.tolist()))
+                if missing:
                     raise ValueError(
                         f"sentence {k}: words {missing} got no subword piece from {self.model!r} (truncated at "
                         f"max_length={self.max_length} or empty tokens)"
                     )
-                result[k] = vec / cnt[:, None]
+                result[k] = (hidden[b, pos], words)
         return [result[k] for k in range(len(sentences))]
+
+    def embed(self, sentences: Sequence[Tokens]) -> list[np.ndarray]:
+        """Word vectors (words x hidden) of each sentence: layer ``layer``, subword pieces averaged."""
+        out = []
+        for (vecs, words), sent in zip(self.embed_pieces(sentences), sentences, strict=True):
+            total = np.zeros((len(sent), vecs.shape[1]), dtype=np.float64)
+            np.add.at(total, words, vecs)
+            out.append((total / np.bincount(words, minlength=len(sent))[:, None]).astype(np.float32))
+        return out
 
     def similarity(self, src_vec: np.ndarray, tgt_vec: np.ndarray) -> np.ndarray:
         """Source x target similarity matrix: cosine, or dot product for the softmax extraction."""
@@ -413,13 +433,29 @@ class EmbeddingAligner:
             a = src_vec / np.maximum(np.linalg.norm(src_vec, axis=1, keepdims=True), 1e-12)
             b = tgt_vec / np.maximum(np.linalg.norm(tgt_vec, axis=1, keepdims=True), 1e-12)
             sim = a @ b.T
+            if self.rescale:
+                sim = (sim + 1.0) / 2.0  # SimAlign's get_similarity
         return apply_distortion(sim, self.distortion)
 
     def similarities(self, src: Sequence[Tokens], tgt: Sequence[Tokens]) -> list[np.ndarray]:
-        """Similarity matrices of each sentence pair."""
+        """Similarity matrices of each sentence pair (words x words; pieces x pieces with ``token_type="bpe"``)."""
         check_parallel(src, tgt)
+        if self.token_type == "bpe":
+            sp, tp = self.embed_pieces(src), self.embed_pieces(tgt)
+            return [self.similarity(a[0], b[0]) for a, b in zip(sp, tp, strict=True)]
         sv, tv = self.embed(src), self.embed(tgt)
         return [self.similarity(a, b) for a, b in zip(sv, tv, strict=True)]
+
+    def _align_uncached(self, src: Sequence[Tokens], tgt: Sequence[Tokens]) -> list[Alignment]:
+        """Extract alignments; with ``token_type="bpe"`` map piece links to word links (SimAlign's b2w map)."""
+        if self.token_type == "word":
+            sims = self.similarities(src, tgt)
+            return [extract(m, self.extraction, threshold=self.threshold, max_iter=self.max_iter) for m in sims]
+        out = []
+        for (sv, sw), (tv, tw) in zip(self.embed_pieces(src), self.embed_pieces(tgt), strict=True):
+            links = extract(self.similarity(sv, tv), self.extraction, threshold=self.threshold, max_iter=self.max_iter)
+            out.append(frozenset((int(sw[i]), int(tw[j])) for i, j in links))
+        return out
 
     @property
     def key(self) -> str:
@@ -432,7 +468,7 @@ class EmbeddingAligner:
             )
         return (
             f"embed|{self.model}|{stamp}|L{self.layer}|{self.extraction}|t{self.threshold}|d{self.distortion}"
-            f"|i{self.max_iter}|m{self.max_length}"
+            f"|i{self.max_iter}|m{self.max_length}|{self.token_type}|r{int(self.rescale)}"
         )
 
     def align(self, src: Sequence[Tokens], tgt: Sequence[Tokens]) -> list[Alignment]:
@@ -442,11 +478,8 @@ class EmbeddingAligner:
         found = store.get(self.key, src, tgt) if store else {}
         todo = [k for k in range(len(src)) if k not in found]
         if todo:
-            sims = self.similarities([src[k] for k in todo], [tgt[k] for k in todo])
-            new = {
-                k: extract(s, self.extraction, threshold=self.threshold, max_iter=self.max_iter)
-                for k, s in zip(todo, sims, strict=True)
-            }
+            s_todo, t_todo = [src[k] for k in todo], [tgt[k] for k in todo]
+            new = dict(zip(todo, self._align_uncached(s_todo, t_todo), strict=True))
             if store:
                 store.put(self.key, [src[k] for k in todo], [tgt[k] for k in todo], [new[k] for k in todo])
             found.update(new)
@@ -513,14 +546,18 @@ def awesome_aligner(model: str = "bert-base-multilingual-cased", threshold: floa
     return EmbeddingAligner(model=model, layer=8, extraction="softmax", threshold=threshold, name="awesome-align")
 
 
-def e5_aligner(layer: int = 8, extraction: str = "itermax", distortion: float = 0.0) -> EmbeddingAligner:
-    """The embedding aligner over the offline multilingual-e5-small checkpoint (converted once by xner)."""
+def e5_aligner(
+    layer: int = 8, extraction: str = "itermax", distortion: float = 0.0, token_type: str = "word"
+) -> EmbeddingAligner:
+    """The embedding aligner over the offline multilingual-e5-small checkpoint (converted once by xner);
+    ``token_type="bpe"`` aligns subword pieces as SimAlign does by default."""
     return EmbeddingAligner(
         model=str(e5_checkpoint()),
         layer=layer,
         extraction=extraction,
         distortion=distortion,
-        name=f"e5-small:L{layer}:{extraction}",
+        token_type=token_type,
+        name=f"e5-small:L{layer}:{extraction}" + (":bpe" if token_type == "bpe" else ""),
     )
 
 

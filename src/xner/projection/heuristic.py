@@ -1,6 +1,7 @@
-"""Word-alignment heuristic projection (Politov et al. 2025; the rules of García-Ferrero et al. 2022).
+"""Word-alignment heuristic projection, as in Politov et al. (2025)'s code, and García-Ferrero et al.'s rules.
 
-For each source entity:
+:func:`project_sentence` (method ``"heuristic"``) follows Politov et al.'s implementation
+(``match_entities_based_on_word_alignments``); for each source entity:
 
 1. collect the target words aligned to any word of the entity;
 2. grow contiguous ranges: a word joins a range when it is inside it or adjacent to it, so the ranges are
@@ -12,6 +13,13 @@ For each source entity:
 An entity with no aligned word, or whose ranges are all too short, is dropped and counted. Several kept
 ranges label several target spans (outcome ``"split"``). When two entities claim overlapping target
 words, the earlier source entity keeps them and the later one loses that range (counted as ``"overlap"``).
+
+These are *not* the rules of García-Ferrero et al. (2022), which this module used to be attributed to: they
+remove alignment links of punctuation tokens, keep only the largest group of aligned words of an entity (no
+split entities) and apply no length-ratio filter. :func:`project_sentence_gf` (method ``"heuristic-gf"``)
+follows those three rules; for overlapping entities it keeps this module's rule (earlier entity wins) rather
+than theirs, and it merges groups with ``merge_distance`` as above (their groups are consecutive runs:
+``merge_distance=0``, the default there).
 """
 
 from __future__ import annotations
@@ -97,4 +105,38 @@ def project_sentence(
             ent, links, merge_distance=merge_distance, length_ratio_threshold=length_ratio_threshold
         )
         proposals.append((ent, targets, reason))
+    return resolve_overlaps(sentence, proposals, n_target)
+
+
+def _is_punctuation(token: str) -> bool:
+    import unicodedata
+
+    return bool(token) and all(unicodedata.category(c)[0] in "PS" for c in token)
+
+
+def project_sentence_gf(
+    source_tokens: Sequence[str],
+    source_tags: Sequence[str],
+    target_tokens: Sequence[str],
+    alignment: Alignment,
+    *,
+    sentence: int = 0,
+    merge_distance: int = 0,
+) -> SentenceProjection:
+    """García-Ferrero et al. (2022)'s rules: links touching a punctuation token (every character Unicode ``P*``
+    or ``S*``) on either side are removed, each entity keeps only its largest group of aligned target words
+    (ties: the leftmost), and there is no length-ratio filter. Overlaps: the earlier source entity wins."""
+    links = [
+        (i, j) for i, j in alignment if not (_is_punctuation(source_tokens[i]) or _is_punctuation(target_tokens[j]))
+    ]
+    n_target = len(target_tokens)
+    proposals = []
+    for ent in entities_from_tags(source_tags):
+        targets = [j for i, j in links if ent.start <= i < ent.end]
+        if not targets:
+            proposals.append((ent, [], "unaligned"))
+            continue
+        ranges = merge_ranges(aligned_ranges(targets), merge_distance)
+        s, e = max(ranges, key=lambda r: (r[1] - r[0], -r[0]))
+        proposals.append((ent, [Entity(ent.type, s, e)], ""))
     return resolve_overlaps(sentence, proposals, n_target)

@@ -12,6 +12,15 @@ target word expresses "no two chosen candidates overlap" with no pairwise blow-u
 most ``min_score`` are never chosen. :func:`match_ilp` solves it exactly with ``scipy.optimize.milp``
 (HiGHS); :func:`match_greedy` repeatedly takes the best remaining pair and removes that entity and every
 candidate overlapping the chosen one.
+
+Against Politov et al. (2025)'s code (the ``src/ilp/ranges.py`` module of Shkalikov's thesis repository, read
+for this comparison): its greedy solver is :func:`match_greedy`'s rule; its ILP (cvxpy, GUROBI by default) has
+the same objective but by default requires every entity with a positive score to be projected *exactly once*
+(``== 1``) and states non-overlap pairwise. :func:`match_ilp` allows an entity to stay unprojected (``<= 1``),
+states non-overlap per word (the same set of solutions for intervals) and solves with HiGHS — a stricter
+solver of the same objective than greedy, not a copy of their ILP. (The issue that prompted this note read the
+reference as having no ILP; it has one.) :class:`~xner.projection.project.MatchingStats` reports how often and
+by how much exact and greedy differ.
 """
 
 from __future__ import annotations

@@ -2,13 +2,22 @@
 
 Methods (:data:`METHODS`):
 
-* ``"heuristic"`` — word-alignment heuristic (:mod:`xner.projection.heuristic`); needs alignments;
-* ``"ngram"`` — n-gram candidates scored against each source entity and matched by ``solver`` (``"ilp"``
-  exact or ``"greedy"``); needs alignments unless only string/likelihood weights are set;
+* ``"heuristic"`` — word-alignment heuristic as in Politov et al. (2025)'s code
+  (:mod:`xner.projection.heuristic`); needs alignments;
+* ``"heuristic-gf"`` — the rules of García-Ferrero et al. (2022) (punctuation links removed, largest group only,
+  no length-ratio filter); needs alignments;
+* ``"ngram"`` — n-gram candidates scored against each source entity and matched by ``solver``: ``"greedy"`` is
+  the greedy matching of Politov et al. (2025)'s code, ``"ilp"`` the exact solution of the same objective
+  (their ILP requires each entity to be projected once; this one lets an entity go unprojected, see
+  :mod:`xner.projection.match`); needs alignments unless only string/likelihood weights are set;
 * ``"model"`` — like ``"ngram"`` with the spans a NER ``predictor`` finds on the target as candidates;
 * ``"mark"`` — mark-then-translate (EasyProject) with a ``translator``, carried onto the given target by a
   same-language aligner (:mod:`xner.projection.refine`);
-* ``"heuristic+bt"`` — the heuristic refined by back-translation (``refine_mode``).
+* ``"heuristic+bt"`` — the heuristic refined by back-translation (``refine_mode``): with the default
+  ``"fill"`` it only fills entities the cross-lingual projection dropped, from a marker translation (Apertium)
+  carried onto the target by string matching. This is *not* Politov et al.'s back-translation refinement,
+  which replaces the cross-lingual alignment by one through a marker back-translation; numbers of this method
+  are not comparable with theirs.
 
 Every source entity gets one outcome (projected / split / dropped with a reason), aggregated in the
 :class:`~xner.projection.spans.ProjectionReport`. For the matching methods the other solver runs too when
@@ -31,7 +40,7 @@ from xner.projection.candidates import (
     ngram_candidates,
     string_scores,
 )
-from xner.projection.heuristic import project_sentence
+from xner.projection.heuristic import project_sentence, project_sentence_gf
 from xner.projection.mark import mark_then_translate
 from xner.projection.match import Matching, match
 from xner.projection.refine import REFINE_MODES, refine, transfer_marked
@@ -45,7 +54,7 @@ from xner.projection.spans import (
 )
 from xner.projection.translate import Translator
 
-METHODS = ("heuristic", "ngram", "model", "mark", "heuristic+bt")
+METHODS = ("heuristic", "heuristic-gf", "ngram", "model", "mark", "heuristic+bt")
 SOLVERS = ("ilp", "greedy")
 
 
@@ -168,6 +177,13 @@ def project_corpus(
                 src_tokens, src_tags, tgt_tokens, cfg, translator, mono_aligner, src_lang, tgt_lang, timings
             )
             sents = refine(sents, back, n_tgt, mode=cfg.refine_mode)
+    elif cfg.method == "heuristic-gf":
+        _need(alignments, "word alignments (alignments=aligner.align(src, tgt))", cfg.method)
+        sents = [
+            project_sentence_gf(s, t, g, a, sentence=k)
+            for k, (s, t, g, a) in enumerate(zip(src_tokens, src_tags, tgt_tokens, alignments, strict=True))
+        ]
+        timings["heuristic"] = time.perf_counter() - t0
     elif cfg.method in ("ngram", "model"):
         if cfg.dice_weight > 0:
             _need(alignments, "word alignments for the Dice score (or set dice_weight=0)", cfg.method)

@@ -12,6 +12,11 @@ base projection (from cross-lingual alignments), entity by entity:
 * ``"agree"`` — keep an entity only where both projections give the same spans (precision first).
 
 Spans that would overlap spans already kept are discarded and the entity counted as ``"overlap"``.
+
+This is not Politov et al. (2025)'s back-translation refinement: theirs replaces the cross-lingual alignment by
+one obtained through a marker back-translation, for every entity; ``"fill"`` (the default of method
+``"heuristic+bt"``) keeps the cross-lingual projection and only fills the entities it dropped, and the marked
+translation here comes from Apertium and is carried onto the target by string matching.
 """
 
 from __future__ import annotations

@@ -7,6 +7,12 @@ probability ``rate``, by an entity of the same type drawn from a pool of entitie
 (typically the target training entities minus the source ones). A type with no pool entity cannot be
 replaced; those entities are counted in ``report.entities_unavailable`` and the run is marked not applied
 when nothing at all could be replaced.
+
+Against P1 of Manafi & Krishnaswamy (2024) as their generation notebook does it (csu-signal/xlingual-robustness):
+the reference matches surfaces case-sensitively, ignores the type when deciding "seen" (as ``match_type=False``
+here) and draws replacements from the *target test* entities that source training lacks. This project's defaults
+differ in two of these — ``casefold=True`` and a pool from target *train* — and ``pool_from_test=True,
+casefold=False`` gives the reference's choices (registered as ``unseen_entities_published``).
 """
 
 from __future__ import annotations
@@ -74,7 +80,10 @@ class UnseenEntityReplacement(Perturbation):
             keys are removed, duplicates are dropped, corpus order is kept (so draws are reproducible).
         rate: probability that an eligible (seen) entity is replaced.
         casefold: compare surfaces case-insensitively.
-        match_type: an entity counts as seen only if it was seen *with the same type*.
+        match_type: an entity counts as seen only if it was seen *with the same type* (default ``False``, as the
+            reference).
+        pool_from_test: draw replacements from the test set's own entities that are not seen (the reference's
+            choice), instead of ``pool``; default ``False`` (``pool``, typically target train).
     """
 
     name = "unseen_entities"
@@ -88,23 +97,28 @@ class UnseenEntityReplacement(Perturbation):
         rate: float = 1.0,
         casefold: bool = True,
         match_type: bool = False,
+        pool_from_test: bool = False,
     ) -> None:
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"rate must be in [0, 1], got {rate}")
         self.rate = rate
         self.casefold = casefold
         self.match_type = match_type
+        self.pool_from_test = pool_from_test
         seen = list(seen)
         self._seen: set[Any] = {self._key(e.type, e.tokens) for e in seen}
         # The pool excludes every surface seen in the source data, whatever its type there: a replacement
         # must be unseen in the plain sense even when eligibility (``match_type``) is type-aware.
-        seen_surfaces = {surface_key(e.tokens, casefold) for e in seen}
+        self._seen_surfaces = {surface_key(e.tokens, casefold) for e in seen}
+        self.pool: dict[str, list[Entity]] = self._unseen_pool([] if pool_from_test else pool)
+
+    def _unseen_pool(self, pool: Iterable[Entity]) -> dict[str, list[Entity]]:
         by_type: dict[str, dict[str, Entity]] = defaultdict(dict)
         for e in pool:
-            k = surface_key(e.tokens, casefold)
-            if k not in seen_surfaces:
+            k = surface_key(e.tokens, self.casefold)
+            if k not in self._seen_surfaces:
                 by_type[e.type].setdefault(k, e)
-        self.pool: dict[str, list[Entity]] = {t: list(v.values()) for t, v in by_type.items()}
+        return {t: list(v.values()) for t, v in by_type.items()}
 
     @classmethod
     def from_datasets(
@@ -123,8 +137,10 @@ class UnseenEntityReplacement(Perturbation):
             "rate": self.rate,
             "casefold": self.casefold,
             "match_type": self.match_type,
+            "pool_from_test": self.pool_from_test,
             "n_seen": len(self._seen),
-            "pool_sizes": {t: len(v) for t, v in sorted(self.pool.items())},
+            # with pool_from_test the pool is the test set's: its sizes are in the report's ops ("pool:<type>")
+            "pool_sizes": None if self.pool_from_test else {t: len(v) for t, v in sorted(self.pool.items())},
         }
 
     def is_seen(self, typ: str, tokens: Sequence[str]) -> bool:
@@ -133,6 +149,9 @@ class UnseenEntityReplacement(Perturbation):
 
     def prepare(self, tokens: list[Tokens], tags: list[Tags], lang: str | None, report: PerturbationReport) -> None:
         """Refuse when no test entity is seen, or when no seen entity's type has a pool entity."""
+        if self.pool_from_test:
+            self.pool = self._unseen_pool(collect_entities(tokens, tags))
+            report.ops.update({f"pool:{t}": len(v) for t, v in sorted(self.pool.items())})
         eligible: dict[str, int] = defaultdict(int)
         for toks, tgs in zip(tokens, tags, strict=True):
             for typ, s, e in entity_spans(tgs):
@@ -144,7 +163,7 @@ class UnseenEntityReplacement(Perturbation):
         if not any(self.pool.get(t) for t in eligible):
             raise PerturbationUnavailable(
                 "no unseen replacement entity for any type with seen entities "
-                f"(seen: {dict(sorted(eligible.items()))}; pool sizes: {self.params()['pool_sizes']})"
+                f"(seen: {dict(sorted(eligible.items()))}; pool sizes: { {t: len(v) for t, v in self.pool.items()} })"
             )
 
     def perturb_sentence(

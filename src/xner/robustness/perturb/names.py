@@ -10,6 +10,12 @@ Faker quietly falls back to ``en_US`` (or to generic English placeholders) when 
 be defined by that locale, not inherited from Faker's generic base provider. A locale that cannot supply a
 kind is left out *for that kind only* and the report notes it; a type no locale can supply is counted in
 ``report.entities_unavailable``. Every replacement records the locale its name came from.
+
+This follows this project's design, not the name perturbation of Manafi & Krishnaswamy (2024): they replace
+person or location names by names from Wiktionary lists *of the target language* and score PER-only or
+LOC-only F1; here names come from Faker locales of *other* languages, whole spans are replaced, and the suite
+scores overall F1 (per-type F1 is in the suite's per-type columns). No Wiktionary name lists are held locally,
+so the paper's variant is not offered.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xner import config
+from xner.modeling.encoders import resolve_encoder
 from xner.robustness.perturb.base import (
     ListResult,
     Perturbation,
@@ -29,7 +30,7 @@ from xner.robustness.perturb.base import (
 )
 from xner.robustness.perturb.codeswitch import CodeSwitch
 from xner.robustness.perturb.compose import Compose
-from xner.robustness.perturb.context import ContextReplacement
+from xner.robustness.perturb.context import ContextReplacement, EncoderWordVectors, PublishedContextReplacement
 from xner.robustness.perturb.dictionaries import (
     BilingualDictionary,
     DictionaryError,
@@ -54,6 +55,8 @@ class PerturbationContext:
         source_train: the source training split (seen entities, source vocabulary).
         target_train: a target corpus with tags (entity pool, candidate context words, random-token vocab).
         vectors: word vectors for context replacement (see :class:`~xner.robustness.perturb.context.WordVectors`).
+        encoder: the evaluated models' encoder (a name for :func:`xner.modeling.encoders.resolve_encoder` or a folder);
+            P2 (``context_replacement``) reads its word representations when ``vectors`` is not given.
         dictionary: a :class:`BilingualDictionary`, ``"freedict"`` (find the installed ``lang``→``switch_to``
             FreeDict), ``"freedict:<index path>"``, ``"apertium"`` (the words of ``target_train`` translated by
             the installed Apertium pair), ``"auto"`` (FreeDict if installed, else Apertium) or a TSV path.
@@ -68,6 +71,7 @@ class PerturbationContext:
     source_train: datasets.Dataset | None = None
     target_train: datasets.Dataset | None = None
     vectors: Any = None
+    encoder: str | None = None
     dictionary: BilingualDictionary | str | Path | None = "auto"
     switch_to: str | None = None
     name_languages: Sequence[str] | None = None
@@ -201,6 +205,19 @@ def _unseen(ctx: PerturbationContext, **kw: Any) -> Perturbation:
     return UnseenEntityReplacement.from_datasets(src, pool, **kw)
 
 
+@register(
+    "unseen_entities_published",
+    "P1 as the reference: case-sensitive, type-agnostic, replacements from the target test's unseen entities",
+)
+def _unseen_published(ctx: PerturbationContext, **kw: Any) -> Perturbation:
+    src = ctx.require("source_train", "unseen-entity replacement")
+    kw.setdefault("casefold", False)
+    kw.setdefault("pool_from_test", True)
+    p = UnseenEntityReplacement.from_datasets(src, src.select([]), **kw)
+    p.name = "unseen_entities_published"
+    return p
+
+
 def _names(ctx: PerturbationContext, types: Sequence[str], name: str, **kw: Any) -> Perturbation:
     if "locales" in kw:
         return ForeignNameReplacement(kw.pop("locales"), types=kw.pop("types", types), name=name, **kw)
@@ -230,8 +247,25 @@ def _foreign_org(ctx: PerturbationContext, **kw: Any) -> Perturbation:
     return _names(ctx, ("ORG",), "foreign_org", **kw)
 
 
-@register("context_replacement", "context words shared with source train → unshared target words")
+@register(
+    "context_replacement",
+    "P2 as published: every non-stopword context word seen in source train → nearest unseen target test word",
+)
 def _context(ctx: PerturbationContext, **kw: Any) -> Perturbation:
+    src = ctx.require("source_train", "context replacement")
+    vectors = kw.pop("vectors", ctx.vectors)
+    if vectors is None:
+        if ctx.encoder is None:
+            raise PerturbationUnavailable(
+                "context replacement (P2) needs the evaluated encoder (encoder=) or word vectors (vectors=)"
+            )
+        vectors = EncoderWordVectors(resolve_encoder(ctx.encoder))
+    kw.setdefault("source_lang", ctx.source_lang)
+    return PublishedContextReplacement.from_datasets(src, vectors, **kw)
+
+
+@register("context_band", "context words shared with source train → unshared target words (this project's variant)")
+def _context_band(ctx: PerturbationContext, **kw: Any) -> Perturbation:
     src = ctx.require("source_train", "context replacement")
     tgt = ctx.require("target_train", "context replacement (its candidate words)")
     kw.setdefault("vectors", ctx.vectors)
