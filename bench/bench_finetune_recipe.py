@@ -58,7 +58,9 @@ def run_one(recipe: str, src: str, tgt: str, setting: str, args: argparse.Namesp
     res = train_ner(train, dev, cfg)
     h = res.history.copy()
     h["cum_train_seconds"] = h["train_seconds"].cumsum()
-    h = h[["epoch", "train_loss", "train_seconds", "cum_train_seconds", "train_tokens_per_s", "dev_f1"]]
+    h["cum_cpu_seconds"] = h["train_cpu_seconds"].cumsum()
+    cols = ["epoch", "train_loss", "train_seconds", "cum_train_seconds", "cum_cpu_seconds", "train_tokens_per_s"]
+    h = h[[*cols, "dev_f1"]]
     return h.assign(recipe=recipe, pair=f"{src}-{tgt}", setting=setting, epochs=cfg.epochs, load1=os.getloadavg()[0])
 
 

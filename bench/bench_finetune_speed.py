@@ -23,6 +23,7 @@ Tables go to ``results/bench/finetune_profile.csv`` and ``results/bench/finetune
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -58,12 +59,11 @@ BASE = dict(
 # name → TrainConfig changes against BASE (the first is the baseline of the ratios)
 VARIANTS: dict[str, dict[str, Any]] = {
     "baseline (fp32 grouped)": {},
-    "ungrouped batches": {"group_by_length": False},
     "bf16 encoder": {"bf16": True},
-    "bf16 + batch 32": {"bf16": True, "batch_size": 32},
+    "bf16 ungrouped batches": {"bf16": True, "group_by_length": False},
     "bf16 + 1 thread": {"bf16": True, "num_threads": 1},
-    "bf16 + freeze 4 layers": {"bf16": True, "freeze_layers": 4},
     "bf16 + freeze 6 layers": {"bf16": True, "freeze_layers": 6},
+    "bf16 + freeze 6 + batch 32": {"bf16": True, "freeze_layers": 6, "batch_size": 32},
 }
 
 
@@ -171,6 +171,9 @@ def throughput(args: argparse.Namespace, train: Any, names: list[str]) -> pd.Dat
                     "variant": name,
                     "tokens_per_s": float(h["train_tokens_per_s"]),
                     "train_seconds": float(h["train_seconds"]),
+                    "cpu_ms_per_token": 1000
+                    * float(h["train_cpu_seconds"])
+                    / (float(h["train_tokens_per_s"]) * float(h["train_seconds"])),
                     "train_loss": float(h["train_loss"]),
                     "load1": os.getloadavg()[0],
                 }
@@ -180,6 +183,7 @@ def throughput(args: argparse.Namespace, train: Any, names: list[str]) -> pd.Dat
     med = df.groupby("variant", sort=False).agg(
         tokens_per_s=("tokens_per_s", "median"),
         train_seconds=("train_seconds", "median"),
+        cpu_ms_per_token=("cpu_ms_per_token", "median"),
         train_loss=("train_loss", "median"),
         runs=("round", "size"),
     )
@@ -253,11 +257,12 @@ def markdown(prof: pd.DataFrame | None, speed: pd.DataFrame | None, comp: dict |
         lines += [
             f"### Training tokens/s of `train_ner` (one epoch on the first {args.sentences} sentences)",
             "",
-            "| variant | tokens/s (median) | epoch s | train loss | runs | × baseline |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| variant | tokens/s (median) | epoch s | CPU ms / token | train loss | runs | × baseline (tokens/s) |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         lines += [
-            f"| {r.variant} | {r.tokens_per_s:.0f} | {r.train_seconds:.1f} | {r.train_loss:.3f} | {r.runs} | "
+            f"| {r.variant} | {r.tokens_per_s:.0f} | {r.train_seconds:.1f} | {r.cpu_ms_per_token:.2f} | "
+            f"{r.train_loss:.3f} | {r.runs} | "
             f"{r.ratio:.2f} |"
             for r in speed.itertuples()
         ]
@@ -302,7 +307,14 @@ def main(argv: list[str] | None = None) -> int:
     if "profile" in parts:
         prof = profile(args, train_all.select(range(args.profile_sentences)), dev)
         write_table(prof, out / "finetune_profile.csv", signature(kind="bench_finetune_speed/profile"))
+        attrs = {k: float(v) for k, v in prof.attrs.items()}
+        (out / "finetune_profile.attrs.json").write_text(json.dumps({**attrs, "env": machine()}) + "\n")
         print(prof.to_string(), prof.attrs, flush=True)
+    elif (out / "finetune_profile.attrs.json").is_file():  # the profile of an earlier run (parts run separately)
+        prof = pd.read_csv(out / "finetune_profile.csv").drop(columns="signature")
+        attrs = json.loads((out / "finetune_profile.attrs.json").read_text())
+        env_before = f"profile: {attrs.pop('env')}; throughput: {env_before}"
+        prof.attrs.update({k: int(v) if k.startswith("n_") else v for k, v in attrs.items()})
     if "speed" in parts:
         names = args.variants.split(",") if args.variants else list(VARIANTS)
         speed = throughput(args, train_all.select(range(args.sentences)), names)

@@ -108,7 +108,7 @@ def _train_epoch(
     from tqdm.auto import tqdm
 
     model.train()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     loss_sum, n_batches, n_tok = 0.0, 0, 0
     bar = tqdm(batches, desc=bar_desc, disable=bar_desc is None, leave=False)
     for idx in bar:
@@ -126,6 +126,7 @@ def _train_epoch(
     return {
         "train_loss": loss_sum / max(1, n_batches),
         "train_seconds": train_s,
+        "train_cpu_seconds": time.process_time() - c0,  # all threads of the process: robust to a busy machine
         "train_tokens_per_s": n_tok / train_s if train_s > 0 else float("nan"),
     }
 
