@@ -41,11 +41,13 @@ BASE = dict(
 )
 # name → TrainConfig fields (on top of BASE)
 RECIPES: dict[str, dict[str, Any]] = {
+    "old: lr 1e-4, 2 ep, bs 16 (fp32)": dict(learning_rate=1e-4, epochs=2, batch_size=16),
     "old: lr 1e-4, 2 ep, bs 16 (bf16)": dict(learning_rate=1e-4, epochs=2, batch_size=16, bf16=True),
     "lr 3e-4, 3 ep, bs 16": dict(learning_rate=3e-4, epochs=3, batch_size=16, bf16=True),
     "lr 3e-4, 3 ep, bs 16, freeze 6": dict(learning_rate=3e-4, epochs=3, batch_size=16, bf16=True, freeze_layers=6),
     "lr 5e-4, 3 ep, bs 32, freeze 6": dict(learning_rate=5e-4, epochs=3, batch_size=32, bf16=True, freeze_layers=6),
     "lr 5e-4, 4 ep, bs 32, freeze 4": dict(learning_rate=5e-4, epochs=4, batch_size=32, bf16=True, freeze_layers=4),
+    "lr 5e-4, 6 ep, bs 32, freeze 6": dict(learning_rate=5e-4, epochs=6, batch_size=32, bf16=True, freeze_layers=6),
 }
 
 
@@ -60,7 +62,7 @@ def run_one(recipe: str, src: str, tgt: str, setting: str, args: argparse.Namesp
     h["cum_train_seconds"] = h["train_seconds"].cumsum()
     h["cum_cpu_seconds"] = h["train_cpu_seconds"].cumsum()
     cols = ["epoch", "train_loss", "train_seconds", "cum_train_seconds", "cum_cpu_seconds", "train_tokens_per_s"]
-    h = h[[*cols, "dev_f1"]]
+    h = h[[*cols, "dev_f1", "dev_sentences_per_s"]]
     return h.assign(recipe=recipe, pair=f"{src}-{tgt}", setting=setting, epochs=cfg.epochs, load1=os.getloadavg()[0])
 
 

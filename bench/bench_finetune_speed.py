@@ -62,6 +62,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "bf16 encoder": {"bf16": True},
     "bf16 ungrouped batches": {"bf16": True, "group_by_length": False},
     "bf16 + 1 thread": {"bf16": True, "num_threads": 1},
+    "bf16 + 2 threads": {"bf16": True, "num_threads": 2},
     "bf16 + freeze 6 layers": {"bf16": True, "freeze_layers": 6},
     "bf16 + freeze 6 + batch 32": {"bf16": True, "freeze_layers": 6, "batch_size": 32},
 }
