@@ -23,6 +23,7 @@ Tables go to ``results/bench/finetune_profile.csv`` and ``results/bench/finetune
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import statistics
@@ -180,6 +181,11 @@ def throughput(args: argparse.Namespace, train: Any, names: list[str]) -> pd.Dat
                 }
             )
             print(rows[-1], file=sys.stderr, flush=True)
+    return summarise(rows, names)
+
+
+def summarise(rows: list[dict[str, Any]], names: list[str]) -> pd.DataFrame:
+    """Median per variant over the rounds, and the ratio of tokens/s to the first variant's."""
     df = pd.DataFrame(rows)
     med = df.groupby("variant", sort=False).agg(
         tokens_per_s=("tokens_per_s", "median"),
@@ -234,7 +240,8 @@ def markdown(prof: pd.DataFrame | None, speed: pd.DataFrame | None, comp: dict |
         f"Machine: {env}.",
         f"Command: `PYTHONPATH=src .venv/bin/python bench/bench_finetune_speed.py --rounds {args.rounds} "
         f"--sentences {args.sentences} --threads {args.threads}{' --compile' if args.compile else ''} --write` "
-        f"(e5-small, WikiANN {args.lang} train, CRF head, seed 0; variants interleaved in one run, medians of "
+        + ("(rows of that run's log summarised with `--rows-from`, the run being cut short) " if args.rows_from else "")
+        + f"(e5-small, WikiANN {args.lang} train, CRF head, seed 0; variants interleaved in one run, medians of "
         f"{args.rounds} rounds; the machine is shared, so absolute numbers move with its load, ratios much less).",
         "",
     ]
@@ -296,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", default="profile,speed", help="comma-separated: profile, speed")
     ap.add_argument("--variants", default=None, help="comma-separated names (default: all)")
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--rows-from", default=None, help="summarise the rows an earlier run printed to this log")
     ap.add_argument("--out", default="results/bench")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
@@ -316,8 +324,13 @@ def main(argv: list[str] | None = None) -> int:
         attrs = json.loads((out / "finetune_profile.attrs.json").read_text())
         env_before = f"profile: {attrs.pop('env')}; throughput: {env_before}"
         prof.attrs.update({k: int(v) if k.startswith("n_") else v for k, v in attrs.items()})
-    if "speed" in parts:
-        names = args.variants.split(",") if args.variants else list(VARIANTS)
+    names = args.variants.split(",") if args.variants else list(VARIANTS)
+    if args.rows_from:  # the rows printed by an earlier (interrupted) run of the speed part
+        lines = Path(args.rows_from).read_text(encoding="utf-8").splitlines()
+        rows = [ast.literal_eval(line) for line in lines if line.startswith("{'round'")]
+        speed = summarise(rows, [n for n in names if any(r["variant"] == n for r in rows)])
+        print(speed.to_string(), flush=True)
+    elif "speed" in parts:
         speed = throughput(args, train_all.select(range(args.sentences)), names)
         write_table(speed, out / "finetune_speed.csv", signature(kind="bench_finetune_speed/speed"))
         print(speed.to_string(), flush=True)
