@@ -178,34 +178,23 @@ def train_ner(
     model = load_token_classifier(encoder, labels, cfg.dropout)
     freeze(model, cfg.freeze_embeddings, cfg.freeze_layers)
     crf = CRFHead(labels) if cfg.head == "crf" else None
-    predictor = NERModel(
-        model,
-        tokenizer,
-        labels,
-        max_length=cfg.max_length,
-        window_overlap=cfg.window_overlap,
-        batch_size=cfg.eval_batch_size,
-        num_threads=threads,
-        name=run_name or cfg.model,
-        decode="crf" if crf is not None else cfg.decode,
-        crf=crf,
-        bf16=cfg.bf16,
-    )
+    predictor = _predictor(model, tokenizer, labels, cfg, crf, threads, run_name or cfg.model)
     tokens = [list(t) for t in train["tokens"]]
     feats, enc_stats = predictor.encoder.encode(tokens, train["ner_tags"])
     if not feats:
         raise TrainingDataError(f"all {len(tokens)} training sentences are empty")
+    loss = functools.partial(_ner_loss, crf=crf, bf16=cfg.bf16)
+    extra = [crf] if crf is not None else []
     fitted = fit(
         model,
         feats,
         cfg,
-        functools.partial(_ner_loss, crf=crf, bf16=cfg.bf16),
+        loss,
         pad_id=pad_id_of(tokenizer),
         predictor=predictor,
         dev_tokens=dev_tokens,
         dev_gold=dev_gold,
-        extra=[crf] if crf is not None else [],
-        desc="epoch",
+        extra=extra,
     )
     predictor.bf16 = False  # predictions after training are float32, as from the saved checkpoint
     hist = fitted.history
@@ -229,6 +218,25 @@ def train_ner(
         )
     return TrainResult(
         model=predictor, history=hist, best_epoch=fitted.best_epoch, output_dir=out_dir, encoder=encoder, stats=stats
+    )
+
+
+def _predictor(
+    model: Any, tokenizer: Any, labels: list[str], cfg: TrainConfig, crf: CRFHead | None, threads: int, name: str
+) -> NERModel:
+    """The predictor over the model being trained (dev scoring during training, prediction afterwards)."""
+    return NERModel(
+        model,
+        tokenizer,
+        labels,
+        max_length=cfg.max_length,
+        window_overlap=cfg.window_overlap,
+        batch_size=cfg.eval_batch_size,
+        num_threads=threads,
+        name=name,
+        decode="crf" if crf is not None else cfg.decode,
+        crf=crf,
+        bf16=cfg.bf16,
     )
 
 
