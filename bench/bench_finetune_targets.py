@@ -102,8 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     for recipe in [] if args.summarise_only else recipes:
         for src, tgt in pairs:
             for setting in args.settings.split(","):
-                key = (recipe, f"{src}-{tgt}", setting)
-                if len(done) and (done[["recipe", "pair", "setting"]] == key).all(axis=1).any():
+                pair = f"{src}-{tgt}"
+                if (
+                    len(done)
+                    and ((done["recipe"] == recipe) & (done["pair"] == pair) & (done["setting"] == setting)).any()
+                ):
                     continue
                 rows = run_one(recipe, src, tgt, setting, args)
                 print(rows.to_string(), file=sys.stderr, flush=True)
