@@ -75,13 +75,14 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
         mean_dev_f1=wide.mean(axis=1),
         runs=last.groupby("recipe").size(),
         median_train_s=last.groupby("recipe")["cum_train_seconds"].median(),
+        median_cpu_s=last.groupby("recipe")["cum_cpu_seconds"].median(),
     )
     return out.sort_values("median_train_s").reset_index()
 
 
 def markdown(summary: pd.DataFrame, df: pd.DataFrame, args: argparse.Namespace) -> str:
     """The RESULTS.md section (the choice and its reasons are written by hand below the generated tables)."""
-    cols = [c for c in summary.columns if c not in ("recipe", "mean_dev_f1", "runs", "median_train_s")]
+    cols = [c for c in summary.columns if c not in ("recipe", "mean_dev_f1", "runs", "median_train_s", "median_cpu_s")]
     lines = [
         SECTION,
         "",
@@ -91,20 +92,22 @@ def markdown(summary: pd.DataFrame, df: pd.DataFrame, args: argparse.Namespace) 
         f"{args.dev} sentences of the target's dev split; load average during the runs "
         f"{df['load1'].min():.1f}–{df['load1'].max():.1f} on 2 cores).",
         "",
-        "| recipe | " + " | ".join(cols) + " | mean dev F1 | median train s / model |",
-        "|---|" + "---:|" * (len(cols) + 2),
+        "| recipe | " + " | ".join(cols) + " | mean dev F1 (runs) | median train s / model | median train CPU s |",
+        "|---|" + "---:|" * (len(cols) + 3),
     ]
-    for r in summary.itertuples(index=False):
-        d = r._asdict()
+    for d in summary.to_dict("records"):
         vals = " | ".join("–" if pd.isna(v) else f"{v:.3f}" for v in (d[c] for c in cols))
-        lines.append(f"| {r.recipe} | {vals} | {r.mean_dev_f1:.3f} | {r.median_train_s:.0f} |")
-    curve = df.groupby(["recipe", "epoch"]).agg(f1=("dev_f1", "mean"), s=("cum_train_seconds", "median"))
+        lines.append(
+            f"| {d['recipe']} | {vals} | {d['mean_dev_f1']:.3f} ({d['runs']}) | {d['median_train_s']:.0f} | "
+            f"{d['median_cpu_s']:.0f} |"
+        )
+    curve = df.groupby(["recipe", "epoch"]).agg(f1=("dev_f1", "mean"), s=("cum_cpu_seconds", "median"))
     lines += [
         "",
         "F1-versus-seconds curve (mean dev F1 over the runs after each epoch of the schedule; median "
-        "cumulative training seconds):",
+        "cumulative training CPU seconds):",
         "",
-        "| recipe | epoch | mean dev F1 | cumulative s |",
+        "| recipe | epoch | mean dev F1 | cumulative CPU s |",
         "|---|---:|---:|---:|",
     ]
     lines += [f"| {rec} | {ep} | {v.f1:.3f} | {v.s:.0f} |" for (rec, ep), v in curve.iterrows()]
