@@ -28,13 +28,13 @@
 pair = "id-ms"  # source-target
 model = "e5-small"  # encoder: e5-small (offline default), mini-tiny|mini-small|mini-base, a hub name or a local folder
 setting = ["native", "zero-shot"]  # one setting or a list: native, zero-shot, multi-source, few-shot, translate-train
-sizes = []  # more encoders trained with the same settings, e.g. mini-small and mini-base beside model mini-tiny with learning_rate 1e-3, freeze_embeddings False and freeze_layers 0
+sizes = []  # more encoders with the same settings, e.g. mini-small, mini-base (set freeze_layers 0 for them)
 include_crf = True  # also train the feature-CRF baseline
 extra_sources = []  # multi-source: source languages besides the pair's source, e.g. ["jv"]
 few_shot_k = 100  # few-shot: target training sentences added to the source data
 projected = None  # translate-train: CoNLL file or folder written by stage 03 (projection)
 epochs = 3  # fine-tuning epochs (early stopping on dev strict F1)
-learning_rate = 5e-4  # peak learning rate (e5-small, lowest 6 layers frozen: 5e-4; mini encoders 5e-4…1e-3; XLM-R ~3e-5)
+learning_rate = 5e-4  # peak learning rate (e5-small with 6 layers frozen 5e-4; mini encoders 5e-4…1e-3; XLM-R ~3e-5)
 batch_size = 32
 head = "crf"  # output layer: "crf" (linear-chain CRF over the encoder's word logits) or "softmax"
 freeze_embeddings = True  # freeze the word-embedding matrix (several times faster on CPU for large vocabularies)
