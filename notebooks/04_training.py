@@ -28,7 +28,7 @@
 pair = "id-ms"  # source-target
 model = "e5-small"  # encoder: e5-small (offline default), mini-tiny|mini-small|mini-base, a hub name or a local folder
 setting = ["native", "zero-shot"]  # one setting or a list: native, zero-shot, multi-source, few-shot, translate-train
-sizes = []  # more encoders with the same settings, e.g. mini-small, mini-base (set freeze_layers 0 for them)
+sizes = []  # more encoders, same settings: mini-small, mini-base beside mini-tiny (lr 1e-3, freeze_* off, bf16 any)
 include_crf = True  # also train the feature-CRF baseline
 extra_sources = []  # multi-source: source languages besides the pair's source, e.g. ["jv"]
 few_shot_k = 100  # few-shot: target training sentences added to the source data
