@@ -33,18 +33,18 @@
 pair = "id-ms"  # source-target
 model = "e5-small"  # encoder: e5-small (offline default), mini-tiny|mini-small|mini-base, a hub name or a local folder
 setting = ["native", "zero-shot"]  # one setting or a list: native, zero-shot, multi-source, few-shot, translate-train
-# more encoders trained with the same settings, e.g. mini-small and mini-base beside model mini-tiny
-# with learning_rate 1e-3 and freeze_embeddings False
-sizes = []
+sizes = []  # more encoders, same settings: mini-small, mini-base beside mini-tiny (lr 1e-3, freeze_* off, bf16 any)
 include_crf = True  # also train the feature-CRF baseline
 extra_sources = []  # multi-source: source languages besides the pair's source, e.g. ["jv"]
 few_shot_k = 100  # few-shot: target training sentences added to the source data
 projected = None  # translate-train: CoNLL file or folder written by stage 03 (projection)
-epochs = 2  # fine-tuning epochs (early stopping on dev strict F1)
-learning_rate = 1e-4  # peak learning rate (e5-small with frozen embeddings 1e-4; mini encoders 5e-4…1e-3; XLM-R ~3e-5)
-batch_size = 16
+epochs = 3  # fine-tuning epochs (early stopping on dev strict F1)
+learning_rate = 5e-4  # peak learning rate (e5-small with 6 layers frozen 5e-4; mini encoders 5e-4…1e-3; XLM-R ~3e-5)
+batch_size = 32
 head = "crf"  # output layer: "crf" (linear-chain CRF over the encoder's word logits) or "softmax"
 freeze_embeddings = True  # freeze the word-embedding matrix (several times faster on CPU for large vocabularies)
+freeze_layers = 6  # also freeze all embeddings and the lowest N transformer layers (backward stops there)
+bf16 = True  # run the encoder under bf16 autocast (CPUs with AVX-512 BF16/AMX; head, CRF, loss, optimizer stay fp32)
 max_train_samples = 1000  # sentences per training language (None: all)
 max_eval_samples = 300  # dev sentences per language for early stopping (None: all)
 max_predict_samples = None  # test sentences per evaluation set (None: all)
@@ -93,6 +93,8 @@ train_config = TrainConfig(
     epochs=epochs,
     batch_size=batch_size,
     freeze_embeddings=freeze_embeddings,
+    freeze_layers=freeze_layers,
+    bf16=bf16,
     head=head,
     max_train_samples=max_train_samples,
     max_eval_samples=max_eval_samples,

@@ -381,3 +381,40 @@ def test_optimizer_refuses_a_model_with_nothing_to_train(tiny):
         p.requires_grad_(False)
     with pytest.raises(NothingToTrainError, match="no trainable parameters"):
         make_optimizer(model, fast_config())
+
+
+def test_bf16_encoder_is_deterministic_and_keeps_the_head_in_float32(tiny, toy_dataset):
+    """bf16 autocast covers the encoder only: logits come back float32, close to the float32 model's; training
+    with a CRF head under bf16 is deterministic under a seed and learns (the CRF and loss stay float32)."""
+    from xner.modeling.predict import token_logits
+    from xner.modeling.train import load_token_classifier
+
+    torch.manual_seed(0)
+    model = load_token_classifier(tiny, ["O", "B-PER", "I-PER"]).eval()
+    ids = torch.randint(5, 50, (3, 12))
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        full, half = token_logits(model, ids, mask), token_logits(model, ids, mask, bf16=True)
+    assert half.dtype == torch.float32 and not torch.equal(full, half)
+    assert torch.allclose(full, half, atol=0.1)
+    train, dev = toy_dataset(40, seed=4), toy_dataset(12, seed=5)
+    runs = [
+        train_ner(train, dev, fast_config(seed=7, bf16=True, head="crf", epochs=4), encoder=tiny).history
+        for _ in range(2)
+    ]
+    cols = ["train_loss", "dev_precision", "dev_recall", "dev_f1"]
+    assert runs[0][cols].equals(runs[1][cols])
+    assert runs[0]["train_loss"].iloc[-1] < runs[0]["train_loss"].iloc[0]
+    assert runs[0]["dev_f1"].max() > 0.0
+
+
+def test_freeze_layers_keeps_the_lowest_layers(tiny, toy_dataset):
+    from transformers import AutoModelForMaskedLM
+
+    res = train_ner(toy_dataset(24), None, fast_config(epochs=1, freeze_layers=1), encoder=tiny)
+    bert, ref = res.model.model.bert, AutoModelForMaskedLM.from_pretrained(tiny).bert
+    for (name, p), (_, p0) in zip(bert.named_parameters(), ref.named_parameters(), strict=True):
+        frozen = name.startswith(("embeddings.", "encoder.layer.0."))
+        assert torch.equal(p, p0) == frozen, name
+    with pytest.raises(ValueError, match="only 2 layers"):
+        train_ner(toy_dataset(24), None, fast_config(epochs=1, freeze_layers=5), encoder=tiny)

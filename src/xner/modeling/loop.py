@@ -95,6 +95,61 @@ def _trainable(model: Any, extra: Sequence[torch.nn.Module]) -> dict[str, torch.
     return params
 
 
+def _train_epoch(
+    model: Any,
+    feats: Sequence[Any],
+    batches: Sequence[Sequence[int]],
+    batch_loss: BatchLoss,
+    step: Callable[[], None],
+    pad_id: int,
+    bar_desc: str | None,
+) -> dict[str, float]:
+    """One pass over ``batches`` (lists of feature indices): loss, backward, ``step()``; loss and throughput."""
+    from tqdm.auto import tqdm
+
+    model.train()
+    t0, c0 = time.perf_counter(), time.process_time()
+    loss_sum, n_batches, n_tok = 0.0, 0, 0
+    bar = tqdm(batches, desc=bar_desc, disable=bar_desc is None, leave=False)
+    for idx in bar:
+        fb = [feats[i] for i in idx]
+        batch = pad_batch(fb, pad_id)
+        loss = batch_loss(model, fb, batch)
+        loss.backward()
+        step()
+        loss_sum += float(loss.detach())
+        n_batches += 1
+        n_tok += int(batch["attention_mask"].sum())
+        if n_batches % 20 == 0:
+            bar.set_postfix(loss=f"{loss_sum / n_batches:.4f}")
+    train_s = time.perf_counter() - t0
+    return {
+        "train_loss": loss_sum / max(1, n_batches),
+        "train_seconds": train_s,
+        "train_cpu_seconds": time.process_time() - c0,  # all threads of the process: robust to a busy machine
+        "train_tokens_per_s": n_tok / train_s if train_s > 0 else float("nan"),
+    }
+
+
+def _dev_row(predictor: NERModel | None, dev_tokens: Any, dev_gold: Any) -> dict[str, float]:
+    """Dev strict P/R/F1 and prediction speed, or NaNs without dev data."""
+    if predictor is None or not dev_tokens or dev_gold is None:
+        return {"dev_precision": float("nan"), "dev_recall": float("nan"), "dev_f1": float("nan")}
+    t1 = time.perf_counter()
+    row = evaluate_dev(predictor, dev_tokens, dev_gold)
+    dt = time.perf_counter() - t1
+    row["dev_sentences_per_s"] = len(dev_tokens) / dt if dt > 0 else float("nan")
+    return row
+
+
+def _restore(model: Any, extra: Sequence[torch.nn.Module], state: dict[str, torch.Tensor]) -> None:
+    """Copy saved trainable weights back into ``model`` and ``extra``."""
+    params = _trainable(model, extra)
+    with torch.no_grad():
+        for n, v in state.items():
+            params[n].copy_(v)
+
+
 def fit(
     model: Any,
     feats: Sequence[Any],
@@ -117,7 +172,6 @@ def fit(
     trainable weights are restored; without dev data every epoch runs and the last is kept. Seeding is the
     caller's (the batch order uses ``cfg.seed``).
     """
-    from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
     if not feats:
@@ -128,45 +182,25 @@ def fit(
     sched = get_linear_schedule_with_warmup(optim, int(cfg.warmup_ratio * total), total)
     rng = np.random.default_rng(cfg.seed)
     clip = [p for p in model.parameters() if p.requires_grad]
+
+    def step() -> None:
+        if cfg.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(clip, cfg.max_grad_norm)
+        optim.step()
+        sched.step()
+        optim.zero_grad(set_to_none=True)
+
     use_dev = bool(dev_tokens) and predictor is not None and dev_gold is not None
     history: list[dict[str, Any]] = []
     best_f1, best_epoch, best_state, bad = -1.0, None, None, 0
     for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        t0 = time.perf_counter()
-        loss_sum, n_batches, n_tok = 0.0, 0, 0
         batches = length_grouped_batches(lengths, cfg.batch_size, rng, cfg.group_by_length)
-        bar = tqdm(batches, desc=f"{desc} {epoch}/{cfg.epochs}", disable=not cfg.progress, leave=False)
-        for idx in bar:
-            fb = [feats[i] for i in idx]
-            batch = pad_batch(fb, pad_id)
-            loss = batch_loss(model, fb, batch)
-            loss.backward()
-            if cfg.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(clip, cfg.max_grad_norm)
-            optim.step()
-            sched.step()
-            optim.zero_grad(set_to_none=True)
-            loss_sum += float(loss.detach())
-            n_batches += 1
-            n_tok += int(batch["attention_mask"].sum())
-            if n_batches % 20 == 0:
-                bar.set_postfix(loss=f"{loss_sum / n_batches:.4f}")
-        train_s = time.perf_counter() - t0
+        bar_desc = f"{desc} {epoch}/{cfg.epochs}" if cfg.progress else None
         row: dict[str, Any] = {
             "epoch": epoch,
-            "train_loss": loss_sum / max(1, n_batches),
-            "train_seconds": train_s,
-            "train_tokens_per_s": n_tok / train_s if train_s > 0 else float("nan"),
+            **_train_epoch(model, feats, batches, batch_loss, step, pad_id, bar_desc),
         }
-        if use_dev:
-            assert predictor is not None and dev_tokens is not None and dev_gold is not None
-            t1 = time.perf_counter()
-            row.update(evaluate_dev(predictor, dev_tokens, dev_gold))
-            dt = time.perf_counter() - t1
-            row["dev_sentences_per_s"] = len(dev_tokens) / dt if dt > 0 else float("nan")
-        else:
-            row.update({"dev_precision": float("nan"), "dev_recall": float("nan"), "dev_f1": float("nan")})
+        row.update(_dev_row(predictor if use_dev else None, dev_tokens, dev_gold))
         history.append(row)
         log.info("%s %d: %s", desc, epoch, {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
         if not use_dev:
@@ -180,10 +214,7 @@ def fit(
                 log.info("early stopping after %s %d (best %d, dev F1 %.4f)", desc, epoch, best_epoch, best_f1)
                 break
     if best_state is not None:
-        params = _trainable(model, extra)
-        with torch.no_grad():
-            for n, v in best_state.items():
-                params[n].copy_(v)
+        _restore(model, extra, best_state)
     else:
         best_epoch = history[-1]["epoch"]
     model.eval()

@@ -51,6 +51,27 @@ def pad_batch(feats: Sequence[Feature], pad_id: int, with_labels: bool = True) -
     return out
 
 
+def token_logits(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, bf16: bool = False) -> torch.Tensor:
+    """Per-sub-word logits of a token classifier, in float32.
+
+    With ``bf16`` the encoder (``model.base_model``) runs under ``torch.autocast("cpu", torch.bfloat16)`` and only
+    the encoder: its output is cast back to float32 before the dropout and classification layer, so the head, any
+    CRF on top, the loss and the optimizer state stay in float32 (a CRF's forbidden-transition scores and
+    log-sum-exp do not survive bf16). Needs the usual ``base_model`` → ``dropout`` → ``classifier`` layout of
+    ``*ForTokenClassification`` models (BERT, XLM-R, mT5's encoder)."""
+    if not bf16:
+        return model(input_ids=input_ids, attention_mask=attention_mask).logits
+    head, drop = getattr(model, "classifier", None), getattr(model, "dropout", None)
+    if not isinstance(head, torch.nn.Module) or not isinstance(drop, torch.nn.Module):
+        raise ValueError(
+            f"bf16 needs a token classifier with 'dropout' and 'classifier' layers after its encoder; "
+            f"{type(model).__name__} has none: set bf16=False"
+        )
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask)[0]
+    return head(drop(hidden.float()))
+
+
 def pad_id_of(tokenizer: Any) -> int:
     """The tokenizer's padding id (0 when it has none; padded positions are masked anyway)."""
     pid = getattr(tokenizer, "pad_token_id", None)
@@ -87,6 +108,7 @@ class NERModel:
         name: str = "",
         decode: str = "viterbi",
         crf: Any | None = None,
+        bf16: bool = False,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -105,6 +127,7 @@ class NERModel:
             raise ValueError("decode='crf' needs a trained CRF head (xner.modeling.crf_head.CRFHead)")
         self.decode = decode
         self.crf = crf
+        self.bf16 = bf16  # the encoder under bf16 autocast (token_logits); the saved model does not keep it
         self.last_stats = EncodeStats()
 
     # ------------------------------------------------------------------ prediction
@@ -126,7 +149,7 @@ class NERModel:
                 for b in range(0, len(order), self.batch_size):
                     batch = [feats[i] for i in order[b : b + self.batch_size]]
                     enc = pad_batch(batch, pad, with_labels=False)
-                    logits = self.model(**enc).logits.float().numpy()
+                    logits = token_logits(self.model, **enc, bf16=self.bf16).float().numpy()
                     for f, lg in zip(batch, logits, strict=True):
                         pos = [p for p, w in enumerate(f.word_index) if w >= 0]
                         words = [f.word_index[p] for p in pos]

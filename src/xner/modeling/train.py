@@ -26,7 +26,7 @@ from xner.modeling.config import TrainConfig, save_config
 from xner.modeling.crf_head import CRFHead, word_emissions
 from xner.modeling.encoders import resolve_encoder
 from xner.modeling.loop import fit
-from xner.modeling.predict import ModelLoadError, NERModel, load_tokenizer, pad_id_of
+from xner.modeling.predict import ModelLoadError, NERModel, load_tokenizer, pad_id_of, token_logits
 from xner.utils import cap, default_threads, set_seed
 
 log = logging.getLogger(__name__)
@@ -152,74 +152,37 @@ def train_ner(
     set_seed(cfg.seed)
     threads = cfg.num_threads or default_threads()
     torch.set_num_threads(threads)
-
     if train is None or len(train) == 0:
         raise TrainingDataError("the training split is empty: nothing to train on")
     label_set = label_set_of(train)
     train = cap(train, cfg.max_train_samples)
-    dev_tokens: list[list[str]] = []
-    dev_gold: list[list[str]] = []
-    if dev is not None and len(dev) > 0:
-        check_same_labels(label_set, label_set_of(dev), "dev split")
-        dev = cap(dev, cfg.max_eval_samples)
-        dev_tokens = [list(t) for t in dev["tokens"]]
-        dev_gold = tag_names(dev)
-        if not any(t != "O" for s in dev_gold for t in s):
-            raise TrainingDataError(
-                "the dev split has no entities: strict F1 is undefined, so it cannot drive "
-                "early stopping; pass dev=None to train all epochs without it"
-            )
-    else:
-        log.warning("no dev data: early stopping is off; all %d epochs run and the last epoch is kept", cfg.epochs)
-
+    dev_tokens, dev_gold = _dev_lists(dev, label_set, cfg)
     if encoder is None:
         encoder = resolve_encoder(cfg.model, languages=languages, seed=encoder_seed)
     labels = list(label_set.labels)
     tokenizer = load_tokenizer(encoder)
     model = load_token_classifier(encoder, labels, cfg.dropout)
-    if cfg.freeze_embeddings:
-        model.get_input_embeddings().weight.requires_grad_(False)
-    crf = None
-    if cfg.head == "crf":
-        crf = CRFHead(labels)
-    predictor = NERModel(
-        model,
-        tokenizer,
-        labels,
-        max_length=cfg.max_length,
-        window_overlap=cfg.window_overlap,
-        batch_size=cfg.eval_batch_size,
-        num_threads=threads,
-        name=run_name or cfg.model,
-        decode="crf" if crf is not None else cfg.decode,
-        crf=crf,
-    )
-
+    freeze(model, cfg.freeze_embeddings, cfg.freeze_layers)
+    crf = CRFHead(labels) if cfg.head == "crf" else None
+    predictor = _predictor(model, tokenizer, labels, cfg, crf, threads, run_name or cfg.model)
     tokens = [list(t) for t in train["tokens"]]
     feats, enc_stats = predictor.encoder.encode(tokens, train["ner_tags"])
     if not feats:
         raise TrainingDataError(f"all {len(tokens)} training sentences are empty")
-
-    def batch_loss(m: Any, fb: list[Any], batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        if crf is None:
-            return m(**batch).loss
-        logits = m(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        em, tags_, mask = word_emissions(logits, batch["labels"])
-        return crf.nll(em, tags_, mask) / mask.sum()
-
+    loss = functools.partial(_ner_loss, crf=crf, bf16=cfg.bf16)
+    extra = [crf] if crf is not None else []
     fitted = fit(
         model,
         feats,
         cfg,
-        batch_loss,
+        loss,
         pad_id=pad_id_of(tokenizer),
         predictor=predictor,
         dev_tokens=dev_tokens,
         dev_gold=dev_gold,
-        extra=[crf] if crf is not None else [],
-        desc="epoch",
+        extra=extra,
     )
-    best_epoch = fitted.best_epoch
+    predictor.bf16 = False  # predictions after training are float32, as from the saved checkpoint
     hist = fitted.history
     hist.insert(0, "run", run_name or cfg.model)
     stats = {
@@ -232,22 +195,91 @@ def train_ner(
     }
     out_dir = None
     if output_dir is not None and cfg.save_checkpoint:
-        out_dir = Path(output_dir)
-        predictor.save(
-            out_dir,
-            extra={
-                "encoder": encoder,
-                "best_epoch": best_epoch,
-                "train_config": dataclasses.asdict(cfg),
-                "labels_name": label_set.name,
-                "stats": stats,
-            },
+        out_dir = _save(
+            predictor,
+            Path(output_dir),
+            cfg,
+            hist,
+            {"encoder": encoder, "best_epoch": fitted.best_epoch, "labels_name": label_set.name, "stats": stats},
         )
-        save_config(cfg, out_dir / "train_config.yaml")
-        hist.to_csv(out_dir / "history.csv", index=False, lineterminator="\n")
     return TrainResult(
-        model=predictor, history=hist, best_epoch=best_epoch, output_dir=out_dir, encoder=encoder, stats=stats
+        model=predictor, history=hist, best_epoch=fitted.best_epoch, output_dir=out_dir, encoder=encoder, stats=stats
     )
+
+
+def _predictor(
+    model: Any, tokenizer: Any, labels: list[str], cfg: TrainConfig, crf: CRFHead | None, threads: int, name: str
+) -> NERModel:
+    """The predictor over the model being trained (dev scoring during training, prediction afterwards)."""
+    return NERModel(
+        model,
+        tokenizer,
+        labels,
+        max_length=cfg.max_length,
+        window_overlap=cfg.window_overlap,
+        batch_size=cfg.eval_batch_size,
+        num_threads=threads,
+        name=name,
+        decode="crf" if crf is not None else cfg.decode,
+        crf=crf,
+        bf16=cfg.bf16,
+    )
+
+
+def _dev_lists(dev: Any | None, label_set: LabelSet, cfg: TrainConfig) -> tuple[list[list[str]], list[list[str]]]:
+    """Dev tokens and gold tags for early stopping (checked), or empty lists without dev data (logged)."""
+    if dev is None or len(dev) == 0:
+        log.warning("no dev data: early stopping is off; all %d epochs run and the last epoch is kept", cfg.epochs)
+        return [], []
+    check_same_labels(label_set, label_set_of(dev), "dev split")
+    dev = cap(dev, cfg.max_eval_samples)
+    dev_gold = tag_names(dev)
+    if not any(t != "O" for s in dev_gold for t in s):
+        raise TrainingDataError(
+            "the dev split has no entities: strict F1 is undefined, so it cannot drive "
+            "early stopping; pass dev=None to train all epochs without it"
+        )
+    return [list(t) for t in dev["tokens"]], dev_gold
+
+
+def _ner_loss(
+    m: Any, fb: list[Any], batch: dict[str, torch.Tensor], *, crf: CRFHead | None, bf16: bool
+) -> torch.Tensor:
+    """Mean token cross-entropy (softmax head) or per-word CRF negative log-likelihood of one padded batch."""
+    logits = token_logits(m, batch["input_ids"], batch["attention_mask"], bf16=bf16)
+    if crf is None:
+        return torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten(), ignore_index=-100)
+    em, tags_, mask = word_emissions(logits, batch["labels"])
+    return crf.nll(em, tags_, mask) / mask.sum()
+
+
+def freeze(model: Any, embeddings: bool, layers: int = 0) -> None:
+    """Freeze the word embeddings, or (``layers`` > 0) all embeddings and the lowest ``layers`` encoder layers."""
+    if embeddings or layers:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    if not layers:
+        return
+    base = model.base_model
+    stack = getattr(getattr(base, "encoder", base), "layer", None)
+    if stack is None:
+        stack = getattr(getattr(base, "encoder", base), "block", None)
+    if stack is None or layers > len(stack):
+        raise ValueError(
+            f"freeze_layers={layers}: {type(model).__name__} has "
+            f"{'no encoder.layer / encoder.block stack' if stack is None else f'only {len(stack)} layers'}"
+        )
+    emb = getattr(base, "embeddings", None)
+    for module in [emb, *list(stack)[:layers]]:
+        if module is not None:
+            module.requires_grad_(False)
+
+
+def _save(predictor: NERModel, out_dir: Path, cfg: TrainConfig, hist: pd.DataFrame, extra: dict[str, Any]) -> Path:
+    """Save the checkpoint with its metadata, the training configuration and the learning curve."""
+    predictor.save(out_dir, extra={**extra, "train_config": dataclasses.asdict(cfg)})
+    save_config(cfg, out_dir / "train_config.yaml")
+    hist.to_csv(out_dir / "history.csv", index=False, lineterminator="\n")
+    return out_dir
 
 
 def copy_config(cfg: TrainConfig, **changes: Any) -> TrainConfig:
@@ -260,6 +292,7 @@ __all__ = [
     "TrainingDataError",
     "check_same_labels",
     "copy_config",
+    "freeze",
     "load_token_classifier",
     "set_seed",
     "train_ner",
