@@ -30,10 +30,12 @@ pairs = ["id-ms"]  # source-target pairs
 levels = None  # JS levels (bits); None: 0, 0.05, 0.1, 0.2 and the maximum reachable; "max" may appear in a list
 seeds = [0]  # each seeds the dial's resampling and the training
 model = "crf"  # "crf" (feature CRF), an encoder (e5-small, mini-tiny, a hub name, a folder), or a list of them
-learning_rate = 1e-4  # encoder fine-tuning (ignored by the CRF)
-epochs = 2
-batch_size = 16
+learning_rate = 5e-4  # encoder fine-tuning (ignored by the CRF); the offline recipe of stage 04
+epochs = 3
+batch_size = 32
 freeze_embeddings = True
+freeze_layers = 6  # also freeze the lowest N transformer layers
+bf16 = True  # the encoder under bf16 autocast (head, CRF, loss and optimizer stay float32)
 head = "crf"  # encoder output layer: crf or softmax
 crf_iterations = 100  # L-BFGS iterations of the feature CRF
 max_train_samples = 300  # source train sentences: the set the dial resamples (None: the whole split)
@@ -48,17 +50,16 @@ data_dir = None  # local data root; None: $XNER_DATA_DIR
 num_threads = None  # torch threads (None: all CPUs this process may use)
 results_dir = "results/all/08_dial_experiment"
 figures_dir = "figures/all/08_dial_experiment"
-models_dir = None  # trained models and their predictions (the cache); None: <results_dir>/models
+models_dir = None  # the model cache (shared with stage 04 when it names the same folder); None: <results_dir>/models
 
 # %%
 from pathlib import Path
 
 import pandas as pd
-from IPython.display import Image, display
 
 from xner import config, data
 from xner.divergence.dial_experiment import plot_dial_experiment, run_dial_experiment
-from xner.figures import save_figure
+from xner.figures import save_figure, show
 from xner.modeling import CRFConfig, TrainConfig
 from xner.signature import signature, write_table
 
@@ -76,6 +77,8 @@ train_config = TrainConfig(
     epochs=epochs,
     batch_size=batch_size,
     freeze_embeddings=freeze_embeddings,
+    freeze_layers=freeze_layers,
+    bf16=bf16,
     head=head,
     max_train_samples=max_train_samples,
     max_eval_samples=max_eval_samples,
@@ -84,9 +87,9 @@ train_config = TrainConfig(
     progress=False,
 )
 crf_config = CRFConfig(max_iterations=crf_iterations)
-data.use_data_dir(data_dir)
-results_dir, figures_dir = Path(results_dir), Path(figures_dir)
-models_dir = results_dir / "models" if models_dir is None else Path(models_dir)
+data.use_data_dir(config.resolve_path(data_dir))
+results_dir, figures_dir = config.resolve_path(results_dir), config.resolve_path(figures_dir)
+models_dir = results_dir / "models" if models_dir is None else config.resolve_path(models_dir)
 print(
     "pairs:",
     pair_list,
@@ -186,6 +189,8 @@ sig = signature(
     epochs=epochs,
     batch_size=batch_size,
     freeze_embeddings=freeze_embeddings,
+    freeze_layers=freeze_layers,
+    bf16=bf16,
     head=head,
     crf_iterations=crf_iterations,
     n_resamples=n_resamples,
@@ -199,4 +204,4 @@ fig = plot_dial_experiment(summary, slopes, title=f"the divergence dial: {', '.j
 written += save_figure(fig, figures_dir / "dial_experiment")
 for path in written:
     print(path)
-display(Image(filename=str(figures_dir / "dial_experiment.png")))  # the saved file, shown inline
+show(written)  # the saved file, shown inline

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from xner.divergence.dial_experiment import plot_dial_experiment
 from xner.divergence.drop import plot_drop_scatter
 from xner.figures import PALETTE, plt, save_figure, style
 from xner.methods import plot_method_heatmap
@@ -29,6 +30,8 @@ TABLES: dict[str, str] = {
     "drop_joined": "*/02_divergence/drop_joined.csv",
     "drop_correlations": "*/02_divergence/drop_correlations.csv",
     "dial": "*/02_divergence/dial/*/dial.csv",
+    "dial_summary": "*/08_dial_experiment/dial_summary.csv",
+    "dial_slopes": "*/08_dial_experiment/dial_slopes.csv",
     "projection": "*/03_projection/projection_eval.csv",
     "methods": "*/07_methods/**/methods_*_suite.csv",
 }
@@ -161,6 +164,14 @@ def fig_dial(tables: dict[str, pd.DataFrame]):
     return fig
 
 
+def fig_dial_f1(tables: dict[str, pd.DataFrame]):
+    """The dial experiment: transfer F1 against the achieved JS divergence of the training set, one line per pair,
+    with the slope and its CI (stage 08's figure)."""
+    summary = _stage_view(_need(tables, "dial_summary", "08"))
+    slopes = _stage_view(_need(tables, "dial_slopes", "08"))
+    return plot_dial_experiment(summary, slopes, title="the divergence dial, trained on")
+
+
 FIGURES: dict[str, Callable[[dict[str, pd.DataFrame]], object]] = {
     "native_vs_transfer": fig_native_vs_transfer,
     "degradation": fig_degradation,
@@ -168,6 +179,7 @@ FIGURES: dict[str, Callable[[dict[str, pd.DataFrame]], object]] = {
     "projection": fig_projection,
     "methods": fig_methods,
     "dial": fig_dial,
+    "dial_f1": fig_dial_f1,
 }
 
 

@@ -27,10 +27,9 @@ with several seeds, seeds. A CI that excludes 0 says the type-mix shift alone ch
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
-import shutil
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,6 @@ import pandas as pd
 
 from xner import config
 from xner.data import load_split, tag_names
-from xner.divergence import DivergenceError, js_divergence
 from xner.divergence.dial import (
     DEFAULT_TOL,
     Dial,
@@ -51,10 +49,13 @@ from xner.divergence.dial import (
     level_dir_name,
     type_mix,
 )
+from xner.divergence.measures import DivergenceError, js_divergence
 from xner.figures import PALETTE, style
 from xner.metrics import PairedResult, bootstrap_ci, paired_bootstrap, score, sentence_counts
 from xner.modeling import CRFConfig, TrainConfig, load_predictor, train_crf, train_ner
+from xner.modeling.cache import cached_training, training_key
 from xner.modeling.transfer import build_setting_data, spec_for
+from xner.utils import text_digest
 
 if TYPE_CHECKING:
     import matplotlib.figure
@@ -63,7 +64,6 @@ DEFAULT_BASE_LEVELS = (0.0, 0.05, 0.1, 0.2)
 MIN_LEVELS = 4
 # Settings that change how a model is trained or which data it sees (the rest — threads, progress bars, prediction
 # batch size, the test cap — cannot change the trained model, so they are left out of the cache key).
-_NOT_IN_KEY = {"num_threads", "progress", "eval_batch_size", "save_checkpoint", "max_predict_samples"}
 
 
 @dataclass
@@ -134,33 +134,8 @@ def _reachable(levels: list[float], dials: list[Dial]) -> list[float]:
     return out
 
 
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode("utf-8")).hexdigest()
-
-
-def _data_digest(ds: Any) -> str:
-    """A digest of a dataset's tokens and tags (a changed data file changes the cache key)."""
-    return "" if ds is None else _digest([list(map(list, ds["tokens"])), tag_names(ds)])
-
-
-def _cache_key(model: str, cfg: TrainConfig, crf_config: CRFConfig | None, train: Any, dev: Any) -> dict[str, Any]:
-    """Everything that determines a trained model."""
-    if model == "crf":
-        settings = dataclasses.asdict(crf_config or CRFConfig())
-    else:
-        settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_IN_KEY}
-    return {
-        "model": model,
-        "seed": cfg.seed,
-        "settings": settings,
-        "train": _data_digest(train),
-        "dev": _data_digest(dev),
-    }
-
-
 def _train_or_reuse(
-    folder: Path,
-    key: dict[str, Any],
+    name: str,
     train: Any,
     dev: Any,
     test_tokens: list[list[str]],
@@ -169,38 +144,42 @@ def _train_or_reuse(
     crf_config: CRFConfig | None,
     encoder: str | None,
     languages: list[str],
-) -> tuple[list[list[str]], str]:
-    """Predicted tags on the test sentences, and what was done: ``cached`` / ``loaded`` / ``trained``.
+    models_dir: Path,
+) -> tuple[Path, list[list[str]], str]:
+    """The model of one training set from the shared model cache (:mod:`xner.modeling.cache`, trained when missing),
+    its predictions on the test sentences (cached beside it), and what was done: ``cached`` / ``loaded`` /
+    ``trained``."""
+    model = "crf" if crf_config is not None else cfg.model
+    shaping = crf_config if crf_config is not None else cfg
+    key = training_key(model, encoder, shaping, train, dev)
+    trained: list[Any] = []
 
-    ``folder/key.json`` is written only after the model is saved, so a killed run is retrained, never half-used.
-    """
-    pred_file = folder / f"predictions-{_digest(test_tokens)[:16]}.json"
-    done = folder / "key.json"
-    if done.is_file() and json.loads(done.read_text(encoding="utf-8")) == key:
-        if pred_file.is_file():
-            return json.loads(pred_file.read_text(encoding="utf-8")), "cached"
-        kwargs = {} if key["model"] == "crf" else {"num_threads": cfg.num_threads}
-        predictor, action = load_predictor(folder / "model", **kwargs), "loaded"
-    else:
-        if folder.exists():
-            shutil.rmtree(folder)  # a run killed mid-training, or a stale key: start again
-        folder.mkdir(parents=True)
-        if key["model"] == "crf":
-            predictor = train_crf(train, dev, crf_config)
-            predictor.save(folder / "model")
+    def fit(folder: Path) -> tuple[pd.DataFrame | None, float]:
+        t0 = time.perf_counter()
+        if crf_config is not None:
+            predictor, history = train_crf(train, dev, crf_config), None
+            predictor.save(folder)
         else:
             ft = dataclasses.replace(cfg, max_train_samples=None, max_eval_samples=None, save_checkpoint=True)
-            predictor = train_ner(
-                train, dev, ft, encoder=encoder, languages=languages, output_dir=folder / "model",
-                run_name=f"dial {key['model']} seed {cfg.seed} {folder.name}",
-            ).model  # fmt: skip
-        done.write_text(json.dumps(key, sort_keys=True, indent=1), encoding="utf-8")
-        action = "trained"
+            res = train_ner(train, dev, ft, encoder=encoder, languages=languages, output_dir=folder, run_name=name)
+            predictor, history = res.model, res.history
+        trained.append(predictor)
+        return history, time.perf_counter() - t0
+
+    entry = cached_training(models_dir, key, model, fit)
+    pred_file = entry.folder.parent / f"predictions-{text_digest(test_tokens)[:16]}.json"
+    if pred_file.is_file() and not trained:
+        return entry.folder.parent, json.loads(pred_file.read_text(encoding="utf-8")), "cached"
+    if trained:
+        predictor, action = trained[0], "trained"
+    else:
+        kwargs = {} if crf_config is not None else {"num_threads": cfg.num_threads}
+        predictor, action = load_predictor(entry.folder, **kwargs), "loaded"
     pred = predictor.predict(test_tokens)
     tmp = pred_file.with_name(pred_file.name + ".tmp")
     tmp.write_text(json.dumps(pred), encoding="utf-8")
     tmp.replace(pred_file)
-    return pred, action
+    return entry.folder.parent, pred, action
 
 
 def _level_row(dial: Dial, lev: Any, gold: list[list[str]], pred: list[list[str]], pred0: list[list[str]], n_res: int):
@@ -237,13 +216,11 @@ def _level_row(dial: Dial, lev: Any, gold: list[list[str]], pred: list[list[str]
 def _predict_at(train: Any, name: str, cfg: TrainConfig, ctx: dict[str, Any]) -> tuple[Path, list[list[str]], str]:
     """Train (or reuse) the model of one training set; its cache folder, test predictions and what was done."""
     p, model = ctx["pair"], ctx["model"]
-    key = {**_cache_key(model, cfg, ctx["crf_config"], train, ctx["dev"]), "pair": p.name, "dataset": ctx["dataset"]}
-    folder = ctx["models_dir"] / p.name / model.replace("/", "_") / f"s{cfg.seed}" / f"{name}-{_digest(key)[:12]}"
-    pred, action = _train_or_reuse(
-        folder, key, train, ctx["dev"], ctx["test_tokens"],
-        cfg=cfg, crf_config=ctx["crf_config"], encoder=ctx["encoder"], languages=[p.source, p.target],
+    return _train_or_reuse(
+        f"dial {p.name} {model} seed {cfg.seed} {name}", train, ctx["dev"], ctx["test_tokens"],
+        cfg=cfg, crf_config=(ctx["crf_config"] or CRFConfig()) if model == "crf" else None, encoder=ctx["encoder"],
+        languages=[p.source, p.target], models_dir=ctx["models_dir"],
     )  # fmt: skip
-    return folder, pred, action
 
 
 def _original_level(dial: Dial, train: Any) -> DialLevel:

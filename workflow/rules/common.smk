@@ -1,0 +1,40 @@
+# Helpers of the workflow's rules (included first by workflow/Snakefile; they read its config globals).
+
+import shlex
+from pathlib import Path
+
+import yaml
+
+
+def _fill(value, fmt):
+    """Format every string inside a (nested) config value with the job's wildcards."""
+    if isinstance(value, str):
+        return value.format(**fmt)
+    if isinstance(value, dict):
+        return {_fill(k, fmt): _fill(v, fmt) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, fmt) for v in value]
+    return value
+
+
+def params_for(stage, **wc):
+    """The `-p name=value` arguments of a stage from the config, formatted with {R}, {F}, {pair}, {src}, {tgt},
+    {model} and {seed} of the job."""
+    fmt = dict(R=R, F=F, **wc)
+    if "pair" in wc:
+        fmt["src"], fmt["tgt"] = wc["pair"].split("-")
+    out = []
+    for name, value in (STAGE_PARAMS.get(stage) or {}).items():
+        text = yaml.safe_dump(_fill(value, fmt), default_flow_style=True, width=10**6).strip()
+        value = text.removesuffix("...").strip()  # yaml's end-of-document marker after a bare scalar
+        out.append(f"-p {shlex.quote(f'{name}={value}')}")
+    return " ".join(out)
+
+
+def root_of(depth):
+    """A params function: the results root, `depth` folders above the job's first output."""
+    return lambda wc, output: str(Path(output[0]).parents[depth])
+
+
+def variants():
+    return [f"{m}-s{s}" for m in MODELS for s in SEEDS]
