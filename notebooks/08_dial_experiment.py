@@ -53,7 +53,6 @@ figures_dir = "figures/all/08_dial_experiment"
 models_dir = None  # the model cache (shared with stage 04 when it names the same folder); None: <results_dir>/models
 
 # %%
-from pathlib import Path
 
 import pandas as pd
 
