@@ -12,6 +12,8 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 CORES ?= 2
 CONFIG ?= configs/offline.yaml
+# Extra Snakemake arguments, e.g. SMK_ARGS='--config encoder_threads=1' on a busy machine.
+SMK_ARGS ?=
 LAB_PORT ?= 8888
 
 .PHONY: all test test-fast lint lab venv system-deps bench clean-results help
@@ -54,7 +56,7 @@ lint: venv
 all: venv system-deps
 	$(BIN)/xner check-data --config $(CONFIG)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --snakefile workflow/Snakefile --configfile $(CONFIG) \
-		--rerun-triggers mtime --rerun-incomplete --cores $(CORES) --printshellcmds
+		--rerun-triggers mtime --rerun-incomplete --cores $(CORES) --printshellcmds $(SMK_ARGS)
 
 bench: venv
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
