@@ -137,10 +137,10 @@ def stage_distill(n: int | None) -> dict:
 def stage_madx(n: int | None, mlm_sentences: int) -> dict:
     """Language adapters' held-out MLM loss, and MAD-X on ms test with the ms vs the id language adapter."""
     from xner.methods import MethodConfig, train_method
-    from xner.methods.adapters import MLMSettings, swap_language
+    from xner.methods.adapters import MLMConfig, swap_language
 
     test = _test(n)
-    mc = MethodConfig("madx", "ms", ("id",), mlm=MLMSettings(max_sentences=mlm_sentences, progress=False))
+    mc = MethodConfig("madx", "ms", ("id",), mlm=MLMConfig(max_sentences=mlm_sentences, progress=False))
     tm = train_method(mc, MODELS, say=print)
     adapters = {}
     for lang, path in tm.info.get("language_adapters", {}).items():

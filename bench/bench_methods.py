@@ -36,7 +36,7 @@ def child(args: argparse.Namespace) -> None:
     import time
 
     from xner.methods import MethodConfig, train_method
-    from xner.methods.adapters import MLMSettings
+    from xner.methods.adapters import MLMConfig
 
     target, sources = args.pair.split(":")[1], args.pair.split(":")[0].split("+")
     srcs = tuple(sources if args.method in ("multi-source", "distill") else sources[:1])
@@ -49,7 +49,7 @@ def child(args: argparse.Namespace) -> None:
         max_train_samples=args.max_train_samples,
         max_unlabeled=args.max_train_samples,
         max_eval_samples=200,
-        mlm=MLMSettings(max_sentences=args.mlm_sentences, progress=False),
+        mlm=MLMConfig(max_sentences=args.mlm_sentences, progress=False),
     )
     if args.method == "distill":  # teachers first, not counted
         for s in srcs:

@@ -33,7 +33,7 @@ encoder = "e5-small"  # e5-small, mini-tiny/-small/-base, or a Hugging Face name
 sources = None
 baseline = "direct"  # method the others are tested against (None: no comparison)
 epochs = None  # None: the encoder's own in configs/scale.yaml, else 2
-learning_rate = None  # None: the encoder's own in configs/scale.yaml, else 1e-4 (LoRA uses its own rate, LoraSettings)
+learning_rate = None  # None: the encoder's own in configs/scale.yaml, else 1e-4 (LoRA uses its own rate, AdapterConfig)
 batch_size = 16
 freeze_embeddings = None  # freeze the word-embedding matrix; None: the encoder's own in configs/scale.yaml, else True
 max_train_samples = 1000  # labelled source sentences per source
@@ -68,7 +68,7 @@ import pandas as pd
 
 from xner import config, data, methods
 from xner.figures import save_figure, show
-from xner.methods.adapters import MLMSettings
+from xner.methods.adapters import MLMConfig
 from xner.robustness import perturb
 
 source_lang, target_lang = (p := config.parse_pair(pair)).source, p.target
@@ -110,7 +110,7 @@ def make(m):
         max_train_samples=max_train_samples,
         max_unlabeled=max_unlabeled,
         max_eval_samples=max_eval_samples,
-        mlm=MLMSettings(max_sentences=mlm_sentences, progress=False),
+        mlm=MLMConfig(max_sentences=mlm_sentences, progress=False),
     )
 
 

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from xner.methods.adapters import (
+    AdapterConfig,
     AdapterError,
-    LoraSettings,
-    MLMSettings,
+    MLMConfig,
     head_modules,
     load_adapter_model,
     merge_adapter,
@@ -60,7 +60,7 @@ def test_lora_trains_few_parameters_and_learns(tiny_encoder, train_ds, tmp_path)
         train_ds,
         tiny_encoder,
         _cfg(tiny_encoder),
-        LoraSettings(r=4, learning_rate=1e-2),
+        AdapterConfig(r=4, learning_rate=1e-2),
         output_dir=tmp_path / "lora",
     )
     assert res.stats["trainable_parameters"] < 0.5 * res.stats["total_parameters"]
@@ -80,7 +80,7 @@ def test_lora_save_reload_scores_the_same(tiny_encoder, train_ds, tmp_path):
         None,
         tiny_encoder,
         _cfg(tiny_encoder, 3),
-        LoraSettings(r=4, learning_rate=1e-2),
+        AdapterConfig(r=4, learning_rate=1e-2),
         output_dir=tmp_path / "lora",
     )
     before = res.model.predict_proba(ID + MS)
@@ -94,8 +94,8 @@ def test_lora_save_reload_scores_the_same(tiny_encoder, train_ds, tmp_path):
 
 
 def test_madx_stacks_and_swaps_language_adapters(tiny_encoder, train_ds, tmp_path):
-    mlm = MLMSettings(epochs=2, batch_size=4, progress=False, num_threads=1)
-    lo = LoraSettings(r=4, learning_rate=1e-2)
+    mlm = MLMConfig(epochs=2, batch_size=4, progress=False, num_threads=1)
+    lo = AdapterConfig(r=4, learning_rate=1e-2)
     src = train_language_adapter(tiny_encoder, ID * 3, "id", tmp_path / "lang-id", lo, mlm)
     tgt = train_language_adapter(tiny_encoder, MS * 3, "ms", tmp_path / "lang-ms", lo, mlm)
     info = json.loads((src / "language_adapter.json").read_text())
@@ -135,8 +135,8 @@ def test_language_adapter_on_ffn_learns_and_stacks_with_a_task_adapter(tiny_enco
     from xner.methods.adapters import FFN_MODULES, madx_language_lora
 
     assert madx_language_lora().target_modules == FFN_MODULES and madx_language_lora().r == 40
-    mlm = MLMSettings(epochs=6, batch_size=4, learning_rate=1e-2, progress=False, num_threads=1)
-    lang_lo = LoraSettings(r=4, target_modules=FFN_MODULES)
+    mlm = MLMConfig(epochs=6, batch_size=4, learning_rate=1e-2, progress=False, num_threads=1)
+    lang_lo = AdapterConfig(r=4, target_modules=FFN_MODULES)
     src = train_language_adapter(tiny_encoder, ID * 3, "id", tmp_path / "lang-id", lang_lo, mlm, heldout=ID)
     tgt = train_language_adapter(tiny_encoder, MS * 3, "ms", tmp_path / "lang-ms", lang_lo, mlm, heldout=MS)
     info = json.loads((src / "language_adapter.json").read_text())
@@ -147,7 +147,7 @@ def test_language_adapter_on_ffn_learns_and_stacks_with_a_task_adapter(tiny_enco
     assert info["heldout_mlm_loss_after"] < info["heldout_mlm_loss_before"]
     assert "heldout_mlm_loss_after_adapter_off" in info and info["n_heldout_sentences"] == len(ID)
     res = train_madx(
-        train_ds, None, tiny_encoder, {"id": src, "ms": tgt}, "id", "ms", _cfg(tiny_encoder, 1), LoraSettings(r=4)
+        train_ds, None, tiny_encoder, {"id": src, "ms": tgt}, "id", "ms", _cfg(tiny_encoder, 1), AdapterConfig(r=4)
     )
     on_ms = res.model.predict_proba(MS)
     swap_language(res.model, "id")

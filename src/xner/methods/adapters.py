@@ -10,7 +10,7 @@
   bottleneck adapters; the language adapter's LoRA (:func:`madx_language_lora`: rank 40 on each layer's
   feed-forward projections, where MAD-X puts its adapters) has about as many parameters as a MAD-X language
   adapter of reduction factor 2 (≈1.8M at width 384); the budget is not MAD-X's 250k MLM steps but
-  :class:`MLMSettings`' (stated there) and its effect is measured as held-out MLM loss in
+  :class:`MLMConfig`' (stated there) and its effect is measured as held-out MLM loss in
   ``language_adapter.json``):
   a *language adapter* is trained by masked language modelling on the unlabelled text of one language
   (:func:`train_language_adapter`, one for the source and one for the target); the *task adapter* is trained on
@@ -71,7 +71,7 @@ class AdapterError(ValueError):
 
 
 @dataclass
-class LoraSettings:
+class AdapterConfig:
     """LoRA hyper-parameters (``peft.LoraConfig``)."""
 
     r: int = field(default=8, metadata={"help": "Rank of the low-rank update."})
@@ -92,7 +92,7 @@ class LoraSettings:
             raise AdapterError(f"LoRA rank must be ≥ 1, got {self.r}")
 
 
-def target_modules_for(model: Any, settings: LoraSettings) -> list[str] | str:
+def target_modules_for(model: Any, settings: AdapterConfig) -> list[str] | str:
     """The modules LoRA adapts: ``settings.target_modules`` (names, or a regex string as peft reads it) or the
     attention query/value projections by type."""
     if isinstance(settings.target_modules, str):
@@ -101,7 +101,7 @@ def target_modules_for(model: Any, settings: LoraSettings) -> list[str] | str:
         return list(settings.target_modules)
     mtype = getattr(getattr(model, "config", None), "model_type", "")
     if mtype not in DEFAULT_TARGETS:
-        raise AdapterError(f"no default LoRA target modules for model type {mtype!r}; set LoraSettings.target_modules")
+        raise AdapterError(f"no default LoRA target modules for model type {mtype!r}; set AdapterConfig.target_modules")
     return list(DEFAULT_TARGETS[mtype])
 
 
@@ -114,7 +114,7 @@ def head_modules(model: Any) -> list[str]:
     return out
 
 
-def lora_config(model: Any, settings: LoraSettings, *, task: bool) -> Any:
+def lora_config(model: Any, settings: AdapterConfig, *, task: bool) -> Any:
     """A ``peft.LoraConfig``; a task config keeps the head trainable and saved (``modules_to_save``)."""
     from peft import LoraConfig, TaskType
 
@@ -168,7 +168,7 @@ def _task_predictor(
     train: Any,
     encoder: str,
     cfg: TrainConfig,
-    lora: LoraSettings,
+    lora: AdapterConfig,
     run_name: str,
     language_adapter: Any = None,
 ) -> NERModel:
@@ -206,14 +206,14 @@ def train_lora_ner(
     dev: Any | None,
     encoder: str,
     config: TrainConfig | None = None,
-    lora: LoraSettings | None = None,
+    lora: AdapterConfig | None = None,
     *,
     output_dir: str | Path | None = None,
     run_name: str = "lora",
 ) -> AdapterResult:
     """Fine-tune LoRA adapters (and the full head) of ``encoder`` for NER on ``train``; early stopping on ``dev``."""
     cfg = config or TrainConfig()
-    lora = lora or LoraSettings()
+    lora = lora or AdapterConfig()
     set_seed(cfg.seed)
     t0 = time.perf_counter()
     train = cap(train, cfg.max_train_samples)
@@ -355,15 +355,15 @@ def merge_adapter(predictor: NERModel) -> NERModel:
 FFN_MODULES = r".*\.layer\.\d+\.(intermediate|output)\.dense"
 
 
-def madx_language_lora() -> LoraSettings:
+def madx_language_lora() -> AdapterConfig:
     """The language adapter's LoRA: rank 40 on the feed-forward projections of every layer. For e5-small (12
     layers, width 384, FFN 1536) that is 12 · 40 · 2 · (384 + 1536) = 1,843,200 parameters, about a MAD-X
     language adapter of reduction factor 2 (12 · 2 · 384 · 192 + biases ≈ 1.77M)."""
-    return LoraSettings(r=40, alpha=80, dropout=0.1, target_modules=FFN_MODULES)
+    return AdapterConfig(r=40, alpha=80, dropout=0.1, target_modules=FFN_MODULES)
 
 
 @dataclass
-class MLMSettings:
+class MLMConfig:
     """Masked-language-model training of a language adapter — the budget, stated.
 
     Default: one epoch over *all* the text given (``max_sentences=None``; :func:`xner.methods.language_adapter`
@@ -420,8 +420,8 @@ def train_language_adapter(
     text: Sequence[Sequence[str]],
     lang: str,
     output_dir: str | Path,
-    lora: LoraSettings | None = None,
-    settings: MLMSettings | None = None,
+    lora: AdapterConfig | None = None,
+    settings: MLMConfig | None = None,
     *,
     heldout: Sequence[Sequence[str]] | None = None,
 ) -> Path:
@@ -434,8 +434,8 @@ def train_language_adapter(
     from peft import get_peft_model
     from transformers import AutoConfig, AutoModelForMaskedLM
 
-    lora = lora or LoraSettings()
-    st = settings or MLMSettings()
+    lora = lora or AdapterConfig()
+    st = settings or MLMConfig()
     mtype = AutoConfig.from_pretrained(encoder).model_type
     if mtype in ("t5", "mt5", "umt5"):
         raise AdapterError(
@@ -592,7 +592,7 @@ def train_madx(
     source: str,
     target: str,
     config: TrainConfig | None = None,
-    lora: LoraSettings | None = None,
+    lora: AdapterConfig | None = None,
     *,
     output_dir: str | Path | None = None,
     run_name: str = "madx",
@@ -603,7 +603,7 @@ def train_madx(
         if lang not in language_adapters:
             raise AdapterError(f"no language adapter for {lang!r}; train one with train_language_adapter")
     cfg = config or TrainConfig()
-    lora = lora or LoraSettings()
+    lora = lora or AdapterConfig()
     set_seed(cfg.seed)
     t0 = time.perf_counter()
     train = cap(train, cfg.max_train_samples)
@@ -650,8 +650,8 @@ __all__ = [
     "AdapterError",
     "AdapterResult",
     "LANG_SLOT",
-    "LoraSettings",
-    "MLMSettings",
+    "AdapterConfig",
+    "MLMConfig",
     "TASK_SLOT",
     "FFN_MODULES",
     "head_modules",

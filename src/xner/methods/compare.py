@@ -40,7 +40,7 @@ import pandas as pd
 
 from xner.data import load_split, tag_names
 from xner.figures import save_figure
-from xner.methods.adapters import MLMSettings
+from xner.methods.adapters import MLMConfig
 from xner.methods.config import METHOD_OF_SETTING, METHODS, TRAIN_SETTINGS, MethodConfig, MethodError, encoder_settings
 from xner.methods.plots import plot_method_heatmap
 from xner.methods.train import CachedPredictor, train_method
@@ -486,7 +486,7 @@ def run_comparison(
                 batch_size=batch_size,
                 max_unlabeled=max_unlabeled,
                 max_eval_samples=max_eval_samples,
-                mlm=MLMSettings(max_sentences=mlm_sentences, progress=False),
+                mlm=MLMConfig(max_sentences=mlm_sentences, progress=False),
                 **settings,
             )
             tm = train_method(mc, models_dir, log=log)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xner.config import config_dir
-from xner.methods.adapters import LoraSettings, MLMSettings, madx_language_lora
+from xner.methods.adapters import AdapterConfig, MLMConfig, madx_language_lora
 from xner.methods.distill import DistillConfig
 from xner.modeling.config import TrainConfig
 from xner.robustness.suite import ModelSpec
@@ -59,10 +59,10 @@ class MethodConfig:
     seed: int = 0
     encoder_seed: int = 0
     dataset: str = "wikiann"
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    language_lora: LoraSettings = field(default_factory=madx_language_lora)
+    lora: AdapterConfig = field(default_factory=AdapterConfig)
+    language_lora: AdapterConfig = field(default_factory=madx_language_lora)
     distill: DistillConfig = field(default_factory=DistillConfig)
-    mlm: MLMSettings = field(default_factory=MLMSettings)
+    mlm: MLMConfig = field(default_factory=MLMConfig)
 
     def __post_init__(self) -> None:
         self.sources = tuple(self.sources)

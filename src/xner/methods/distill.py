@@ -61,7 +61,7 @@ from xner.modeling.loop import fit
 from xner.modeling.predict import NERModel, load_tokenizer, pad_id_of
 from xner.modeling.tokenize import Feature
 from xner.modeling.train import load_token_classifier
-from xner.utils import default_threads, set_seed
+from xner.utils import cap, default_threads, set_seed
 
 log = logging.getLogger(__name__)
 
@@ -527,7 +527,7 @@ def distill(
 
     dev_tokens = dev_gold = None
     if dev is not None and len(dev) > 0:
-        dcap = dev if cfg.max_eval_samples is None else dev.select(range(min(cfg.max_eval_samples, len(dev))))
+        dcap = cap(dev, cfg.max_eval_samples)
         dev_tokens, dev_gold = [list(t) for t in dcap["tokens"]], tag_names(dcap)
     torch.set_num_threads(threads)
     fitted = fit(

@@ -13,6 +13,7 @@ percentile interval and two-sided p-value come from the differences.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from xner.data import load_split, map_labels, tag_names
 from xner.labels import WIKIANN, LabelSet
 from xner.metrics import sentence_counts
 from xner.robustness.suite import SCHEMA, EvalSet, ModelSpec, SuiteError, as_model_spec, base_row, predict, score_row
+from xner.utils import cap
 
 if TYPE_CHECKING:
     import datasets
@@ -194,19 +196,8 @@ def run_for_models(
                 + ")"
             )
             continue
-        ref = load_split(lang, "test", "wikiann")
-        if max_sentences is not None:
-            ref = ref.select(range(min(max_sentences, len(ref))))
-            sets = {
-                k: EvalSet(
-                    v.dataset.select(range(min(max_sentences, len(v.dataset)))),
-                    v.lang,
-                    v.eval_dataset,
-                    v.split,
-                    v.extra,
-                )
-                for k, v in sets.items()
-            }
+        ref = cap(load_split(lang, "test", "wikiann"), max_sentences)
+        sets = {k: dataclasses.replace(v, dataset=cap(v.dataset, max_sentences)) for k, v in sets.items()}
         tables.append(run_domain_shift(specs, {lang: ref}, sets, **kwargs))
     return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(SCHEMA))), notes
 
