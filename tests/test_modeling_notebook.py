@@ -38,6 +38,9 @@ def test_notebook_04_runs_headless(fixture_data_dir, tmp_path, monkeypatch):
         "n_resamples": 20,
         "num_threads": 1,
         "learning_rate": 1e-3,
+        "freeze_layers": 0,  # the mini encoder has 2 layers; the e5 default freezes 6 of 12
+        "bf16": False,
+        "model_cache": str(tmp_path / "cache"),
         "results_dir": str(tmp_path / "res"),
         "figures_dir": str(tmp_path / "fig"),
     }
