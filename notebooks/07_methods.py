@@ -40,6 +40,9 @@ perturbations = ["unseen_entities", "context_replacement", "foreign_names", "mas
 seeds = [0]  # perturbation seeds
 domain_shift = True
 n_resamples = 500
+# where the languages' data come from: one dataset, or one per language, e.g. "conll2002,en=conll2003" (the
+# teacher–student study: CoNLL-2003 English → CoNLL-2002 es/nl; then perturbations=[] and domain_shift=False)
+dataset = "wikiann"
 data_dir = None  # local data root; None: $XNER_DATA_DIR, else the hub
 models_dir = "results/models/07_methods"
 results_dir = "results/id-ms/07_methods"
@@ -71,7 +74,7 @@ train_settings = methods.encoder_settings(
 results_dir, figures_dir, models_dir = Path(results_dir), Path(figures_dir), Path(models_dir)
 print(
     f"{method} with {encoder}: {'+'.join(sources)} → {target_lang} | {train_settings} | data: "
-    f"{data.data_dir() or 'the hub'}"
+    f"{data.data_dir() or 'the hub'} ({dataset})"
 )
 
 # %% [markdown]
@@ -92,6 +95,7 @@ def make(m):
         max_unlabeled=max_unlabeled,
         max_eval_samples=max_eval_samples,
         mlm=MLMSettings(max_sentences=mlm_sentences, progress=False),
+        dataset=dataset,
     )
 
 
@@ -124,6 +128,7 @@ ev = methods.evaluate_methods(
     domain_shift=domain_shift,
     max_domain_sentences=max_test_samples,
     n_resamples=n_resamples,
+    dataset=dataset,
     say=print,
 )
 for note in ev.notes:

@@ -11,8 +11,8 @@ from xner import config
 from xner.conll import DataFormatError
 from xner.data import (
     DataNotFoundError,
-    dataset_for,
     check_pairs_data,
+    dataset_for,
     find_split_file,
     from_lists,
     label_set_of,

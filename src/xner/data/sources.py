@@ -2,8 +2,9 @@
 
 One call, :func:`load_split`, finds a split in this order: an explicit ``path`` → the data setting
 (``XNER_DATA_DIR``) → the cache (a hub download saved earlier) → the Hugging Face hub (maintained parquet
-copies: ``unimelb-nlp/wikiann``, ``masakhane/masakhaner2``, ``lhoestq/conll2003``). With none of them it stops with a message that
-says how to point xner at data. Any local CoNLL/IOB/TSV file or folder loads through :func:`read_conll`.
+copies: ``unimelb-nlp/wikiann``, ``masakhane/masakhaner2``, ``lhoestq/conll2003``). With none of them it stops
+with a message that says how to point xner at data.
+Any local CoNLL/IOB/TSV file or folder loads through :func:`read_conll`.
 
 Where each split came from is explicit: :func:`resolve_split` says it without loading, :func:`load_split` logs it
 and puts it at the head of ``ds.info.description``, ``xner check-data`` reports it for every split a run needs.
