@@ -52,6 +52,8 @@ def test_bad_settings_are_refused():
         TeacherStudentConfig(targets=("en", "es"))
     with pytest.raises(TeacherStudentError, match="expected 'direct'"):
         TeacherStudentConfig(rows=("single-source",))
+    with pytest.raises(TeacherStudentError, match="not among the targets"):
+        TeacherStudentConfig(only=("de",))
     TeacherStudentConfig(targets=("es",), rows=("direct", "single-source"))
 
 
@@ -88,5 +90,9 @@ def test_scores_paired_tests_and_tables(monkeypatch, tmp_path):
     assert s.loc[("nl", "multi-source"), "published_delta"] == pytest.approx(81.33 - 77.57)
     md = summary_markdown(summary_table(table))
     assert "| es | direct | 2 |" in md and "74.96" in md and "(2/2)" in md
+    only_nl = run_teacher_student(
+        TeacherStudentConfig(seeds=(0,), only=("nl",), n_resamples=50), tmp_path, loader=_loader
+    )
+    assert set(only_nl["target"]) == {"nl"} and "en+es" in set(only_nl["teachers"])
     written = write_outputs(table, tmp_path / "r", tmp_path / "f")
     assert {p.name for p in written} >= {"teacher_student.csv", "teacher_student_summary.md", "teacher_student.png"}

@@ -82,6 +82,7 @@ class TeacherStudentConfig:
     batch_size: int = 16
     distill: DistillConfig = field(default_factory=DistillConfig)
     n_resamples: int = 1000
+    only: tuple[str, ...] | None = None  # evaluate only these targets (the others still teach multi-source)
 
     def __post_init__(self) -> None:
         self.targets, self.seeds, self.rows = tuple(self.targets), tuple(self.seeds), tuple(self.rows)
@@ -96,6 +97,10 @@ class TeacherStudentConfig:
             )
         if not self.seeds:
             raise TeacherStudentError("give at least one seed")
+        if self.only is not None:
+            self.only = tuple(self.only)
+            if not set(self.only) <= set(self.targets):
+                raise TeacherStudentError(f"only {list(self.only)}: not among the targets {list(self.targets)}")
 
 
 def method_configs(cfg: TeacherStudentConfig, target: str, seed: int) -> dict[str, MethodConfig]:
@@ -178,7 +183,7 @@ def run_teacher_student(
     """Every row × target × seed of the replication: one tidy row each (see :func:`evaluate_target`)."""
     rows = []
     for seed in cfg.seeds:
-        for target in cfg.targets:
+        for target in cfg.only or cfg.targets:
             rows += evaluate_target(cfg, target, seed, models_dir, loader=loader, say=say)
     return pd.DataFrame(rows)
 
@@ -231,24 +236,23 @@ def summary_markdown(summary: pd.DataFrame) -> str:
 
 def plot_teacher_student(summary: pd.DataFrame) -> Any:
     """Strict F1 per target and row with 95 % CIs (ours), and the published mBERT F1 as open markers."""
-
-    style()
-    targets = list(dict.fromkeys(summary["target"]))
-    rows = [r for r in ROWS if r in set(summary["row"])]
-    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(targets), 3.2))
-    width = 0.8 / len(rows)
-    for i, row in enumerate(rows):
-        s = summary[summary["row"] == row].set_index("target").reindex(targets)
-        x = np.arange(len(targets)) + (i - (len(rows) - 1) / 2) * width
-        err = [s["f1"] - s["f1_low"], s["f1_high"] - s["f1"]]
-        ax.bar(x, s["f1"], width, yerr=err, capsize=3, color=PALETTE[i % len(PALETTE)], label=f"{row} (ours)")
-        ax.scatter(x, s["published_f1"], marker="o", facecolors="none", edgecolors="black", zorder=3)
-    ax.scatter([], [], marker="o", facecolors="none", edgecolors="black", label="published (mBERT)")
-    ax.set_xticks(np.arange(len(targets)), [f"en → {t}" for t in targets])
-    ax.set_ylabel("strict span F1 (points)")
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    return fig
+    with style():
+        targets = list(dict.fromkeys(summary["target"]))
+        rows = [r for r in ROWS if r in set(summary["row"])]
+        fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(targets), 3.2))
+        width = 0.8 / len(rows)
+        for i, row in enumerate(rows):
+            s = summary[summary["row"] == row].set_index("target").reindex(targets)
+            x = np.arange(len(targets)) + (i - (len(rows) - 1) / 2) * width
+            err = [s["f1"] - s["f1_low"], s["f1_high"] - s["f1"]]
+            ax.bar(x, s["f1"], width, yerr=err, capsize=3, color=PALETTE[i % len(PALETTE)], label=f"{row} (ours)")
+            ax.scatter(x, s["published_f1"], marker="o", facecolors="none", edgecolors="black", zorder=3)
+        ax.scatter([], [], marker="o", facecolors="none", edgecolors="black", label="published (mBERT)")
+        ax.set_xticks(np.arange(len(targets)), [f"en → {t}" for t in targets])
+        ax.set_ylabel("strict span F1 (points)")
+        ax.legend(fontsize=7, loc="lower right")
+        fig.tight_layout()
+        return fig
 
 
 def write_outputs(table: pd.DataFrame, results_dir: str | Path, figures_dir: str | Path | None = None) -> list[Path]:
@@ -271,6 +275,7 @@ def write_outputs(table: pd.DataFrame, results_dir: str | Path, figures_dir: str
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m xner.methods.teacher_student", description=__doc__.split("\n\n")[0])
     ap.add_argument("--targets", nargs="+", default=["es", "nl"])
+    ap.add_argument("--only", nargs="+", default=None, help="evaluate only these targets (split a run over jobs)")
     ap.add_argument("--rows", nargs="+", default=list(ROWS), choices=ROWS)
     ap.add_argument("--encoder", default="e5-small")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -299,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = TeacherStudentConfig(
         targets=tuple(a.targets),
         rows=tuple(a.rows),
+        only=a.only,
         encoder=a.encoder,
         seeds=tuple(a.seeds),
         max_train_samples=a.max_train_samples,

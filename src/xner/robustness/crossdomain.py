@@ -247,34 +247,33 @@ def drop_trend(summary: pd.DataFrame) -> pd.DataFrame:
 def plot_crossdomain(summary: pd.DataFrame) -> Any:
     """Two panels over encoder size: strict F1 per cell (in-domain dashed) and the in → out-of-domain drop, with
     95 % CIs."""
-
-    style()
-    fig, (ax_f1, ax_drop) = plt.subplots(1, 2, figsize=(9, 3.4))
-    sizes = summary.drop_duplicates("encoder").sort_values("params_m")
-    pos = {e: i for i, e in enumerate(sizes["encoder"])}
-    for i, (cell, g) in enumerate(summary.groupby(CELL, sort=False)):
-        g = g.sort_values("params_m")
-        x = [pos[e] for e in g["encoder"]]
-        inside = bool(g["in_domain"].iloc[0])
-        label = f"{cell[0]} → {cell[1]} {cell[2]}"
-        color = PALETTE[i % len(PALETTE)]
-        err = [g["f1"] - g["f1_low"], g["f1_high"] - g["f1"]]
-        ax_f1.errorbar(
-            x, g["f1"], yerr=err, marker="o", capsize=3, color=color, ls="--" if inside else "-", label=label
-        )
-        if not inside:
-            derr = [g["drop"] - g["drop_low"], g["drop_high"] - g["drop"]]
-            ax_drop.errorbar(x, 100 * g["drop"], yerr=100 * np.asarray(derr), marker="o", capsize=3, color=color)
-    for ax in (ax_f1, ax_drop):
-        ax.set_xticks(
-            range(len(pos)), [f"{e}\n({p:g} M)" for e, p in zip(sizes["encoder"], sizes["params_m"], strict=True)]
-        )
-    ax_f1.set_ylabel("strict span F1")
-    ax_drop.set_ylabel("in-domain − out-of-domain F1 (points)")
-    ax_drop.axhline(0, color="grey", lw=0.8)
-    ax_f1.legend(fontsize=6, loc="best")
-    fig.tight_layout()
-    return fig
+    with style():
+        fig, (ax_f1, ax_drop) = plt.subplots(1, 2, figsize=(9, 3.4))
+        sizes = summary.drop_duplicates("encoder").sort_values("params_m")
+        pos = {e: i for i, e in enumerate(sizes["encoder"])}
+        for i, (cell, g) in enumerate(summary.groupby(CELL, sort=False)):
+            g = g.sort_values("params_m")
+            x = [pos[e] for e in g["encoder"]]
+            inside = bool(g["in_domain"].iloc[0])
+            label = f"{cell[0]} → {cell[1]} {cell[2]}"
+            color = PALETTE[i % len(PALETTE)]
+            err = [g["f1"] - g["f1_low"], g["f1_high"] - g["f1"]]
+            ax_f1.errorbar(
+                x, g["f1"], yerr=err, marker="o", capsize=3, color=color, ls="--" if inside else "-", label=label
+            )
+            if not inside:
+                derr = [g["drop"] - g["drop_low"], g["drop_high"] - g["drop"]]
+                ax_drop.errorbar(x, 100 * g["drop"], yerr=100 * np.asarray(derr), marker="o", capsize=3, color=color)
+        for ax in (ax_f1, ax_drop):
+            ax.set_xticks(
+                range(len(pos)), [f"{e}\n({p:g} M)" for e, p in zip(sizes["encoder"], sizes["params_m"], strict=True)]
+            )
+        ax_f1.set_ylabel("strict span F1")
+        ax_drop.set_ylabel("in-domain − out-of-domain F1 (points)")
+        ax_drop.axhline(0, color="grey", lw=0.8)
+        ax_f1.legend(fontsize=6, loc="best")
+        fig.tight_layout()
+        return fig
 
 
 def write_outputs(table: pd.DataFrame, results_dir: str | Path, figures_dir: str | Path | None = None) -> list[Path]:
