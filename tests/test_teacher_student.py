@@ -16,6 +16,7 @@ from xner.methods.teacher_student import (
     PUBLISHED,
     TeacherStudentConfig,
     TeacherStudentError,
+    merge_tables,
     method_configs,
     run_teacher_student,
     summary_markdown,
@@ -96,3 +97,15 @@ def test_scores_paired_tests_and_tables(monkeypatch, tmp_path):
     assert set(only_nl["target"]) == {"nl"} and "en+es" in set(only_nl["teachers"])
     written = write_outputs(table, tmp_path / "r", tmp_path / "f")
     assert {p.name for p in written} >= {"teacher_student.csv", "teacher_student_summary.md", "teacher_student.png"}
+
+
+def test_runs_split_over_jobs_merge(monkeypatch, tmp_path):
+    monkeypatch.setattr(ts, "train_method", _fake_train({("direct", 1): 1, ("distill", 1): 2, ("distill", 2): 4}))
+    for t in ("es", "nl"):
+        cfg = TeacherStudentConfig(seeds=(0,), only=(t,), n_resamples=50)
+        write_outputs(run_teacher_student(cfg, tmp_path, loader=_loader), tmp_path / t)
+    merged = merge_tables([tmp_path / "es", tmp_path / "nl"])
+    assert sorted(set(merged["target"])) == ["es", "nl"] and len(merged) == 6
+    assert set(summary_table(merged)["row"]) == {"direct", "single-source", "multi-source"}
+    with pytest.raises(FileNotFoundError, match="run those jobs first"):
+        merge_tables([tmp_path / "es", tmp_path / "de"])

@@ -291,10 +291,26 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--loss", default="mse", choices=("mse", "kl"), help="distillation loss (published: mse)")
     ap.add_argument("--n-resamples", type=int, default=1000)
+    ap.add_argument(
+        "--merge",
+        nargs="+",
+        default=None,
+        metavar="DIR",
+        help="no training: join the teacher_student.csv of runs split over jobs (e.g. by --only) and write the outputs",
+    )
     ap.add_argument("--models-dir", default="results/models/conll")
     ap.add_argument("--results-dir", default="results/conll/teacher_student")
     ap.add_argument("--figures-dir", default="figures/conll")
     return ap
+
+
+def merge_tables(folders: Sequence[str | Path]) -> pd.DataFrame:
+    """The ``teacher_student.csv`` tables of runs split over jobs, as one; a missing one is an error naming it."""
+    paths = [Path(d) / "teacher_student.csv" for d in folders]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"no teacher_student table in {', '.join(missing)}: run those jobs first")
+    return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -317,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         distill=dataclasses.replace(DistillConfig(), loss=a.loss),
         n_resamples=a.n_resamples,
     )
-    table = run_teacher_student(cfg, a.models_dir, say=print)
+    table = merge_tables(a.merge) if a.merge else run_teacher_student(cfg, a.models_dir, say=print)
     for path in write_outputs(table, a.results_dir, a.figures_dir):
         print(path)
     print(summary_markdown(summary_table(table)))

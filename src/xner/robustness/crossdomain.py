@@ -307,6 +307,15 @@ def summary_markdown(summary: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def merge_tables(folders: Sequence[str | Path]) -> pd.DataFrame:
+    """The ``crossdomain.csv`` tables of several runs (split over jobs) as one; a missing one is an error naming it."""
+    paths = [Path(d) / "crossdomain.csv" for d in folders]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"no crossdomain table in {', '.join(missing)}: run those jobs first")
+    return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m xner.robustness.crossdomain [--encoders …] [--max-train-samples N …]``."""
     ap = argparse.ArgumentParser(prog="python -m xner.robustness.crossdomain", description=__doc__.split("\n\n")[0])
@@ -316,6 +325,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("max-train-samples", "max-eval-samples", "max-test-samples", "mini-epochs"):
         ap.add_argument(f"--{name}", type=int, default=None, help="default: all / the size's own")
     ap.add_argument("--n-resamples", type=int, default=1000)
+    ap.add_argument(
+        "--merge",
+        nargs="+",
+        default=None,
+        metavar="DIR",
+        help="no training: join the crossdomain.csv of runs split over jobs (e.g. by --only) and write the outputs",
+    )
     ap.add_argument("--models-dir", default="results/models/conll")
     ap.add_argument("--results-dir", default="results/conll/crossdomain")
     ap.add_argument("--figures-dir", default="figures/conll")
@@ -331,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         mini_epochs=a.mini_epochs,
         n_resamples=a.n_resamples,
     )
-    table = run_grid(cfg, a.models_dir, say=print)
+    table = merge_tables(a.merge) if a.merge else run_grid(cfg, a.models_dir, say=print)
     for path in write_outputs(table, a.results_dir, a.figures_dir):
         print(path)
     print(summary_markdown(summary_table(table)))
