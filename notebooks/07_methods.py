@@ -53,6 +53,9 @@ perturbations = [
 seeds = [0]  # perturbation seeds
 domain_shift = True
 n_resamples = 500
+# where the languages' data come from: one dataset, or one per language, e.g. "conll2002,en=conll2003" (the
+# teacher–student study: CoNLL-2003 English → CoNLL-2002 es/nl; then perturbations=[] and domain_shift=False)
+dataset = "wikiann"
 data_dir = None  # local data root; None: $XNER_DATA_DIR, else the hub
 models_dir = "results/models/07_methods"
 results_dir = "results/id-ms/07_methods"
@@ -87,7 +90,7 @@ train_settings = methods.encoder_settings(
 results_dir, figures_dir, models_dir = map(config.resolve_path, (results_dir, figures_dir, models_dir))
 print(
     f"{method} with {encoder}: {'+'.join(sources)} → {target_lang} | {train_settings} | data: "
-    f"{data.data_dir() or 'the hub'}"
+    f"{data.data_dir() or 'the hub'} ({dataset})"
 )
 
 # %% [markdown]
@@ -111,6 +114,7 @@ def make(m):
         max_unlabeled=max_unlabeled,
         max_eval_samples=max_eval_samples,
         mlm=MLMConfig(max_sentences=mlm_sentences, progress=False),
+        dataset=dataset,
     )
 
 
@@ -147,6 +151,7 @@ ev = methods.evaluate_methods(
     max_domain_sentences=max_test_samples,
     n_resamples=n_resamples,
     reference_encoder=encoder,
+    dataset=dataset,
     log=print,
 )
 for note in ev.notes:
@@ -187,10 +192,11 @@ ev.comparison.round(4) if not ev.comparison.empty else "no comparison (baseline 
 written = methods.write_evaluation(
     ev, results_dir, stem=f"methods_{method}_{Path(encoder).name}", pair=pair, encoder=encoder
 )
-written += save_figure(
-    methods.plot_method_heatmap(ev.table, title=f"{pair}: F1 drop (points)"),
-    figures_dir / f"methods_heatmap_{method}_{Path(encoder).name}",
-)
+if perturbations:  # the heatmap is of drops under perturbation; a clean-only run (perturbations=[]) has none
+    written += save_figure(
+        methods.plot_method_heatmap(ev.table, title=f"{pair}: F1 drop (points)"),
+        figures_dir / f"methods_heatmap_{method}_{Path(encoder).name}",
+    )
 for path in written:
     print(path)
 show(written)  # the figures, as saved

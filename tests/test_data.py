@@ -12,6 +12,7 @@ from xner.conll import DataFormatError
 from xner.data import (
     DataNotFoundError,
     check_pairs_data,
+    dataset_for,
     find_split_file,
     from_lists,
     label_set_of,
@@ -96,7 +97,7 @@ def test_every_real_file_loads_with_manifest_counts(real_data_dir):
             ds = load_split(parts[1], parts[2].removesuffix(".tsv"), parts[0])
         assert len(ds) == meta["sentences"], rel
         assert sum(map(len, ds["tokens"])) == meta["tokens"], rel
-        assert label_set_of(ds) is (CONLL if parts[0] in ("europarl", "conll2002") else WIKIANN)
+        assert label_set_of(ds) is (CONLL if parts[0] in ("europarl", "conll2002", "conll2003") else WIKIANN)
 
 
 @pytest.mark.realdata
@@ -200,3 +201,84 @@ def test_check_pairs_data_names_what_each_pair_needs(fixture_data_dir, tmp_path,
     assert any("nl is marked local" in p for p in problems) and any("af is marked local" in p for p in problems)
     assert any(p.startswith("br: needs the Hugging Face hub (pairs id-br), but HF_HUB_OFFLINE") for p in problems)
     assert "br: hub (3/3 splits; pairs id-br)" in lines
+
+
+# ------------------------------------------------------------------ issue 18: CoNLL-2003, datasets per language
+
+
+@pytest.mark.realdata
+def test_conll2003_english_has_the_published_counts(real_data_dir):
+    sizes = {split: load_split("en", split, "conll2003") for split in ("train", "dev", "test")}
+    assert {k: len(v) for k, v in sizes.items()} == {"train": 14041, "dev": 3250, "test": 3453}
+    test = sizes["test"]
+    assert label_set_of(test) is CONLL
+    entities = sum(t.startswith("B-") for tags in tag_names(test) for t in tags)
+    assert entities == 5648
+    assert resolve_split("en", "test", "conll2003").location.endswith("conll2003/en/test.tsv")
+
+
+@pytest.mark.realdata
+def test_conll2003_and_conll2002_share_the_conll_label_set(real_data_dir):
+    en = load_split("en", "dev", "conll2002,en=conll2003")
+    es = load_split("es", "dev", "conll2002,en=conll2003")
+    assert label_set_of(en) is label_set_of(es) is CONLL
+    assert "conll2003/en" in resolve_split("en", "dev", "conll2002,en=conll2003").location
+    assert "conll2002/es" in resolve_split("es", "dev", "conll2002,en=conll2003").location
+
+
+def test_dataset_per_language():
+    assert dataset_for("conll2002", "en") == "conll2002"
+    assert dataset_for("conll2002,en=conll2003", "en") == "conll2003"
+    assert dataset_for("conll2002, en = conll2003", "nl") == "conll2002"
+    assert dataset_for("wikiann,es=conll2002,en=conll2003", "es") == "conll2002"
+    for bad, match in (
+        ("conll2002,en", "not lang=dataset"),
+        ("conll2002,en=", "not lang=dataset"),
+        ("en=conll2003", "first part must be the default"),
+        ("conll2002,en=conll2003,en=wikiann", "given twice"),
+        ("conll2002,en=ontonotes", "unknown dataset 'ontonotes'"),
+    ):
+        with pytest.raises(DataNotFoundError, match=match):
+            dataset_for(bad, "en")
+
+
+def test_conll2003_hub_copy_has_only_english(monkeypatch, tmp_path):
+    monkeypatch.delenv("XNER_DATA_DIR", raising=False)
+    monkeypatch.setenv("XNER_CACHE_DIR", str(tmp_path))
+    src = resolve_split("en", "test", "conll2003")
+    assert src.kind == "hub" and "lhoestq/conll2003" in src.location
+    with pytest.raises(DataNotFoundError, match="has only en"):
+        resolve_split("de", "test", "conll2003")
+    with pytest.raises(DataNotFoundError, match="has only en"):
+        resolve_split("es", "test", "wikiann,es=conll2003")
+
+
+def test_conll2003_hub_copy_is_checked_like_a_file(monkeypatch, tmp_path):
+    """The hub path (cannot run offline): load_dataset is replaced by a copy with the hub's columns."""
+    import datasets
+
+    from xner.data import sources
+
+    monkeypatch.delenv("XNER_DATA_DIR", raising=False)
+    monkeypatch.setenv("XNER_CACHE_DIR", str(tmp_path))
+    calls = []
+    names = list(CONLL.labels)
+
+    def fake(repo, name, split):
+        calls.append((repo, name, split))
+        feats = datasets.Features(
+            {
+                "id": datasets.Value("string"),
+                "tokens": datasets.Sequence(datasets.Value("string")),
+                "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names)),
+            }
+        )
+        return datasets.Dataset.from_dict(
+            {"id": ["0"], "tokens": [["EU", "rejects", "German"]], "ner_tags": [[3, 0, 7]]}, features=feats
+        )
+
+    monkeypatch.setattr(sources.datasets, "load_dataset", fake)
+    ds = load_split("en", "dev", "conll2003")
+    assert calls == [("lhoestq/conll2003", None, "validation")]
+    assert tag_names(ds) == [["B-ORG", "O", "B-MISC"]] and ds[0]["langs"] == ["en"] * 3
+    assert resolve_split("en", "dev", "conll2003").kind == "cache"

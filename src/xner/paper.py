@@ -19,7 +19,11 @@ from xner.divergence.dial_experiment import plot_dial_experiment
 from xner.divergence.drop import plot_drop_scatter
 from xner.figures import PALETTE, plt, save_figure, style
 from xner.methods import plot_method_heatmap
+from xner.methods.teacher_student import plot_teacher_student
+from xner.methods.teacher_student import summary_table as teacher_student_summary
 from xner.projection.evaluate import plot_projection_f1
+from xner.robustness.crossdomain import plot_crossdomain
+from xner.robustness.crossdomain import summary_table as crossdomain_summary
 from xner.robustness.suite import plot_degradation_heatmap
 
 # kind → glob under the results root (relative), matching what the stages write
@@ -34,6 +38,8 @@ TABLES: dict[str, str] = {
     "dial_slopes": "*/08_dial_experiment/dial_slopes.csv",
     "projection": "*/03_projection/projection_eval.csv",
     "methods": "*/07_methods/**/methods_*_suite.csv",
+    "teacher_student": "*/teacher_student/teacher_student.csv",
+    "crossdomain": "*/crossdomain/crossdomain.csv",
 }
 
 
@@ -172,6 +178,18 @@ def fig_dial_f1(tables: dict[str, pd.DataFrame]):
     return plot_dial_experiment(summary, slopes, title="the divergence dial, trained on")
 
 
+def fig_teacher_student(tables: dict[str, pd.DataFrame]):
+    """Teacher–student on CoNLL (en → es/nl): direct, single- and multi-source F1 with CIs beside the published."""
+    return plot_teacher_student(
+        teacher_student_summary(_stage_view(_need(tables, "teacher_student", "conll (make conll)")))
+    )
+
+
+def fig_crossdomain(tables: dict[str, pd.DataFrame]):
+    """Cross-domain scaling: F1 and in → out-of-domain drop per encoder size with CIs."""
+    return plot_crossdomain(crossdomain_summary(_stage_view(_need(tables, "crossdomain", "conll (make conll)"))))
+
+
 FIGURES: dict[str, Callable[[dict[str, pd.DataFrame]], object]] = {
     "native_vs_transfer": fig_native_vs_transfer,
     "degradation": fig_degradation,
@@ -180,6 +198,8 @@ FIGURES: dict[str, Callable[[dict[str, pd.DataFrame]], object]] = {
     "methods": fig_methods,
     "dial": fig_dial,
     "dial_f1": fig_dial_f1,
+    "teacher_student": fig_teacher_student,
+    "crossdomain": fig_crossdomain,
 }
 
 

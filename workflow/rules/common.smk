@@ -38,3 +38,14 @@ def root_of(depth):
 
 def variants():
     return [f"{m}-s{s}" for m in MODELS for s in SEEDS]
+
+
+def cli_args(settings):
+    """`--name value …` from a settings mapping (None: the runner's own default, so it is left out)."""
+    out = []
+    for name, value in (settings or {}).items():
+        if value is None:
+            continue
+        values = value if isinstance(value, list) else [value]
+        out.append(f"--{name.replace('_', '-')} " + " ".join(shlex.quote(str(v)) for v in values))
+    return " ".join(out)

@@ -2,14 +2,19 @@
 
 One call, :func:`load_split`, finds a split in this order: an explicit ``path`` → the data setting
 (``XNER_DATA_DIR``) → the cache (a hub download saved earlier) → the Hugging Face hub (maintained parquet
-copies: ``unimelb-nlp/wikiann``, ``masakhane/masakhaner2``). With none of them it stops with a message that
-says how to point xner at data. Any local CoNLL/IOB/TSV file or folder loads through :func:`read_conll`.
+copies: ``unimelb-nlp/wikiann``, ``masakhane/masakhaner2``, ``lhoestq/conll2003``). With none of them it stops
+with a message that says how to point xner at data.
+Any local CoNLL/IOB/TSV file or folder loads through :func:`read_conll`.
 
 Where each split came from is explicit: :func:`resolve_split` says it without loading, :func:`load_split` logs it
 and puts it at the head of ``ds.info.description``, ``xner check-data`` reports it for every split a run needs.
 A language marked local in ``configs/languages.yaml`` that the data folder lacks is refused rather than taken from
 the cache or the hub (their splits are cut differently) unless mixing is allowed; hub and cached copies get the
 label-set and IOB2 checks local files get. A language not in ``languages.yaml`` loads from local files.
+
+A study whose languages come from different datasets names them per language: ``"conll2002,en=conll2003"`` is
+CoNLL-2002 for every language but English, which is CoNLL-2003 (:func:`dataset_for`). Every function that takes a
+``dataset`` accepts this form, so a method, a transfer setting or a notebook parameter needs nothing else.
 """
 
 from __future__ import annotations
@@ -59,12 +64,20 @@ class DatasetSpec:
     label_set: LabelSet
     hub_id: str | None
     has_splits: bool = True  # False: one file per language (a parallel test set)
+    # The hub copy's languages when it holds only some (None: one hub config per language, named by its code),
+    # and the config they load from (None: the repository's default).
+    hub_languages: tuple[str, ...] | None = None
+    hub_config: str | None = None
 
 
 DATASETS: dict[str, DatasetSpec] = {
     "wikiann": DatasetSpec("wikiann", WIKIANN, "unimelb-nlp/wikiann"),
     "masakhaner": DatasetSpec("masakhaner", MASAKHANER, "masakhane/masakhaner2"),
     "conll2002": DatasetSpec("conll2002", CONLL, None),
+    # CoNLL-2003 English. eriktks/conll2003 (the former canonical ``conll2003``) is a loading script, which
+    # ``datasets`` ≥ 4 no longer runs; lhoestq/conll2003 is the parquet copy kept by a ``datasets`` maintainer,
+    # with the same splits and the same ClassLabel order (O PER ORG LOC MISC), which _load_from_hub checks.
+    "conll2003": DatasetSpec("conll2003", CONLL, "lhoestq/conll2003", hub_languages=("en",)),
     "europarl": DatasetSpec("europarl", CONLL, None, has_splits=False),
 }
 
@@ -100,6 +113,31 @@ def find_split_file(folder: str | Path, split: str) -> Path:
             f"{folder}: several files could be the {split} split: {', '.join(p.name for p in found)}"
         )
     return found[0]
+
+
+def dataset_for(dataset: str, lang: str) -> str:
+    """The dataset ``lang`` comes from under ``dataset``: a name (``conll2002``), or a default name followed by
+    per-language choices, ``"conll2002,en=conll2003"`` (English from CoNLL-2003, the others from CoNLL-2002)."""
+    if "," not in dataset and "=" not in dataset:
+        return dataset
+    default, *rest = [part.strip() for part in dataset.split(",")]
+    chosen: dict[str, str] = {}
+    for part in rest:
+        code, sep, name = (x.strip() for x in part.partition("="))
+        if not sep or not code or not name or "=" in name:
+            raise DataNotFoundError(
+                f"dataset {dataset!r}: {part!r} is not lang=dataset; expected e.g. 'conll2002,en=conll2003'"
+            )
+        if code in chosen:
+            raise DataNotFoundError(f"dataset {dataset!r}: language {code!r} is given twice")
+        chosen[code] = name
+    if "=" in default or not default:
+        raise DataNotFoundError(
+            f"dataset {dataset!r}: the first part must be the default dataset; expected e.g. 'conll2002,en=conll2003'"
+        )
+    for name in (default, *chosen.values()):
+        _spec(name)
+    return chosen.get(lang, default)
 
 
 def _spec(dataset: str) -> DatasetSpec:
@@ -197,6 +235,7 @@ def resolve_split(
     ``configs/languages.yaml`` is missing from the data folder (unless ``allow_mixed``); raises
     :class:`~xner.config.ConfigError` for a language that is neither configured nor in local files.
     """
+    dataset = dataset_for(dataset, lang)
     spec = _spec(dataset)
     if split not in SPLITS:
         raise DataNotFoundError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
@@ -224,6 +263,12 @@ def resolve_split(
     cached = _cache_path(dataset, lang, split)
     if (cached / "dataset_info.json").is_file():
         return SplitSource(dataset, lang, split, "cache", str(cached))
+    if hub and spec.hub_id is not None and spec.hub_languages is not None and lang not in spec.hub_languages:
+        raise DataNotFoundError(
+            f"{dataset}/{lang}/{split}: not found in {where}, nor in the cache {cached}; the hub copy "
+            f"{spec.hub_id} has only {', '.join(spec.hub_languages)}. Point xner at data: export "
+            f"{config.DATA_ENV}=/path/to/data (laid out as <dataset>/<lang>/<split>.tsv) or pass path=..."
+        )
     if not hub or spec.hub_id is None:
         raise DataNotFoundError(
             f"{dataset}/{lang}/{split}: not found in {where}, nor in the cache {cached}"
@@ -255,7 +300,8 @@ def load_split(
     Args:
         lang: ISO code of the language; one not in ``configs/languages.yaml`` loads from local files only.
         split: ``train``, ``dev`` or ``test`` (ignored for single-file sets such as ``europarl``).
-        dataset: ``wikiann``, ``masakhaner``, ``conll2002`` or ``europarl``.
+        dataset: ``wikiann``, ``masakhaner``, ``conll2002``, ``conll2003`` or ``europarl``, or one per language
+            (``"conll2002,en=conll2003"``, see :func:`dataset_for`).
         path: an explicit file or folder; takes precedence over everything else.
         label_set: labels the data must use (default: the dataset's canonical set).
         repair: repair ``I-`` without ``B-`` instead of raising (counted and logged), for files and hub copies.
@@ -264,6 +310,7 @@ def load_split(
         allow_mixed: take a language marked local from the cache/hub although the data folder lacks it
             (default: the ``XNER_ALLOW_MIXED_SOURCES`` setting, else refused).
     """
+    dataset = dataset_for(dataset, lang)
     spec = _spec(dataset)
     src = resolve_split(lang, split, dataset, path=path, hub=hub, allow_mixed=allow_mixed)
     ls = get_label_set(label_set) if label_set is not None else spec.label_set
@@ -321,7 +368,9 @@ _MASAKHANER_CODES = {
 }
 
 
-def _hub_config(spec: DatasetSpec, lang: str) -> str:
+def _hub_config(spec: DatasetSpec, lang: str) -> str | None:
+    if spec.hub_languages is not None:
+        return spec.hub_config
     return _MASAKHANER_CODES.get(lang, lang) if spec.name == "masakhaner" else lang
 
 

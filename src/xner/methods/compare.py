@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from xner.data import load_split, tag_names
+from xner.data import dataset_for, load_split, tag_names
 from xner.figures import save_figure
 from xner.methods.adapters import MLMConfig
 from xner.methods.config import METHOD_OF_SETTING, METHODS, TRAIN_SETTINGS, MethodConfig, MethodError, encoder_settings
@@ -47,7 +47,7 @@ from xner.methods.train import CachedPredictor, train_method
 from xner.metrics import sentence_counts
 from xner.robustness.domain import domain_eval_sets, domain_languages, run_domain_shift
 from xner.robustness.perturb import PerturbationContext, build
-from xner.robustness.suite import ModelSpec, run_suite
+from xner.robustness.suite import EvalSet, ModelSpec, run_suite
 from xner.signature import signature, write_table
 from xner.utils import cap
 
@@ -264,7 +264,8 @@ def evaluate_methods(
     )
     res = run_suite(
         cached,
-        {f"{dataset}-{target}": test},
+        # named by the dataset the target's test split came from (a raw dataset would be labelled wikiann)
+        {f"{dataset}-{target}": EvalSet(test, target, eval_dataset=dataset_for(dataset, target))},
         perturbations,
         contexts=ctx,
         seeds=seeds,
