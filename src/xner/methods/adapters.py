@@ -48,7 +48,7 @@ from xner.modeling.encoders.mlm import mask_batch, mlm_sequences, train_mlm
 from xner.modeling.loop import fit
 from xner.modeling.predict import META_FILE, NERModel, load_tokenizer, pad_id_of
 from xner.modeling.tokenize import Feature
-from xner.modeling.train import load_token_classifier
+from xner.modeling.train import load_token_classifier, training_predictor
 from xner.utils import cap, default_threads, set_seed
 
 log = logging.getLogger(__name__)
@@ -182,16 +182,7 @@ def _task_predictor(
     model = get_peft_model(base, lora_config(base, lora, task=True), adapter_name=TASK_SLOT)
     if language_adapter is not None:
         _add_language_slot(model, Path(language_adapter))
-    return NERModel(
-        model,
-        tokenizer,
-        labels,
-        max_length=cfg.max_length,
-        window_overlap=cfg.window_overlap,
-        batch_size=cfg.eval_batch_size,
-        num_threads=cfg.num_threads or default_threads(),
-        name=run_name,
-    )
+    return training_predictor(model, tokenizer, labels, cfg, run_name)
 
 
 def _fit_task(model: Any, feats: Sequence[Feature], cfg: TrainConfig, **kwargs: Any) -> tuple[pd.DataFrame, int | None]:

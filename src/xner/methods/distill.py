@@ -60,7 +60,7 @@ from xner.modeling.config import TrainConfig
 from xner.modeling.loop import fit
 from xner.modeling.predict import NERModel, load_tokenizer, pad_id_of
 from xner.modeling.tokenize import Feature
-from xner.modeling.train import load_token_classifier
+from xner.modeling.train import load_token_classifier, training_predictor
 from xner.utils import cap, default_threads, set_seed
 
 log = logging.getLogger(__name__)
@@ -507,16 +507,7 @@ def distill(
         model.get_input_embeddings().weight.requires_grad_(False)
     frozen = freeze_bottom(model, dcfg.freeze_bottom_layers)
     threads = cfg.num_threads or default_threads()
-    student = NERModel(
-        model,
-        tokenizer,
-        labels,
-        max_length=cfg.max_length,
-        window_overlap=cfg.window_overlap,
-        batch_size=cfg.eval_batch_size,
-        num_threads=threads,
-        name=run_name,
-    )
+    student = training_predictor(model, tokenizer, labels, cfg, run_name)
     feats, enc_stats = student.encoder.encode(text)
     n_labels = len(labels)
 

@@ -164,7 +164,7 @@ def train_ner(
     model = load_token_classifier(encoder, labels, cfg.dropout)
     freeze(model, cfg.freeze_embeddings, cfg.freeze_layers)
     crf = CRFHead(labels) if cfg.head == "crf" else None
-    predictor = _predictor(model, tokenizer, labels, cfg, crf, threads, run_name or cfg.model)
+    predictor = training_predictor(model, tokenizer, labels, cfg, run_name or cfg.model, crf=crf)
     tokens = [list(t) for t in train["tokens"]]
     feats, enc_stats = predictor.encoder.encode(tokens, train["ner_tags"])
     if not feats:
@@ -207,10 +207,12 @@ def train_ner(
     )
 
 
-def _predictor(
-    model: Any, tokenizer: Any, labels: list[str], cfg: TrainConfig, crf: CRFHead | None, threads: int, name: str
+def training_predictor(
+    model: Any, tokenizer: Any, labels: list[str], cfg: TrainConfig, name: str, *, crf: CRFHead | None = None
 ) -> NERModel:
-    """The predictor over the model being trained (dev scoring during training, prediction afterwards)."""
+    """The predictor over a model being trained (dev scoring during training, prediction afterwards), set up from
+    its training configuration; shared by fine-tuning, distillation and adapters."""
+    threads = cfg.num_threads or default_threads()
     return NERModel(
         model,
         tokenizer,
