@@ -34,7 +34,7 @@ target split:
   the source's pieces. Pieces equal to the tokenizer's unknown token count as unseen.
 
 Label sets that differ are first put on one label set by an explicit mapping (:func:`harmonize`, which calls
-:func:`xner.labels.map_labels`), and the mapping reports travel with the result.
+:func:`xner.data.map_labels`), and the mapping reports travel with the result.
 
 Modules: :mod:`~xner.divergence.measures` (the statistics), :mod:`~xner.divergence.profiles` (split profiles),
 :mod:`~xner.divergence.compare` (profile against profile), :mod:`~xner.divergence.tables` (all pairs, per pair),
