@@ -207,6 +207,9 @@ try:
 except drop.NoTransferResults as exc:
     joined = corr = None
     print("No transfer results yet, so the drop cannot be predicted:", exc)
+except drop.TooFewPairs as exc:  # a per-pair run: the correlation over all pairs is the `all` run of this stage
+    joined = corr = None
+    print("Too few pairs here to correlate divergences with the drop:", exc)
 
 # %% [markdown]
 # Rank the measures by how well they predict the drop (Spearman over pairs, bootstrap CIs) and draw the best ones

@@ -42,6 +42,10 @@ class NoTransferResults(FileNotFoundError):
     """No evaluation tables were found where the caller said to look."""
 
 
+class TooFewPairs(DivergenceError):
+    """Fewer pairs have both a drop and divergences than a correlation needs."""
+
+
 def load_eval_tables(pattern: str = "*/04_training/**/training.csv", root: str | Path | None = None) -> pd.DataFrame:
     """Read and concatenate every evaluation table matching ``pattern`` under ``root`` (default: results dir).
 
@@ -236,7 +240,7 @@ def correlate(
         x, y = grp["value"].to_numpy(float), grp[outcome].to_numpy(float)
         n = len(grp)
         if n < min_pairs:
-            raise DivergenceError(
+            raise TooFewPairs(
                 f"{dict(zip(by, gkey, strict=True))}, {measure}: {n} pair(s); at least {min_pairs} are needed "
                 "to correlate with the drop"
             )
@@ -388,6 +392,7 @@ def plot_drop_scatter(
 __all__ = [
     "EVAL_COLUMNS",
     "NoTransferResults",
+    "TooFewPairs",
     "best_predictors",
     "correlate",
     "fit_band",
