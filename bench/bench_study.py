@@ -82,6 +82,20 @@ def render(root: Path) -> str:
         f = root / "all" / "06_figures" / name
         if f.is_file():
             parts += [title, "", _md(pd.read_csv(f).drop(columns=["signature"], errors="ignore")), ""]
+    parts += [
+        "### How to read it",
+        "",
+        "- One seed everywhere (seed 0): the CIs are over test sentences (and over pairs for correlations and "
+        "findings), not over training seeds. The dial's slope bootstrap would also resample seeds if given several.",
+        "- The dial moves the source's type mix toward one type (the corner farthest from the target's mix) at a "
+        "fixed size of 1,000 sentences; higher levels also repeat sentences more (fewer distinct ones), so the slope "
+        "measures 'one type over-represented', with diversity partly confounded. Slopes over levels <= 0.2 are "
+        "reported beside the full range.",
+        "- Correlations over 13 pairs and the dial answer different questions: across pairs, surface overlap predicts "
+        "the drop and the type-mix JS does not; within a pair, moving only the type mix lowers transfer F1.",
+        "- This session's run was split over three invocations on a machine shared with other work (load 4–40); the "
+        "tables are what a single `make all` writes, but its duration here is not a timing.",
+    ]
     return "\n".join(parts).rstrip() + "\n"
 
 
