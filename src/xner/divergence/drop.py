@@ -375,11 +375,10 @@ def plot_drop_scatter(
                 r = corr[corr["measure"] == m]
                 if "outcome" in r:
                     r = r[r["outcome"] == "drop"]
-                if len(r) == 1 and not math.isnan(r["spearman"].iloc[0]):
-                    rho, lo, hi = (r[c].iloc[0] for c in ("spearman", "spearman_low", "spearman_high"))
-                    title += f"\nρ={rho:.2f} [{lo:.2f}, {hi:.2f}]"
-                    if "spearman_p" in r:
-                        title += f", p={r['spearman_p'].iloc[0]:.3f}"
+                for row in r.dropna(subset=["spearman"]).itertuples():
+                    who = f"{row.model} " if len(r) > 1 and "model" in r else ""
+                    p = f", p={row.spearman_p:.3f}" if "spearman_p" in r else ""
+                    title += f"\n{who}ρ={row.spearman:.2f} [{row.spearman_low:.2f}, {row.spearman_high:.2f}]{p}"
             ax.set_title(title, fontsize=8)
             ax.set_xlabel(m, fontsize=7)
             ax.set_ylabel("drop (native F1 − transfer F1)", fontsize=7)
