@@ -127,27 +127,7 @@ def text_centroid(
     base = getattr(model, getattr(model, "base_model_prefix", ""), model)
     if hasattr(base, "encoder") and not hasattr(base, "embeddings") and hasattr(base, "get_encoder"):
         base = base.get_encoder()  # T5-style models: embed with the encoder stack only
-    base.eval()
-    total = None
-    n = 0
-    with torch.inference_mode():
-        for b in range(0, len(sents), batch_size):
-            enc = tokenizer(
-                sents[b : b + batch_size],
-                is_split_into_words=True,
-                truncation=True,
-                max_length=max_length,
-                padding=True,
-                return_tensors="pt",
-            )
-            enc = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask")}
-            hidden = base(**enc).last_hidden_state
-            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-            s = pooled.sum(0)
-            total = s if total is None else total + s
-            n += pooled.shape[0]
-    return (total / n).float().numpy()
+    return sentence_embeddings(base, tokenizer, sents, batch_size=batch_size, max_length=max_length).mean(axis=0)
 
 
 def language_similarity(
