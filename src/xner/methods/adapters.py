@@ -185,6 +185,27 @@ def _task_predictor(
     return training_predictor(model, tokenizer, labels, cfg, run_name)
 
 
+def _train_task(
+    predictor: NERModel, train: Any, dev: Any, cfg: TrainConfig, lora: AdapterConfig, desc: str
+) -> tuple[pd.DataFrame, int | None, list[list[str]]]:
+    """Encode the labelled training sentences and run :func:`_fit_task` at the adapters' learning rate, scoring
+    on ``dev``; returns the learning curve, the best epoch and the training tokens."""
+    tokens, tags = _labelled(train)
+    feats, _ = predictor.encoder.encode(tokens, tags)
+    dev_tokens, dev_gold = _dev_lists(dev, cfg)
+    history, best = _fit_task(
+        predictor.model,
+        feats,
+        dataclasses.replace(cfg, learning_rate=lora.learning_rate),
+        pad_id=pad_id_of(predictor.tokenizer),
+        predictor=predictor,
+        dev_tokens=dev_tokens,
+        dev_gold=dev_gold,
+        desc=desc,
+    )
+    return history, best, tokens
+
+
 def _fit_task(model: Any, feats: Sequence[Feature], cfg: TrainConfig, **kwargs: Any) -> tuple[pd.DataFrame, int | None]:
     """The shared optimisation loop (:func:`xner.modeling.loop.fit`) with the model's cross-entropy loss."""
     torch.set_num_threads(cfg.num_threads or default_threads())
@@ -209,21 +230,8 @@ def train_lora_ner(
     t0 = time.perf_counter()
     train = cap(train, cfg.max_train_samples)
     predictor = _task_predictor(train, encoder, cfg, lora, run_name)
-    model, tokenizer = predictor.model, predictor.tokenizer
-    tokens, tags = _labelled(train)
-    feats, _ = predictor.encoder.encode(tokens, tags)
-    dev_tokens, dev_gold = _dev_lists(dev, cfg)
-    tcfg = dataclasses.replace(cfg, learning_rate=lora.learning_rate)
-    history, best = _fit_task(
-        model,
-        feats,
-        tcfg,
-        pad_id=pad_id_of(tokenizer),
-        predictor=predictor,
-        dev_tokens=dev_tokens,
-        dev_gold=dev_gold,
-        desc="lora",
-    )
+    model = predictor.model
+    history, best, tokens = _train_task(predictor, train, dev, cfg, lora, "lora")
     tr, tot = trainable_parameters(model)
     stats = {
         "n_train_sentences": len(tokens),
@@ -599,7 +607,7 @@ def train_madx(
     t0 = time.perf_counter()
     train = cap(train, cfg.max_train_samples)
     predictor = _task_predictor(train, encoder, cfg, lora, run_name, language_adapters[source])
-    model, tokenizer = predictor.model, predictor.tokenizer
+    model = predictor.model
     predictor.adapter_meta = {
         "kind": "madx",
         "encoder": encoder,
@@ -610,20 +618,8 @@ def train_madx(
         "lora": dataclasses.asdict(lora),
         "train_config": dataclasses.asdict(cfg),
     }
-    tokens, tags = _labelled(train)
-    feats, _ = predictor.encoder.encode(tokens, tags)
-    dev_tokens, dev_gold = _dev_lists(dev, cfg)  # source dev, scored with the source language adapter
-    tcfg = dataclasses.replace(cfg, learning_rate=lora.learning_rate)
-    history, best = _fit_task(
-        model,
-        feats,
-        tcfg,
-        pad_id=pad_id_of(tokenizer),
-        predictor=predictor,
-        dev_tokens=dev_tokens,
-        dev_gold=dev_gold,
-        desc="task adapter",
-    )
+    # source dev, scored with the source language adapter
+    history, best, tokens = _train_task(predictor, train, dev, cfg, lora, "task adapter")
     swap_language(predictor, target)
     tr, tot = trainable_parameters(model)
     stats = {

@@ -34,7 +34,8 @@ from xner.figures import PALETTE, plt, save_figure, style
 from xner.methods.config import MethodConfig, encoder_settings
 from xner.methods.distill import DistillConfig
 from xner.methods.train import train_method
-from xner.metrics import bootstrap_ci, paired_bootstrap, score
+from xner.metrics import paired_bootstrap
+from xner.robustness.suite import score_row
 from xner.utils import cap
 
 #: Published strict F1 (mBERT): direct transfer from Wu & Dredze (2019), the students from Wu et al. (2020).
@@ -125,11 +126,6 @@ def method_configs(cfg: TeacherStudentConfig, target: str, seed: int) -> dict[st
     return {r: MethodConfig(method=method[r], sources=sources[r], **base) for r in cfg.rows}
 
 
-def _score_row(gold: list[list[str]], pred: list[list[str]], n_resamples: int) -> dict[str, float]:
-    s, ci = score(gold, pred), bootstrap_ci(gold, pred, n_resamples=n_resamples)
-    return {"precision": s.precision, "recall": s.recall, "f1": s.f1, "f1_low": ci.low, "f1_high": ci.high}
-
-
 def evaluate_target(
     cfg: TeacherStudentConfig,
     target: str,
@@ -160,7 +156,7 @@ def evaluate_target(
             "train_seconds": tm.info.get("train_seconds", tm.seconds),
             "teacher_weights": str(tm.info.get("teacher_weights", "")),
             "model_path": str(tm.path),
-            **_score_row(gold, preds[row], cfg.n_resamples),
+            **score_row(gold, preds[row], n_resamples=cfg.n_resamples, confidence=0.95, seed=0),
         }
         if row != "direct":
             d = paired_bootstrap(gold, preds[row], preds["direct"], n_resamples=cfg.n_resamples, seed=seed)

@@ -34,10 +34,11 @@ from xner.figures import PALETTE, plt, save_figure, style
 from xner.labels import CONLL, WIKIANN, MappingReport, map_tags, resolve_type_map
 from xner.methods.config import MethodConfig, encoder_settings, scale_encoders
 from xner.methods.train import train_method
-from xner.metrics import bootstrap_ci, score
+from xner.metrics import score
 from xner.modeling.encoders import resolve_encoder
 from xner.modeling.encoders.mini import MiniConfig
 from xner.robustness.domain import unpaired_drop
+from xner.robustness.suite import score_row
 from xner.utils import cap
 
 #: The training domains: the dataset each trains on (English), as ``dataset`` strings of :func:`xner.data.load_split`.
@@ -163,7 +164,6 @@ def evaluate_cells(
         pred, _ = map_sentences(preds[cell], type_map)
         in_gold, _ = map_sentences(golds[(train_domain, "en")], type_map)
         in_pred, _ = map_sentences(preds[(train_domain, "en")], type_map)
-        s, ci = score(gold, pred), bootstrap_ci(gold, pred, n_resamples=cfg.n_resamples)
         rec = {
             "train_domain": train_domain,
             "test_dataset": cell[0],
@@ -172,12 +172,7 @@ def evaluate_cells(
             "in_domain": cell == (train_domain, "en"),
             "labels": "PER ORG LOC (MISC dropped on both sides)" if type_map else "PER ORG LOC MISC",
             "entities_dropped": n_dropped,
-            "n_sentences": len(gold),
-            "precision": s.precision,
-            "recall": s.recall,
-            "f1": s.f1,
-            "f1_low": ci.low,
-            "f1_high": ci.high,
+            **score_row(gold, pred, n_resamples=cfg.n_resamples, confidence=0.95, seed=0),
             "in_domain_f1": score(in_gold, in_pred).f1,
         }
         if not rec["in_domain"]:
