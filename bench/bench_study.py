@@ -78,6 +78,7 @@ def render(root: Path) -> str:
     for title, name in (
         ("### Our F1 beside the published numbers (stage 06)", "published_comparison.csv"),
         ("### The published findings, tested on our pairs (stage 06)", "findings.csv"),
+        ("### Seed spread (stage 06): the e5-small zero-shot models trained with three seeds", "seed_spread.csv"),
     ):
         f = root / "all" / "06_figures" / name
         if f.is_file():

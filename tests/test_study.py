@@ -94,3 +94,27 @@ def test_findings_verdicts_follow_the_intervals():
     assert rev.set_index("finding").loc["transfer_below_native", "verdict"] == "reversed"
     mixed = {"ms": 0.8, "fa": 0.3, "hi": 0.7, "af": 0.7, "mr": 0.55}
     assert study.findings(_eval(mixed, ZERO), None, None, PAIRS)["verdict"].iloc[0] == "inconclusive"
+
+
+def test_seed_interval_holds_test_and_seed_variance():
+    # one seed: its own interval; several: wider than the mean test-set interval by the seed variance
+    assert study.seed_ci(np.array([0.7]), np.array([0.65]), np.array([0.75])) == (0.65, 0.75)
+    f1 = np.array([0.60, 0.70, 0.80])
+    low, high = study.seed_ci(f1, f1 - 0.05, f1 + 0.05)
+    z = 1.959964
+    assert (low + high) / 2 == pytest.approx(0.70)
+    assert (high - low) / 2 == pytest.approx(z * np.sqrt((0.05 / z) ** 2 + 0.01 / 3), rel=1e-4)
+    same = study.seed_ci(np.full(3, 0.7), np.full(3, 0.65), np.full(3, 0.75))
+    assert same == pytest.approx((0.65, 0.75))  # no seed variance: the test-set interval
+
+
+def test_seed_spread_lists_the_models_with_several_seeds():
+    ev = pd.concat([_eval(NATIVE, {}), _eval({}, ZERO, seeds=(0, 1, 2))], ignore_index=True)
+    spread = study.seed_spread(ev, PAIRS)
+    assert set(spread["setting"]) == {"zero-shot"} and len(spread) == len(ZERO)
+    row = spread[spread["pair"] == "ar-fa"].iloc[0]
+    assert row["f1_per_seed"] == "0.400 / 0.410 / 0.420" and row["seeds"] == "0,1,2"
+    assert row["seed_range"] == pytest.approx(0.02)
+    assert row["f1_low"] < 0.41 - 0.05 and row["f1_high"] > 0.41 + 0.05  # wider than one seed's
+    native = study.pair_f1(ev, PAIRS)
+    assert (native.loc[native["setting"] == "native", "n_seeds"] == 1).all()

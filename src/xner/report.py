@@ -33,6 +33,7 @@ def _preview(csv: Path, rows: int) -> str:
 LEAD_TABLES = (
     ("Findings: the published directions, tested on our pairs", "all/06_figures/findings.csv"),
     ("Our F1 beside the published numbers", "all/06_figures/published_comparison.csv"),
+    ("Seed spread: the models trained with several seeds", "all/06_figures/seed_spread.csv"),
     ("Which divergence predicts the transfer drop", "all/02_divergence/drop_correlations.csv"),
     ("The divergence dial, trained on: F1 against Jensen–Shannon divergence", "all/08_dial_experiment/dial_slopes.csv"),
 )

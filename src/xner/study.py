@@ -1,9 +1,10 @@
 """The study's answers, computed from the stage tables only: our F1 beside the published numbers, and whether the
 direction of each published finding is reproduced, with bootstrap confidence intervals over pairs.
 
-* :func:`published_comparison` — native and zero-shot strict F1 per pair and model (mean over seeds, with the CI of
-  the first seed's test-set bootstrap and the seed spread) beside the published mBERT and XLM-R base numbers of
-  ``configs/published.yaml`` (the four shared pairs, and the means over pairs);
+* :func:`published_comparison` — native and zero-shot strict F1 per pair and model (mean over seeds, with an
+  interval holding both test-set and seed variance, and the seed spread — :func:`pair_f1`, :func:`seed_spread`)
+  beside the published mBERT and XLM-R base numbers of ``configs/published.yaml`` (the four shared pairs, and the
+  means over pairs);
 * :func:`findings` — the published findings as tests over our pairs: *transfer < native* (mean over pairs of
   native − zero-shot F1), *names hurt native models most* (mean over pairs of the native model's drop under
   foreign-name replacement minus the zero-shot model's), *transfer F1 tracks entity overlap* (Spearman ρ over pairs
@@ -44,8 +45,26 @@ def _clean_target_rows(evaluation: pd.DataFrame) -> pd.DataFrame:
     return ev[ev["setting"].isin(["native", "zero-shot"])]
 
 
+def seed_ci(f1: np.ndarray, low: np.ndarray, high: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """An interval for the mean F1 over seeds that holds both the test-set sampling and the seed variance.
+
+    Each seed's percentile-bootstrap interval gives its test-set standard error, ``(high − low) / (2 z)``; the
+    variance of the mean is taken as the mean of those variances (the seeds are scored on the same sentences, so their
+    test-set errors are nearly the same — averaging them is the conservative choice) plus the seed variance over the
+    number of seeds. A normal interval around the mean; with one seed it is that seed's own interval.
+    """
+    f1, low, high = (np.asarray(a, dtype=float) for a in (f1, low, high))
+    if len(f1) == 1:
+        return float(low[0]), float(high[0])
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    var = np.mean(((high - low) / (2 * z)) ** 2) + f1.var(ddof=1) / len(f1)
+    half = z * float(np.sqrt(var))
+    return float(f1.mean() - half), float(f1.mean() + half)
+
+
 def pair_f1(evaluation: pd.DataFrame, pairs: list[str]) -> pd.DataFrame:
-    """Native and zero-shot F1 per pair and model: mean over seeds, seed spread, and the CI of the lowest seed.
+    """Native and zero-shot F1 per pair and model: mean over seeds, its interval with the seed variance in it
+    (:func:`seed_ci`), and the seed spread (SD, minimum, maximum).
 
     The native row of pair ``s-t`` is the model trained and tested on ``t``; the zero-shot row is ``s`` → ``t``.
     """
@@ -57,19 +76,41 @@ def pair_f1(evaluation: pd.DataFrame, pairs: list[str]) -> pd.DataFrame:
             sub = ev[(ev["setting"] == setting) & (ev["source"] == source) & (ev["target"] == tgt)]
             for model, g in sub.groupby("model", sort=True):
                 g = g.sort_values("seed")
+                low, high = seed_ci(g["f1"], g["f1_low"], g["f1_high"])
                 rows.append(
                     {
                         "pair": pair,
                         "setting": setting,
                         "model": model,
                         "f1": g["f1"].mean(),
-                        "f1_low": g["f1_low"].iloc[0],
-                        "f1_high": g["f1_high"].iloc[0],
+                        "f1_low": low,
+                        "f1_high": high,
                         "n_seeds": len(g),
                         "seed_sd": g["f1"].std(ddof=1) if len(g) > 1 else np.nan,
+                        "seed_min": g["f1"].min(),
+                        "seed_max": g["f1"].max(),
+                        "seeds": ",".join(str(int(s)) for s in g["seed"]),
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def seed_spread(evaluation: pd.DataFrame, pairs: list[str]) -> pd.DataFrame:
+    """The rows of :func:`pair_f1` trained with more than one seed: F1 per seed, its spread and the interval."""
+    f1 = pair_f1(evaluation, pairs)
+    if f1.empty:
+        return f1
+    multi = f1[f1["n_seeds"] > 1].copy()
+    ev = _clean_target_rows(evaluation).drop_duplicates(["source", "target", "setting", "model", "seed"])
+    per_seed = []
+    for r in multi.itertuples():
+        src, tgt = r.pair.split("-")
+        source = tgt if r.setting == "native" else src
+        g = ev[(ev["setting"] == r.setting) & (ev["source"] == source) & (ev["target"] == tgt)]
+        g = g[g["model"] == r.model]
+        per_seed.append(" / ".join(f"{v:.3f}" for v in g.sort_values("seed")["f1"]))
+    multi.insert(multi.columns.get_loc("f1"), "f1_per_seed", per_seed)
+    return multi.assign(seed_range=multi["seed_max"] - multi["seed_min"]).reset_index(drop=True)
 
 
 def published_comparison(evaluation: pd.DataFrame, pairs: list[str], pub: dict | None = None) -> pd.DataFrame:

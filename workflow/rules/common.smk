@@ -40,6 +40,17 @@ def variants():
     return [f"{m}-s{s}" for m in MODELS for s in SEEDS]
 
 
+def training_variants(pair):
+    """The stage-04 runs of a pair: every model × seed, plus the zero-shot seed replicates of the pair."""
+    extra = [f"{m}-s{s}" for m in MODELS for s in REPLICATE_SEEDS] if pair in REPLICATE_PAIRS else []
+    return variants() + extra
+
+
+def replicate_params(seed):
+    """The parameters that make a stage-04 run a zero-shot seed replicate (nothing for a seed of SEEDS)."""
+    return "" if int(seed) in SEEDS else " -p 'setting=[zero-shot]' -p include_crf=false"
+
+
 def cli_args(settings):
     """`--name value …` from a settings mapping (None: the runner's own default, so it is left out)."""
     out = []
