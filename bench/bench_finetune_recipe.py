@@ -51,6 +51,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "lr 5e-4, 3 ep, bs 32, freeze 6": dict(learning_rate=5e-4, epochs=3, batch_size=32, bf16=True, freeze_layers=6),
     "lr 5e-4, 4 ep, bs 32, freeze 4": dict(learning_rate=5e-4, epochs=4, batch_size=32, bf16=True, freeze_layers=4),
     "lr 5e-4, 6 ep, bs 32, freeze 6": dict(learning_rate=5e-4, epochs=6, batch_size=32, bf16=True, freeze_layers=6),
+    "lr 5e-4, 6 ep, bs 32, freeze 4": dict(learning_rate=5e-4, epochs=6, batch_size=32, bf16=True, freeze_layers=4),
+    "lr 5e-4, 10 ep, bs 32, freeze 6": dict(learning_rate=5e-4, epochs=10, batch_size=32, bf16=True, freeze_layers=6),
 }
 
 

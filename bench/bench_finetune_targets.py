@@ -57,13 +57,26 @@ def run_one(recipe: str, src: str, tgt: str, setting: str, args: argparse.Namesp
 
 def markdown(df: pd.DataFrame, args: argparse.Namespace, new: str) -> str:
     """The RESULTS.md section."""
+    extra = "".join(
+        f" --{name} {value!r}" if " " in str(value) else f" --{name} {value}"
+        for name, value, default in (
+            ("train", args.train, 1000),
+            ("settings", args.settings, "zero-shot"),
+            ("pairs", args.pairs, None),
+            ("recipes", args.recipes, None),
+            ("csv", args.csv, "results/bench/finetune_targets.csv"),
+            ("section", args.section, SECTION),
+        )
+        if value != default
+    )
     lines = [
-        SECTION,
+        args.section,
         "",
         f"Command: `PYTHONPATH=src .venv/bin/python bench/bench_finetune_targets.py --new '{new}' --threads "
-        f"{args.threads}{' --crf' if args.crf else ''} --write` (seed 0; {args.train} training sentences, {args.dev} "
-        f"dev sentences for early stopping, the first {args.test} test sentences; strict F1 [95 % CI]; load average "
-        f"{os.getloadavg()[0]:.1f} at the end, shared 2-core machine, so the seconds are indicative only).",
+        f"{args.threads}{' --crf' if args.crf else ''}{extra} --write` (seed 0; {args.train} training sentences, "
+        f"{args.dev} dev sentences for early stopping, the first {args.test} test sentences; strict F1 [95 % CI]; "
+        "load average "
+        f"{os.getloadavg()[0]:.1f} at the end on 2 cores).",
         "",
         "| pair | setting | recipe | strict F1 [95 % CI] | train s | published mBERT / XLM-R base (zero-shot) |",
         "|---|---|---|---|---:|---|",
@@ -94,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--csv", default="results/bench/finetune_targets.csv")
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--summarise-only", action="store_true")
+    ap.add_argument("--section", default=SECTION, help="the RESULTS.md heading to write (one per table)")
     args = ap.parse_args(argv)
     path = Path(args.csv)
     done = pd.read_csv(path) if path.is_file() else pd.DataFrame()

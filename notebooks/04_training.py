@@ -39,6 +39,7 @@ extra_sources = []  # multi-source: source languages besides the pair's source, 
 few_shot_k = 100  # few-shot: target training sentences added to the source data
 projected = None  # translate-train: CoNLL file or folder written by stage 03 (projection)
 epochs = 3  # fine-tuning epochs (early stopping on dev strict F1)
+native_epochs = None  # epochs of the native setting (trained on the target's own data; None: `epochs`)
 learning_rate = 5e-4  # peak learning rate (e5-small with 6 layers frozen 5e-4; mini encoders 5e-4…1e-3; XLM-R ~3e-5)
 batch_size = 32
 head = "crf"  # output layer: "crf" (linear-chain CRF over the encoder's word logits) or "softmax"
@@ -66,6 +67,8 @@ figures_dir = "figures/id-ms/04_training"
 # Check the parameters and resolve the settings and encoders, so that a bad name fails before any training.
 
 # %%
+import dataclasses
+
 import pandas as pd
 
 from xner import config, data
@@ -157,12 +160,14 @@ pd.DataFrame({"encoder": list(resolved), "checkpoint": list(resolved.values())})
 rows, histories, runs = [], [], []
 for name in settings:
     spec = spec_of(name)
+    epochs_of = native_epochs if name == "native" and native_epochs else epochs
+    setting_config = dataclasses.replace(train_config, epochs=epochs_of)
     for m in (["crf"] if include_crf else []) + encoders:
         run_dir = results_dir / "models" / f"{name}-{spec.source}-{target_lang}-{m.replace('/', '_')}-s{seed}"
         res = run_setting(
             spec,
             m,
-            train_config=train_config,
+            train_config=setting_config,
             encoder=resolved.get(m),
             crf_config=CRFConfig(max_iterations=crf_iterations),
             output_dir=run_dir,
@@ -238,6 +243,7 @@ sig = signature(
     settings=settings,
     max_train_samples=max_train_samples,
     epochs=epochs,
+    native_epochs=native_epochs,
     learning_rate=learning_rate,
     head=head,
 )
