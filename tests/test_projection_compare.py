@@ -9,7 +9,14 @@ import pytest
 
 from xner.data import from_lists
 from xner.projection.align import StringAligner
-from xner.projection.compare import compare_transfer, comparison_figure, summarise, verdict
+from xner.projection.compare import (
+    TEST_METHOD_NAMES,
+    compare_transfer,
+    comparison_figure,
+    summarise,
+    translate_test_tagger,
+    verdict,
+)
 from xner.projection.project import ProjectionConfig
 from xner.projection.translate import IdentityTranslator, detokenize
 
@@ -95,3 +102,38 @@ def test_name_handling_counts_kept_names_and_scripts():
     assert out["entity_words"] == 3
     assert out["entity_words_kept_verbatim"] == 2 / 3
     assert out["translation_words_latin"] == 2 / 5 and out["translation_words_devanagari"] == 3 / 5
+
+
+class _Reversed:
+    """Toy aligner: the translation is the target sentence in reverse word order."""
+
+    name = "reversed"
+
+    def align(self, src, tgt):
+        return [frozenset((i, len(t) - 1 - i) for i in range(len(s))) for s, t in zip(src, tgt, strict=True)]
+
+
+def test_translate_test_tagger_projects_labels_back_through_a_reordering_translation():
+    target = [["kemarin", "Ali", "tiba", "di", "Medan"], ["hujan", "turun"]]
+    mt = IdentityTranslator({detokenize(t): detokenize(t[::-1]) for t in target})
+    seen = []
+
+    def source_tagger(sentences):
+        seen.extend(sentences)
+        names = {"Ali": "B-PER", "Medan": "B-LOC"}
+        return [[names.get(w, "O") for w in s] for s in sentences]
+
+    for method in ("heuristic", "ngram-greedy"):
+        seen.clear()
+        tag = translate_test_tagger(source_tagger, mt, src_lang="id", tgt_lang="ms", method=method, aligner=_Reversed())
+        assert tag(target) == [["O", "B-PER", "O", "O", "B-LOC"], ["O", "O"]], method
+        assert seen[:2] == [["Medan", "di", "tiba", "Ali", "kemarin"], ["turun", "hujan"]]  # tagged the translation
+
+
+def test_translate_test_tagger_refuses_unknown_methods_and_eflomal_without_target_text():
+    assert set(TEST_METHOD_NAMES) == {"heuristic", "ngram-ilp", "ngram-greedy", "model-ilp", "heuristic+bt"}
+    mt = IdentityTranslator({})
+    with pytest.raises(ValueError, match="unknown translate-test method 'mark'"):
+        translate_test_tagger(lambda s: s, mt, src_lang="id", tgt_lang="ms", method="mark")
+    with pytest.raises(ValueError, match="needs target_train"):
+        translate_test_tagger(lambda s: s, mt, src_lang="id", tgt_lang="ms", aligner="eflomal")

@@ -184,7 +184,8 @@ def offline_recipe(path: str | Path | None = None, stage: str = RECIPE_STAGE) ->
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
-    stage_cfg = (raw.get("stages") or {}).get(stage) if isinstance(raw, dict) else None
+    stages = raw.get("stages") if isinstance(raw, dict) else None
+    stage_cfg = stages.get(stage) if isinstance(stages, dict) else None
     if not isinstance(stage_cfg, dict):
         raise ConfigError(f"{path}: expected a mapping stages: {{{stage}: {{setting: value, ...}}}}")
     known = {f.name for f in dataclasses.fields(TrainConfig)}
