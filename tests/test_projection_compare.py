@@ -13,12 +13,15 @@ from xner.projection.compare import (
     TEST_METHOD_NAMES,
     compare_transfer,
     comparison_figure,
+    main,
+    read_tables,
     summarise,
     translate_test_tagger,
     verdict,
 )
 from xner.projection.project import ProjectionConfig
 from xner.projection.translate import IdentityTranslator, detokenize
+from xner.signature import write_table
 
 NAMES = ["Ali", "Siti", "Budi", "Ani", "Joko", "Dewi"]
 PLACES = ["Jakarta", "Bandung", "Medan", "Surabaya"]
@@ -48,7 +51,7 @@ def _private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XNER_CACHE_DIR", str(tmp_path / "cache"))
 
 
-def test_identity_translation_makes_translate_test_equal_zero_shot():
+def test_identity_translation_makes_translate_test_equal_zero_shot(tmp_path):
     # every sentence translates to itself: translate-test with a perfect (string) alignment must give exactly
     # the zero-shot predictions, and translate-train the source data again
     texts = {}
@@ -84,6 +87,16 @@ def test_identity_translation_makes_translate_test_equal_zero_shot():
     assert summarise(df).n_seeds.tolist() == [1] * 5
     fig = comparison_figure(df)
     assert len(fig.axes) == 1
+    # the workflow's summary step: tables of two pairs → summary, verdicts, figure
+    write_table(df, tmp_path / "id-ms.csv", {"stage": "datatransfer"})
+    other = df.assign(source="nl", target="af")
+    write_table(other, tmp_path / "nl-af.csv", {"stage": "datatransfer"})
+    main(["--summarise", str(tmp_path), "--summary", str(tmp_path / "summary.csv"), "--figure", str(tmp_path / "fig")])
+    summ = pd.read_csv(tmp_path / "summary.csv")
+    assert len(summ) == 10 and set(summ.source) == {"id", "nl"}
+    assert len((tmp_path / "summary.txt").read_text().splitlines()) == 2
+    assert (tmp_path / "fig.pdf").is_file() and (tmp_path / "fig.png").is_file()
+    assert len(read_tables([tmp_path])) == 2 * len(df)  # summary.csv is not read back as a pair table
 
 
 def test_bad_pair_is_refused():

@@ -20,7 +20,10 @@ never drift apart. Nothing is tuned: the projection methods use the published de
 the source dev split only.
 
 ``python -m xner.projection.compare --pair id-ms --models crf e5-small --seeds 0 1 2 --out results/datatransfer``
-writes ``<out>/<pair>.csv`` (with signature) and prints the plain statement of :func:`verdict`.
+writes ``<out>/<pair>.csv`` (with signature) and prints the plain statement of :func:`verdict`;
+``python -m xner.projection.compare --summarise results/datatransfer --summary results/datatransfer/summary.csv
+--figure figures/datatransfer/comparison`` writes the summary over pairs, its verdicts and the figure
+(the workflow's target ``datatransfer``, ``make datatransfer``, runs both).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from xner.data import DataNotFoundError, data_dir, from_lists, label_set_of, load_split, tag_names
-from xner.figures import PALETTE, style
+from xner.figures import PALETTE, save_figure, style
 from xner.metrics import bootstrap_ci, paired_bootstrap, score
 from xner.modeling.config import TrainConfig, offline_recipe
 from xner.modeling.crf import CRFConfig, train_crf
@@ -414,10 +417,48 @@ def comparison_figure(df: pd.DataFrame, *, title: str = "") -> Any:
     return fig
 
 
+def read_tables(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """Comparison tables written by :func:`main` (``<pair>.csv``; folders: every CSV in them but ``summary.csv``),
+    concatenated without their signature column."""
+    files = [f for p in map(Path, paths) for f in (sorted(p.glob("*.csv")) if p.is_dir() else [p])]
+    files = [f for f in files if f.name != "summary.csv"]
+    if not files:
+        raise FileNotFoundError(f"no comparison tables (<pair>.csv) in {[str(p) for p in paths]}")
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(f"comparison tables not found: {missing}")
+    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True).drop(columns=["signature"], errors="ignore")
+
+
+def write_summary(tables: Sequence[str | Path], summary: str | Path, figure: str | Path) -> list[Path]:
+    """The tables of several pairs → ``summary`` (:func:`summarise`, with signature), the verdicts beside it
+    (``<summary stem>.txt``) and the figure (``<figure>.pdf`` / ``.png``); returns the files written."""
+    df = read_tables(tables)
+    sig = signature(
+        data="datatransfer",
+        split="test",
+        languages=sorted(set(df.source) | set(df.target)),
+        model=sorted(set(df.model)),
+        seed=sorted(int(s) for s in set(df.seed)),
+        mode="strict",
+        stage="datatransfer",
+    )
+    path = write_table(summarise(df), summary, sig)
+    lines = verdict(df)
+    text = path.with_suffix(".txt")
+    text.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for line in lines:
+        print(line)
+    return [path, text, *save_figure(comparison_figure(df, title="Data transfer vs model transfer"), figure)]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Command line: run :func:`compare_transfer` on pairs and write ``<out>/<pair>.csv`` with signature."""
+    """Command line: run :func:`compare_transfer` on pairs and write ``<out>/<pair>.csv`` with signature; or, with
+    ``--summarise``, read such tables and write the summary, verdicts and figure (:func:`write_summary`)."""
     ap = argparse.ArgumentParser(prog="python -m xner.projection.compare", description=__doc__.split("\n")[0])
-    ap.add_argument("--pair", nargs="+", required=True, help=f"<source>-<target>, e.g. {' '.join(PAIRS)}")
+    todo = ap.add_mutually_exclusive_group(required=True)
+    todo.add_argument("--pair", nargs="+", help=f"<source>-<target>, e.g. {' '.join(PAIRS)}")
+    todo.add_argument("--summarise", nargs="+", metavar="TABLE", help="<pair>.csv tables or folders holding them")
     ap.add_argument("--models", nargs="+", default=["crf"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--aligners", nargs="+", default=["e5", "eflomal"])
@@ -425,7 +466,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--n-test", type=int, default=None)
     ap.add_argument("--out", default="results/datatransfer")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads of the encoder (default: all)")
+    ap.add_argument("--summary", default="results/datatransfer/summary.csv", help="with --summarise: the table")
+    ap.add_argument("--figure", default="figures/datatransfer/comparison", help="with --summarise: figure stem")
     args = ap.parse_args(argv)
+    if args.summarise:
+        for path in write_summary(args.summarise, args.summary, args.figure):
+            print(f"wrote {path}")
+        return
     cfg = recipe_config(num_threads=args.threads)
     for pair in args.pair:
         df = compare_transfer(
