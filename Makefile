@@ -16,11 +16,12 @@ CONFIG ?= configs/offline.yaml
 SMK_ARGS ?=
 LAB_PORT ?= 8888
 
-.PHONY: all conll test test-fast lint lab venv system-deps bench clean-results help
+.PHONY: all conll datatransfer test test-fast lint lab venv system-deps bench clean-results help
 
 help:
 	@echo "make all     run the offline default pipeline (needs XNER_DATA_DIR or the Hugging Face hub)"
 	@echo "make conll   teacher-student on CoNLL-2003 en -> CoNLL-2002 es/nl and the cross-domain grid (configs/conll.yaml)"
+	@echo "make datatransfer  translate-test / translate-train vs zero-shot on the Apertium pairs (configs/datatransfer.yaml)"
 	@echo "make test    run the test suite"
 	@echo "make test-fast  the tests not marked slow (no training, no workflow runs)"
 	@echo "make lint    ruff check, ruff format --check, snakemake --lint"
@@ -65,6 +66,14 @@ CONLL_CONFIG ?= configs/conll.yaml
 conll: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --snakefile workflow/Snakefile --configfile $(CONFIG) $(CONLL_CONFIG) \
 		--rerun-triggers mtime --rerun-incomplete --cores $(CORES) --printshellcmds conll
+
+# Issue 19, not part of `all`: data transfer (translate-test, translate-train) against zero-shot model transfer on
+# the pairs Apertium translates, with the settings of configs/datatransfer.yaml (DATATRANSFER_CONFIG).
+DATATRANSFER_CONFIG ?= configs/datatransfer.yaml
+datatransfer: venv system-deps
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --snakefile workflow/Snakefile --configfile $(CONFIG) \
+		$(DATATRANSFER_CONFIG) --rerun-triggers mtime --rerun-incomplete --cores $(CORES) --printshellcmds $(SMK_ARGS) \
+		datatransfer
 
 bench: venv
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -20,17 +20,14 @@ import pandas as pd
 from _results import write_section  # noqa: E402  (bench/ is on sys.path when a script runs)
 
 from xner.figures import save_figure
-from xner.projection.compare import comparison_figure, summarise, verdict
+from xner.projection.compare import comparison_figure, read_tables, summarise, verdict
 
 SECTION = "## Data transfer vs model transfer (translate-test, translate-train)"
 
 
 def load_tables(folders: list[str]) -> pd.DataFrame:
-    """Every ``<pair>.csv`` of the folders, concatenated (the signature column dropped)."""
-    parts = [pd.read_csv(p) for f in folders for p in sorted(Path(f).glob("*.csv"))]
-    if not parts:
-        raise FileNotFoundError(f"no comparison tables (*.csv) in {folders}")
-    return pd.concat(parts, ignore_index=True).drop(columns=["signature"], errors="ignore")
+    """Every ``<pair>.csv`` of the folders, concatenated (the signature column and ``summary.csv`` left out)."""
+    return read_tables(folders)
 
 
 def table(df: pd.DataFrame) -> list[str]:

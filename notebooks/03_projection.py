@@ -44,7 +44,7 @@ min_score = 0.0  # candidate-entity pairs scoring at most this are never matched
 string_weight = 0.0  # weight of string similarity in candidate scores (Dice has weight 1)
 refine_mode = "fill"  # back-translation refinement: fill | prefer-bt | agree
 ner_model = None  # model candidates: None, "crf:conll2002" (trains a CRF, ~2 min), or a saved model folder
-translator = "apertium"  # apertium (offline) | nllb (hub): for mark-then-translate, back-translation, eflomal+mt
+translator = "apertium"  # apertium | apertium:<mode> e.g. apertium:eng-spa | nllb (hub): mark, back-translation
 train_dataset = "wikiann"  # translate-train source data (load_split dataset name)
 train_split = "train"
 train_max_sentences = 200  # translate the first N training sentences (None: all)
@@ -74,7 +74,7 @@ from xner.projection.evaluate import (
     read_parallel_gold,
 )
 from xner.projection.project import ProjectionConfig
-from xner.projection.translate import get_translator
+from xner.projection.translate_test import translator_from_spec
 from xner.projection.translate_train import translate_train, write_translate_train
 from xner.signature import signature, write_table
 
@@ -108,7 +108,8 @@ def make_config(name: str) -> ProjectionConfig:
 
 
 configs = [make_config(m) for m in methods]
-mt = get_translator(translator)
+mt, mt_from, mt_to = translator_from_spec(translator)  # an Apertium mode must translate source → target
+assert mt_from is None or (mt_from, mt_to) == (source_lang, target_lang), f"{translator}: not {pair}"
 print(
     "data:",
     data.data_dir() or "the Hugging Face hub",

@@ -17,7 +17,9 @@
 #
 # Fine-tunes an encoder for NER on a language pair under one or more settings — `native` (target train →
 # target test), `zero-shot` (source train → target test), `multi-source`, `few-shot` (source plus `few_shot_k`
-# target sentences), `translate-train` (the projected data of stage 03) — next to the feature-CRF baseline,
+# target sentences), `translate-train` (the projected data of stage 03), `translate-test` (the zero-shot source
+# model tags the target test set's translation into the source language, labels projected back with
+# `projection_method` over `aligner`; the translator is `translator`) — next to the feature-CRF baseline,
 # trained and evaluated by the same runner (`xner.modeling.transfer.run_setting`). Every row reports strict span
 # F1 with a percentile-bootstrap CI on the target test set and on the source's own test set.
 #
@@ -32,12 +34,15 @@
 # %% tags=["parameters"]
 pair = "id-ms"  # source-target
 model = "e5-small"  # encoder: e5-small (offline default), mini-tiny|mini-small|mini-base, a hub name or a local folder
-setting = ["native", "zero-shot"]  # one setting or a list: native, zero-shot, multi-source, few-shot, translate-train
+setting = ["native", "zero-shot"]  # one or a list: native, zero-shot, multi-source, few-shot, translate-train/-test
 sizes = []  # more encoders, same settings: mini-small, mini-base beside mini-tiny (lr 1e-3, freeze_* off, bf16 any)
 include_crf = True  # also train the feature-CRF baseline
 extra_sources = []  # multi-source: source languages besides the pair's source, e.g. ["jv"]
 few_shot_k = 100  # few-shot: target training sentences added to the source data
 projected = None  # translate-train: CoNLL file or folder written by stage 03 (projection)
+translator = "apertium"  # translate-test, target → source: apertium, apertium:<mode> (e.g. apertium:zlm-ind), nllb
+projection_method = "heuristic"  # translate-test: heuristic | ngram-ilp | ngram-greedy | model-ilp | heuristic+bt
+aligner = "e5"  # translate-test: e5 (multilingual-e5-small) | eflomal (fitted on 2,000 unlabelled target sentences)
 epochs = 3  # fine-tuning epochs (early stopping on dev strict F1)
 native_epochs = None  # epochs of the native setting (trained on the target's own data; None: `epochs`)
 learning_rate = 5e-4  # peak learning rate (e5-small with 6 layers frozen 5e-4; mini encoders 5e-4…1e-3; XLM-R ~3e-5)
@@ -78,6 +83,8 @@ from xner.modeling.encoders import resolve_encoder
 from xner.modeling.encoders.mini import MiniConfig
 from xner.modeling.figures import f1_by_model, learning_curves
 from xner.modeling.transfer import SETTINGS, run_setting, spec_for
+from xner.projection.compare import TEST_METHOD_NAMES, translate_test_tagger
+from xner.projection.translate_test import translator_from_spec
 from xner.signature import signature, write_table
 
 pair_ = config.parse_pair(pair)
@@ -87,6 +94,13 @@ unknown = [s for s in settings if s not in SETTINGS]
 assert settings and not unknown, f"unknown settings {unknown}; choose from {SETTINGS}"
 assert "translate-train" not in settings or projected, "translate-train needs projected=<stage-03 CoNLL file or folder>"
 assert "multi-source" not in settings or extra_sources, "multi-source needs extra_sources, e.g. ['jv']"
+if "translate-test" in settings:
+    assert projection_method in TEST_METHOD_NAMES, f"projection_method must be one of {list(TEST_METHOD_NAMES)}"
+    assert aligner in ("e5", "eflomal"), "aligner must be 'e5' or 'eflomal'"
+    mt, mt_from, mt_to = translator_from_spec(translator)
+    assert mt_from is None or (mt_from, mt_to) == (target_lang, source_lang), (
+        f"translator {translator} translates {mt_from}→{mt_to}; translate-test needs {target_lang}→{source_lang}"
+    )
 for lang in extra_sources:
     config.language(lang)
 encoders = list(dict.fromkeys([model, *sizes]))
@@ -154,14 +168,33 @@ pd.DataFrame({"encoder": list(resolved), "checkpoint": list(resolved.values())})
 # ## Train and evaluate every setting × model
 #
 # Train and evaluate each setting × model: the CRF baseline and the encoders on the same data, evaluated on the
-# target test set and on the source's own test set.
+# target test set and on the source's own test set. translate-test reuses the zero-shot model (the model cache
+# shares it) and is scored on the target test set only, through translation and projection.
+
 
 # %%
+def test_tagger_of(name: str):
+    """translate-test: the source model → a tagger of target sentences through translation and projection."""
+    if name != "translate-test":
+        return None
+    target_train = data.load_split(target_lang, "train", dataset) if aligner == "eflomal" else None
+    return lambda model: translate_test_tagger(
+        model,
+        mt,
+        src_lang=source_lang,
+        tgt_lang=target_lang,
+        method=projection_method,
+        aligner=aligner,
+        target_train=target_train,
+    )
+
+
 rows, histories, runs = [], [], []
 for name in settings:
     spec = spec_of(name)
     epochs_of = native_epochs if name == "native" and native_epochs else epochs
     setting_config = dataclasses.replace(train_config, epochs=epochs_of)
+    test_tagger = test_tagger_of(name)
     for m in (["crf"] if include_crf else []) + encoders:
         run_dir = results_dir / "models" / f"{name}-{spec.source}-{target_lang}-{m.replace('/', '_')}-s{seed}"
         res = run_setting(
@@ -173,6 +206,7 @@ for name in settings:
             output_dir=run_dir,
             n_resamples=n_resamples,
             model_cache=model_cache,
+            test_tagger=test_tagger,
         )
         rows.append(res.rows)
         if res.history is not None:
@@ -246,6 +280,11 @@ sig = signature(
     native_epochs=native_epochs,
     learning_rate=learning_rate,
     head=head,
+    **(
+        {"translator": translator, "projection": f"{projection_method}/{aligner}"}
+        if "translate-test" in settings
+        else {}
+    ),
 )
 written = [write_table(table, results_dir / "training.csv", sig)]
 if histories:

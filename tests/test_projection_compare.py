@@ -9,9 +9,19 @@ import pytest
 
 from xner.data import from_lists
 from xner.projection.align import StringAligner
-from xner.projection.compare import compare_transfer, comparison_figure, summarise, verdict
+from xner.projection.compare import (
+    TEST_METHOD_NAMES,
+    compare_transfer,
+    comparison_figure,
+    main,
+    read_tables,
+    summarise,
+    translate_test_tagger,
+    verdict,
+)
 from xner.projection.project import ProjectionConfig
 from xner.projection.translate import IdentityTranslator, detokenize
+from xner.signature import write_table
 
 NAMES = ["Ali", "Siti", "Budi", "Ani", "Joko", "Dewi"]
 PLACES = ["Jakarta", "Bandung", "Medan", "Surabaya"]
@@ -41,7 +51,7 @@ def _private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XNER_CACHE_DIR", str(tmp_path / "cache"))
 
 
-def test_identity_translation_makes_translate_test_equal_zero_shot():
+def test_identity_translation_makes_translate_test_equal_zero_shot(tmp_path):
     # every sentence translates to itself: translate-test with a perfect (string) alignment must give exactly
     # the zero-shot predictions, and translate-train the source data again
     texts = {}
@@ -77,6 +87,16 @@ def test_identity_translation_makes_translate_test_equal_zero_shot():
     assert summarise(df).n_seeds.tolist() == [1] * 5
     fig = comparison_figure(df)
     assert len(fig.axes) == 1
+    # the workflow's summary step: tables of two pairs → summary, verdicts, figure
+    write_table(df, tmp_path / "id-ms.csv", {"stage": "datatransfer"})
+    other = df.assign(source="nl", target="af")
+    write_table(other, tmp_path / "nl-af.csv", {"stage": "datatransfer"})
+    main(["--summarise", str(tmp_path), "--summary", str(tmp_path / "summary.csv"), "--figure", str(tmp_path / "fig")])
+    summ = pd.read_csv(tmp_path / "summary.csv")
+    assert len(summ) == 10 and set(summ.source) == {"id", "nl"}
+    assert len((tmp_path / "summary.txt").read_text().splitlines()) == 2
+    assert (tmp_path / "fig.pdf").is_file() and (tmp_path / "fig.png").is_file()
+    assert len(read_tables([tmp_path])) == 2 * len(df)  # summary.csv is not read back as a pair table
 
 
 def test_bad_pair_is_refused():
@@ -95,3 +115,38 @@ def test_name_handling_counts_kept_names_and_scripts():
     assert out["entity_words"] == 3
     assert out["entity_words_kept_verbatim"] == 2 / 3
     assert out["translation_words_latin"] == 2 / 5 and out["translation_words_devanagari"] == 3 / 5
+
+
+class _Reversed:
+    """Toy aligner: the translation is the target sentence in reverse word order."""
+
+    name = "reversed"
+
+    def align(self, src, tgt):
+        return [frozenset((i, len(t) - 1 - i) for i in range(len(s))) for s, t in zip(src, tgt, strict=True)]
+
+
+def test_translate_test_tagger_projects_labels_back_through_a_reordering_translation():
+    target = [["kemarin", "Ali", "tiba", "di", "Medan"], ["hujan", "turun"]]
+    mt = IdentityTranslator({detokenize(t): detokenize(t[::-1]) for t in target})
+    seen = []
+
+    def source_tagger(sentences):
+        seen.extend(sentences)
+        names = {"Ali": "B-PER", "Medan": "B-LOC"}
+        return [[names.get(w, "O") for w in s] for s in sentences]
+
+    for method in ("heuristic", "ngram-greedy"):
+        seen.clear()
+        tag = translate_test_tagger(source_tagger, mt, src_lang="id", tgt_lang="ms", method=method, aligner=_Reversed())
+        assert tag(target) == [["O", "B-PER", "O", "O", "B-LOC"], ["O", "O"]], method
+        assert seen[:2] == [["Medan", "di", "tiba", "Ali", "kemarin"], ["turun", "hujan"]]  # tagged the translation
+
+
+def test_translate_test_tagger_refuses_unknown_methods_and_eflomal_without_target_text():
+    assert set(TEST_METHOD_NAMES) == {"heuristic", "ngram-ilp", "ngram-greedy", "model-ilp", "heuristic+bt"}
+    mt = IdentityTranslator({})
+    with pytest.raises(ValueError, match="unknown translate-test method 'mark'"):
+        translate_test_tagger(lambda s: s, mt, src_lang="id", tgt_lang="ms", method="mark")
+    with pytest.raises(ValueError, match="needs target_train"):
+        translate_test_tagger(lambda s: s, mt, src_lang="id", tgt_lang="ms", aligner="eflomal")

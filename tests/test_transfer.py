@@ -20,6 +20,9 @@ from xner.modeling.transfer import (
     run_setting,
     spec_for,
 )
+from xner.projection.align import StringAligner
+from xner.projection.compare import translate_test_tagger
+from xner.projection.translate import IdentityTranslator, detokenize
 
 SEEDS = {"id": 1, "ms": 2, "jv": 3}
 SIZES = {"train": 30, "dev": 10, "test": 12}
@@ -49,6 +52,9 @@ def test_spec_validation():
         dict(setting="translate-train", target="ms", sources=("id",)),
         dict(setting="zero-shot", target="ms", sources=("id",), k=5),
         dict(setting="teleport", target="ms", sources=("id",)),
+        dict(setting="translate-test", target="ms"),
+        dict(setting="translate-test", target="ms", sources=("ms",)),
+        dict(setting="translate-test", target="ms", sources=("id", "jv")),
     ]:
         with pytest.raises(SettingError):
             TransferSpec(**bad)
@@ -172,6 +178,56 @@ def test_crf_through_the_runner(fake_loader, setting, source, tmp_path):
     assert (tmp_path / "predictions" / "wikiann-ms-test.tsv").is_file()
     toks = [list(t) for t in fake_loader("ms", "test")["tokens"]]
     assert load_predictor(tmp_path).predict(toks) == res.predictor.predict(toks)
+
+
+def test_translate_test_reuses_the_zero_shot_model_and_scores_through_the_tagger(fake_loader, tmp_path, monkeypatch):
+    # identity translation + string alignment: translate-test must give exactly the zero-shot model's target F1;
+    # the model is the zero-shot one (a cache hit: same training data), scored on the target test set only
+    monkeypatch.setenv("XNER_CACHE_DIR", str(tmp_path / "xdg"))
+    texts = {detokenize(t): detokenize(t) for t in fake_loader("ms", "test")["tokens"]}
+    mt = IdentityTranslator(texts)
+    common = dict(
+        train_config=TrainConfig(seed=0),
+        crf_config=CRFConfig(max_iterations=20),
+        n_resamples=50,
+        loader=fake_loader,
+        model_cache=tmp_path / "cache",
+    )
+    zs = run_setting(spec_for("zero-shot", "id", "ms"), "crf", output_dir=tmp_path / "zs", **common)
+    wrapped = []
+
+    def through_translation(model):
+        wrapped.append(model)
+        return translate_test_tagger(model, mt, src_lang="id", tgt_lang="ms", aligner=StringAligner())
+
+    tt = run_setting(
+        spec_for("translate-test", "id", "ms"),
+        "crf",
+        output_dir=tmp_path / "tt",
+        test_tagger=through_translation,
+        **common,
+    )
+    assert tt.stats["model_reused"] and len(wrapped) == 1
+    assert list(tt.rows.columns[: len(SCHEMA)]) == SCHEMA
+    assert list(tt.rows.eval_lang) == ["ms"] and list(tt.rows.setting) == ["translate-test"]
+    zs_target = zs.rows[zs.rows.eval_lang == "ms"].iloc[0]
+    assert zs_target.f1 > 0 and tt.rows.iloc[0].f1 == zs_target.f1
+    # the rows come from the wrapped tagger, not from the model itself
+    nothing = run_setting(
+        spec_for("translate-test", "id", "ms"),
+        "crf",
+        output_dir=tmp_path / "none",
+        test_tagger=lambda model: lambda toks: [["O"] * len(t) for t in toks],
+        **common,
+    )
+    assert nothing.rows.iloc[0].f1 == 0.0
+
+
+def test_translate_test_needs_a_tagger_and_no_other_setting_takes_one(fake_loader):
+    with pytest.raises(SettingError, match="translate-test needs test_tagger"):
+        run_setting(spec_for("translate-test", "id", "ms"), "crf", loader=fake_loader)
+    with pytest.raises(SettingError, match="no other setting"):
+        run_setting(spec_for("zero-shot", "id", "ms"), "crf", loader=fake_loader, test_tagger=lambda m: m)
 
 
 def test_neural_model_through_the_same_runner(fake_loader, tiny_checkpoint, tmp_path):

@@ -13,10 +13,11 @@ import yaml
 from xner.config import repo_root
 
 
-def _plan(tmp_path: Path, config: Path) -> str:
+def _plan(tmp_path: Path, config: Path | list[Path], *targets: str) -> str:
     bin_dir = Path(sys.executable).parent
     cmd = [str(bin_dir / "snakemake"), "-n", "-p", "-s", str(repo_root() / "workflow" / "Snakefile")]
-    cmd += ["--configfile", str(config), "--directory", str(tmp_path), "--cores", "2"]
+    configs = config if isinstance(config, list) else [config]
+    cmd += ["--configfile", *map(str, configs), "--directory", str(tmp_path), "--cores", "2", *targets]
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -45,3 +46,20 @@ def test_replicates_can_be_limited_to_some_pairs(tmp_path):
     runs = re.findall(r"xner run 04 --pair (\S+) --variant (\S+)", _plan(tmp_path, path))
     replicated = sorted(p for p, v in runs if v != "e5-small-s0")
     assert replicated == ["ar-fa"] * 3 + ["id-ms"] * 3
+
+
+def test_datatransfer_target_runs_one_comparison_per_pair_then_the_summary(tmp_path):
+    cfg = yaml.safe_load((repo_root() / "configs" / "datatransfer.yaml").read_text())["datatransfer"]
+    configs = [repo_root() / "configs" / "offline.yaml", repo_root() / "configs" / "datatransfer.yaml"]
+    plan = _plan(tmp_path, configs, "datatransfer")
+    jobs = re.findall(r"python -m xner\.projection\.compare --pair (\S+) --out (\S+) (.*?) 2>&1", plan)
+    assert sorted(p for p, _, _ in jobs) == sorted(cfg["pairs"])  # one job per pair, en-es-conll included
+    for _, out, args in jobs:
+        assert out == "results/datatransfer"
+        assert f"--models {' '.join(cfg['compare']['models'])} " in args + " "
+        assert f"--seeds {' '.join(map(str, cfg['compare']['seeds']))} " in args + " "
+        assert "--n-test" not in args  # null: the runner's default (the whole test split)
+    summary = re.findall(r"python -m xner\.projection\.compare --summarise (.*?) --summary (\S+)", plan)
+    assert len(summary) == 1 and summary[0][1] == "results/datatransfer/summary.csv"
+    assert sorted(summary[0][0].split()) == sorted(f"results/datatransfer/{p}.csv" for p in cfg["pairs"])
+    assert "xner run" not in plan  # the main job's stages are not part of this target

@@ -8,7 +8,8 @@
 * :mod:`xner.modeling.crf` — :class:`CRFTagger`, the feature-CRF baseline with the same interface;
 * :mod:`xner.modeling.figures` — learning curves.
 
-The settings (native, zero-shot, multi-source, few-shot, translate-train) are run by :mod:`xner.modeling.transfer`.
+The settings (native, zero-shot, multi-source, few-shot, translate-train, translate-test) are run by
+:mod:`xner.modeling.transfer`.
 """
 
 from xner.config import ConfigError

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from xner.config import ConfigError
+from xner.config import ConfigError, config_dir
 from xner.utils import coerce_fields
 
 
@@ -162,6 +162,39 @@ def load_config(source: str | Path | dict[str, Any] | None = None, cls: type[T] 
             f"{where}: unknown setting(s) {unknown} for {cls.__name__}; known: {', '.join(sorted(known))}"
         )
     return cls(**values)
+
+
+#: The stage of ``configs/offline.yaml`` whose settings are the offline encoder recipe.
+RECIPE_STAGE = "04_training"
+
+
+def offline_recipe(path: str | Path | None = None, stage: str = RECIPE_STAGE) -> dict[str, Any]:
+    """The offline encoder recipe: the :class:`TrainConfig` settings of ``stage`` in ``configs/offline.yaml``.
+
+    ``path`` defaults to ``offline.yaml`` in :func:`xner.config.config_dir`. Keys of the stage that are not
+    TrainConfig fields (``setting``, ``include_crf``, ``model_cache``, setting-specific keys) are left out, so
+    the one recipe of the main job serves every runner that fine-tunes the encoder (e.g.
+    :mod:`xner.projection.compare`). Values are converted as :class:`TrainConfig` converts them. Raises
+    :class:`ConfigError` naming the file when it is missing, not YAML, or has no such stage mapping.
+    """
+    path = Path(path) if path is not None else config_dir() / "offline.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{path}: configuration file not found (the offline recipe is its stage {stage!r})")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+    stages = raw.get("stages") if isinstance(raw, dict) else None
+    stage_cfg = stages.get(stage) if isinstance(stages, dict) else None
+    if not isinstance(stage_cfg, dict):
+        raise ConfigError(f"{path}: expected a mapping stages: {{{stage}: {{setting: value, ...}}}}")
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    recipe = {k: v for k, v in stage_cfg.items() if k in known}
+    try:
+        checked = TrainConfig(**recipe)  # converts the types (YAML reads 5e-4 as a string) and checks the values
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: stage {stage!r}: {exc}") from None
+    return {k: getattr(checked, k) for k in recipe}
 
 
 def save_config(cfg: Any, path: str | Path) -> Path:

@@ -8,7 +8,10 @@ Settings (one :class:`TransferSpec` each):
   sources' dev splits together);
 * ``few-shot`` — source train plus ``k`` target train sentences drawn with the seed (dev: source dev);
 * ``translate-train`` — the projected target data that stage 03 writes under ``results/`` (a CoNLL file or a
-  folder with ``train.tsv``; dev: source dev).
+  folder with ``train.tsv``; dev: source dev);
+* ``translate-test`` — the zero-shot source model (same data, so the same cached model), evaluated on the target
+  test set through a ``test_tagger`` that translates each target sentence into the source language, tags it
+  and projects the labels back (:func:`xner.projection.compare.translate_test_tagger`); target test only.
 
 Sample caps apply per language (``max_train_samples`` sentences of *each* source), so a multi-source model
 sees each source as a single-source model does. Every setting is evaluated with strict span F1 and a
@@ -50,7 +53,7 @@ from xner.utils import cap
 
 log = logging.getLogger(__name__)
 
-SETTINGS = ("native", "zero-shot", "multi-source", "few-shot", "translate-train")
+SETTINGS = ("native", "zero-shot", "multi-source", "few-shot", "translate-train", "translate-test")
 SCHEMA = list(EVAL_SCHEMA)
 EXTRA = ["few_shot_k", "n_train_sentences"]
 
@@ -82,7 +85,7 @@ class TransferSpec:
             if src not in ((), (self.target,)):
                 raise SettingError(f"native trains on the target {self.target!r} only; got sources {src}")
             object.__setattr__(self, "sources", (self.target,))
-        elif s in ("zero-shot", "translate-train"):
+        elif s in ("zero-shot", "translate-train", "translate-test"):
             if len(src) != 1 or src[0] == self.target:
                 raise SettingError(f"{s} needs exactly one source language different from the target; got {src}")
         elif s == "multi-source":
@@ -230,7 +233,7 @@ def build_setting_data(
         devs.append(conform(d, f"{lang} dev"))
     dev = None if not devs else devs[0] if len(devs) == 1 else _interleave(devs, label_set)
     evals = [EvalSet(spec.target, ds, "test", target_test)]
-    for src in spec.sources:
+    for src in spec.sources if spec.setting != "translate-test" else ():  # translate-test tags target text only
         if src != spec.target:
             d = cap(loader(src, "test", ds), max_predict_samples)
             _check_nonempty(d, f"the {ds} test split of {src}")
@@ -319,6 +322,7 @@ def run_setting(
     n_resamples: int = 1000,
     loader: Callable[..., Any] = load_split,
     model_cache: str | Path | None = None,
+    test_tagger: Callable[[Any], Predictor] | None = None,
 ) -> SettingResult:
     """Train ``model`` (``"crf"`` or any encoder name) under ``spec`` and evaluate it; see the module docstring.
 
@@ -328,7 +332,14 @@ def run_setting(
     (default: ``resolve_encoder(model, languages=spec.languages, seed=encoder_seed)``); ``model`` names the rows.
     With ``model_cache`` (a folder; needs ``output_dir``) a model trained before on the same data with the same
     encoder and settings is reused (:mod:`xner.modeling.cache`): the run's ``model`` folder links to it.
+    ``test_tagger`` (translate-test only, and required there) turns the trained source model into the tagger of
+    the target test set, e.g. ``lambda m: translate_test_tagger(m, translator, ...)``.
     """
+    if (spec.setting == "translate-test") != (test_tagger is not None):
+        raise SettingError(
+            "translate-test needs test_tagger=<source model → tagger of target sentences> "
+            "(xner.projection.compare.translate_test_tagger), and no other setting takes one"
+        )
 
     cfg = train_config or TrainConfig(model=model)
     seed = cfg.seed if seed is None else seed
@@ -394,7 +405,7 @@ def run_setting(
     }
     t1 = time.perf_counter()
     rows = evaluate_predictor(
-        predictor,
+        predictor if test_tagger is None else test_tagger(predictor),
         data.evals,
         meta=meta,
         n_resamples=n_resamples,

@@ -14,12 +14,16 @@ by default) and an offline translator between them (Apertium), :func:`compare_tr
 
 Every row has strict P/R/F1 on the target test split with a percentile-bootstrap CI, and a paired bootstrap
 test (same resampled sentences) of its F1 minus the zero-shot F1 of the same model and seed. Training sizes
-are small on purpose (``n_train`` sentences of the source; the offline recipe of ``configs/offline.yaml`` for
-the encoder). Nothing is tuned: the projection methods use the published defaults, and model selection uses
+are small on purpose (``n_train`` sentences of the source). The encoder is fine-tuned with the recipe of the
+offline main job, read from ``configs/offline.yaml`` (stage ``04_training``, :func:`recipe_config`), so the two
+never drift apart. Nothing is tuned: the projection methods use the published defaults, and model selection uses
 the source dev split only.
 
 ``python -m xner.projection.compare --pair id-ms --models crf e5-small --seeds 0 1 2 --out results/datatransfer``
-writes ``<out>/<pair>.csv`` (with signature) and prints the plain statement of :func:`verdict`.
+writes ``<out>/<pair>.csv`` (with signature) and prints the plain statement of :func:`verdict`;
+``python -m xner.projection.compare --summarise results/datatransfer --summary results/datatransfer/summary.csv
+--figure figures/datatransfer/comparison`` writes the summary over pairs, its verdicts and the figure
+(the workflow's target ``datatransfer``, ``make datatransfer``, runs both).
 """
 
 from __future__ import annotations
@@ -35,9 +39,9 @@ import numpy as np
 import pandas as pd
 
 from xner.data import DataNotFoundError, data_dir, from_lists, label_set_of, load_split, tag_names
-from xner.figures import PALETTE, style
+from xner.figures import PALETTE, save_figure, style
 from xner.metrics import bootstrap_ci, paired_bootstrap, score
-from xner.modeling.config import TrainConfig
+from xner.modeling.config import TrainConfig, offline_recipe
 from xner.modeling.crf import CRFConfig, train_crf
 from xner.modeling.train import train_ner
 from xner.projection.align import Aligner, EflomalAligner, PrecomputedAligner, e5_aligner
@@ -78,15 +82,12 @@ TEST_METHODS = (
     ProjectionConfig(method="heuristic+bt", compare_solvers=False),
 )
 
-#: The encoder recipe of the offline main job (configs/offline.yaml, stage 04).
-OFFLINE_RECIPE = {
-    "freeze_embeddings": True,
-    "learning_rate": 1e-4,
-    "batch_size": 16,
-    "epochs": 2,
-    "max_eval_samples": 200,
-    "progress": False,
-}
+
+def recipe_config(model: str = "e5-small", **overrides: Any) -> TrainConfig:
+    """The encoder recipe of the offline main job, read from ``configs/offline.yaml`` (stage ``04_training``,
+    :func:`xner.modeling.config.offline_recipe`), without progress bars; ``overrides`` replace settings."""
+    return TrainConfig(**({"model": model, "progress": False} | offline_recipe() | overrides))
+
 
 COLUMNS = [
     "source",
@@ -114,7 +115,7 @@ def train_model(model: str, train: Any, dev: Any | None, *, seed: int, train_con
     """A NER model with ``predict``: the feature CRF (``model="crf"``) or a fine-tuned encoder (stage 04)."""
     if model == "crf":
         return train_crf(train, dev, CRFConfig())
-    base = train_config or TrainConfig(model=model, **OFFLINE_RECIPE)
+    base = train_config or recipe_config(model)
     cfg = dataclasses.replace(base, model=model, seed=seed, max_train_samples=None)
     return train_ner(train, dev, cfg, run_name=f"{model} seed {seed}").model
 
@@ -176,7 +177,50 @@ def align_test_sentences(
     return out
 
 
-def _load(pair: str, n_train: int, n_test: int | None, loader: Callable[..., Any]) -> dict[str, Any]:
+#: Translate-test projection methods by name (the labels of :data:`TEST_METHODS`).
+TEST_METHOD_NAMES = {c.label: c for c in TEST_METHODS}
+
+
+def translate_test_tagger(
+    model: Any,
+    translator: Translator,
+    *,
+    src_lang: str,
+    tgt_lang: str,
+    method: str = "heuristic",
+    aligner: str | Aligner = "e5",
+    target_train: Any | None = None,
+    n_extra: int = 2000,
+) -> Callable[[list[list[str]]], list[list[str]]]:
+    """A tagger of target sentences through translate-test with one method and aligner (stage 04's setting
+    ``translate-test``): translate into the source language, tag with the source ``model``, project back.
+
+    ``method`` is a name of :data:`TEST_METHOD_NAMES` (``model-ilp`` takes its candidates from ``model`` run on
+    the target sentences, as zero-shot does); ``aligner`` is ``"e5"``, ``"eflomal"`` (fitted with ``n_extra``
+    sentences of ``target_train`` and their translations, unlabelled) or a ready aligner.
+    """
+    if method not in TEST_METHOD_NAMES:
+        raise ValueError(f"unknown translate-test method {method!r}; expected one of {', '.join(TEST_METHOD_NAMES)}")
+    if aligner == "eflomal" and target_train is None:
+        raise ValueError("the eflomal aligner of translate-test needs target_train (unlabelled target text)")
+    cfg = TEST_METHOD_NAMES[method]
+
+    def tag(sentences: list[list[str]]) -> list[list[str]]:
+        tokens = [list(t) for t in sentences]
+        translations = translate_sentences(tokens, translator, tgt_lang=tgt_lang, src_lang=src_lang)
+        names = [aligner] if isinstance(aligner, str) else {getattr(aligner, "name", "aligner"): aligner}
+        aligned = align_test_sentences(
+            names, translator, target_train, translations, tokens, src_lang=src_lang, tgt_lang=tgt_lang, n_extra=n_extra
+        )
+        res = translate_test(
+            tokens, translator, model, aligned, [cfg], src_lang=src_lang, tgt_lang=tgt_lang, target_tagger=model
+        )
+        return res.runs[0].tags
+
+    return tag
+
+
+def _load(pair: str, n_train: int, n_test: int | None, loader: Callable[..., Any], n_dev: int | None) -> dict[str, Any]:
     if pair in PAIRS:
         src, tgt, src_ds, ds = PAIRS[pair]
     elif pair.count("-") == 1 and all(pair.split("-")):
@@ -188,7 +232,7 @@ def _load(pair: str, n_train: int, n_test: int | None, loader: Callable[..., Any
         "tgt": tgt,
         "dataset": ds,
         "train": cap(loader(src, "train", src_ds), n_train),
-        "dev": cap(loader(src, "dev", src_ds), OFFLINE_RECIPE["max_eval_samples"]),
+        "dev": cap(loader(src, "dev", src_ds), n_dev),
         "test": cap(loader(tgt, "test", ds), n_test),
         "target_train": loader(tgt, "train", ds),
     }
@@ -217,7 +261,8 @@ def compare_transfer(
     ``pair`` is ``"<source>-<target>"`` (WikiANN unless :data:`PAIRS` says otherwise); ``translator``,
     ``aligners`` and ``train_aligner`` are names or ready objects (a dict name → aligner for ``aligners``).
     """
-    d = _load(pair, n_train, n_test, loader)
+    train_config = train_config or recipe_config()
+    d = _load(pair, n_train, n_test, loader, train_config.max_eval_samples)
     src, tgt = d["src"], d["tgt"]
     mt = get_translator(translator) if isinstance(translator, str) else translator
     tokens = [list(t) for t in d["test"]["tokens"]]
@@ -372,20 +417,72 @@ def comparison_figure(df: pd.DataFrame, *, title: str = "") -> Any:
     return fig
 
 
+def read_tables(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """Comparison tables written by :func:`main` (``<pair>.csv``; folders: every CSV in them but ``summary.csv``),
+    concatenated without their signature column."""
+    files = [f for p in map(Path, paths) for f in (sorted(p.glob("*.csv")) if p.is_dir() else [p])]
+    files = [f for f in files if f.name != "summary.csv"]
+    if not files:
+        raise FileNotFoundError(f"no comparison tables (<pair>.csv) in {[str(p) for p in paths]}")
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(f"comparison tables not found: {missing}")
+    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True).drop(columns=["signature"], errors="ignore")
+
+
+def write_summary(tables: Sequence[str | Path], summary: str | Path, figure: str | Path) -> list[Path]:
+    """The tables of several pairs → ``summary`` (:func:`summarise`, with signature), the verdicts beside it
+    (``<summary stem>.txt``) and the figure (``<figure>.pdf`` / ``.png``); returns the files written."""
+    df = read_tables(tables)
+    sig = signature(
+        data="datatransfer",
+        split="test",
+        languages=sorted(set(df.source) | set(df.target)),
+        model=sorted(set(df.model)),
+        seed=sorted(int(s) for s in set(df.seed)),
+        mode="strict",
+        stage="datatransfer",
+    )
+    path = write_table(summarise(df), summary, sig)
+    lines = verdict(df)
+    text = path.with_suffix(".txt")
+    text.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for line in lines:
+        print(line)
+    return [path, text, *save_figure(comparison_figure(df, title="Data transfer vs model transfer"), figure)]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Command line: run :func:`compare_transfer` on pairs and write ``<out>/<pair>.csv`` with signature."""
+    """Command line: run :func:`compare_transfer` on pairs and write ``<out>/<pair>.csv`` with signature; or, with
+    ``--summarise``, read such tables and write the summary, verdicts and figure (:func:`write_summary`)."""
     ap = argparse.ArgumentParser(prog="python -m xner.projection.compare", description=__doc__.split("\n")[0])
-    ap.add_argument("--pair", nargs="+", required=True, help=f"<source>-<target>, e.g. {' '.join(PAIRS)}")
+    todo = ap.add_mutually_exclusive_group(required=True)
+    todo.add_argument("--pair", nargs="+", help=f"<source>-<target>, e.g. {' '.join(PAIRS)}")
+    todo.add_argument("--summarise", nargs="+", metavar="TABLE", help="<pair>.csv tables or folders holding them")
     ap.add_argument("--models", nargs="+", default=["crf"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--aligners", nargs="+", default=["e5", "eflomal"])
     ap.add_argument("--n-train", type=int, default=1000)
     ap.add_argument("--n-test", type=int, default=None)
     ap.add_argument("--out", default="results/datatransfer")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads of the encoder (default: all)")
+    ap.add_argument("--summary", default="results/datatransfer/summary.csv", help="with --summarise: the table")
+    ap.add_argument("--figure", default="figures/datatransfer/comparison", help="with --summarise: figure stem")
     args = ap.parse_args(argv)
+    if args.summarise:
+        for path in write_summary(args.summarise, args.summary, args.figure):
+            print(f"wrote {path}")
+        return
+    cfg = recipe_config(num_threads=args.threads)
     for pair in args.pair:
         df = compare_transfer(
-            pair, models=args.models, seeds=args.seeds, aligners=args.aligners, n_train=args.n_train, n_test=args.n_test
+            pair,
+            models=args.models,
+            seeds=args.seeds,
+            aligners=args.aligners,
+            n_train=args.n_train,
+            n_test=args.n_test,
+            train_config=cfg,
         )
         src, tgt = df.source.iloc[0], df.target.iloc[0]
         sig = signature(
