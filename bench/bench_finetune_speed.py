@@ -47,6 +47,7 @@ from xner.signature import signature, write_table
 from xner.utils import set_seed
 
 SECTION = "## Fine-tuning speed"
+COMPILE_SECTION = "## Fine-tuning speed: torch.compile"
 BASE = dict(
     model="e5-small",
     freeze_embeddings=True,
@@ -292,6 +293,28 @@ def markdown(prof: pd.DataFrame | None, speed: pd.DataFrame | None, comp: dict |
     return "\n".join(lines)
 
 
+def compile_markdown(comp: dict, args: argparse.Namespace, env: str) -> str:
+    """The RESULTS.md section of a run with ``--parts none --compile``: eager against compiled, same batches."""
+    lines = [
+        COMPILE_SECTION,
+        "",
+        f"Machine: {env}.",
+        f"Command: `PYTHONPATH=src .venv/bin/python bench/bench_finetune_speed.py --parts none --compile "
+        f"--profile-batches {args.profile_batches} --threads {args.threads} --write` (e5-small, bf16 encoder, "
+        f"batch 16, WikiANN {args.lang} train, the same {args.profile_batches} length-grouped batches for both; "
+        "one run).",
+        "",
+        "| | first step s | median later step s | total s |",
+        "|---|---:|---:|---:|",
+    ]
+    for mode in ("eager", "compiled"):
+        lines.append(
+            f"| {mode} | {comp[f'{mode}_first_step_s']:.1f} | {comp[f'{mode}_median_later_step_s']:.3f} | "
+            f"{comp[f'{mode}_total_s']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -320,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         attrs = {k: float(v) for k, v in prof.attrs.items()}
         (out / "finetune_profile.attrs.json").write_text(json.dumps({**attrs, "env": machine()}) + "\n")
         print(prof.to_string(), prof.attrs, flush=True)
-    elif (out / "finetune_profile.attrs.json").is_file():  # the profile of an earlier run (parts run separately)
+    elif parts != {"none"} and (out / "finetune_profile.attrs.json").is_file():  # an earlier run's profile
         prof = pd.read_csv(out / "finetune_profile.csv").drop(columns="signature")
         attrs = json.loads((out / "finetune_profile.attrs.json").read_text())
         env_before = f"profile: {attrs.pop('env')}; throughput: {env_before}"
@@ -339,7 +362,10 @@ def main(argv: list[str] | None = None) -> int:
         comp = compile_check(args, train_all.select(range(args.profile_sentences)))
         print(comp, flush=True)
     env = f"{env_before} at the start, {', '.join(f'{x:.2f}' for x in os.getloadavg())} at the end"
-    text = markdown(prof, speed, comp, args, env)
+    if comp and parts == {"none"}:  # torch.compile alone: its own section, the others stay as they are
+        text = compile_markdown(comp, args, env)
+    else:
+        text = markdown(prof, speed, comp, args, env)
     print(text)
     if args.write:
         write_section(text)
