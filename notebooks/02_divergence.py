@@ -53,7 +53,7 @@ heatmap_measures = [
 dial_levels = [0.0, 0.05, 0.1, 0.2, 0.4]  # Jensen–Shannon targets (bits)
 dial_tol = 0.005  # accepted |achieved − target| (bits)
 seed = 0
-eval_glob = "*/04_training/**/training.csv"  # evaluation tables of stage 04, relative to eval_root
+eval_glob = "*/04_training/**/training.csv"  # stage-04 evaluation tables, relative to eval_root (None: no drop)
 eval_root = None  # None: the results folder (xner.config.results_dir())
 scatter_measures = 6  # how many of the best-ranked measures to draw against the drop
 results_dir = "results/all/02_divergence"
@@ -203,7 +203,9 @@ report[["target_js", "achieved_js", "abs_error", "lambda", "status", "n_distinct
 # %%
 divs = pd.concat([allp, pairs_df[allp.columns]]).drop_duplicates(["source", "target", "measure"])
 try:
-    joined, corr = drop.predict_drop(divs, eval_glob, eval_root, seed=seed)
+    if eval_glob is None:
+        raise drop.NoTransferResults("eval_glob is None: the drop is not predicted in this run")
+    joined, corr = drop.predict_drop(divs, eval_glob, eval_root, seed=seed, pairs=[p.name for p in pair_list])
 except drop.NoTransferResults as exc:
     joined = corr = None
     print("No transfer results yet, so the drop cannot be predicted:", exc)

@@ -546,6 +546,12 @@ def test_drops_and_correlations(tmp_path):
     rel = c2[c2["outcome"] == "relative_drop"].set_index("measure")
     assert set(rel.index) == set(corr["measure"]) and rel.loc["good.js", "n_pairs"] == 5
     assert drops["relative_drop"].to_numpy() == pytest.approx((drops["drop"] / drops["native_f1"]).to_numpy())
+    # restricted to some pairs: only their rows count; pairs without results say so instead of failing to join
+    first3 = [f"{s}-{t}" for s, t in pairs[:3]]
+    j3, _ = drop.predict_drop(div, "**/eval*.csv", tmp_path, n_resamples=200, seed=1, pairs=first3)
+    assert sorted(set(j3["source"] + "-" + j3["target"])) == sorted(first3)
+    with pytest.raises(drop.NoTransferResults, match="zz-yy"):
+        drop.predict_drop(div, "**/eval*.csv", tmp_path, n_resamples=200, seed=1, pairs=["zz-yy"])
     # permutation p-values: a perfect monotone relation over 5 pairs is as extreme as 2 of 120 pairings can be
     assert 2 / 120 * 0.8 < good["spearman_p"] < 2 / 120 * 1.2
     assert 0 < ov["spearman_p"] <= 1 and good["pearson_p"] <= 0.05

@@ -309,10 +309,19 @@ def predict_drop(
     transfer_setting: str = "zero-shot",
     n_resamples: int = 2000,
     seed: int = 0,
+    pairs: Iterable[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The whole step: evaluation tables (glob) → drops → join → correlations with the absolute and the relative
-    drop (the ``outcome`` column); returns ``(joined, correlations)``."""
-    drops = transfer_drops(load_eval_tables(pattern, root), transfer_setting=transfer_setting)
+    drop (the ``outcome`` column); returns ``(joined, correlations)``.
+
+    ``pairs`` (``"src-tgt"`` names) keeps only the transfer rows of those pairs and the native rows of their targets,
+    so a run about some pairs never correlates over other pairs' results that happen to be on disk; when none of
+    them has a transfer result yet, :class:`NoTransferResults` says so.
+    """
+    evals = load_eval_tables(pattern, root)
+    if pairs is not None:
+        evals = _rows_of_pairs(evals, list(pairs), transfer_setting, pattern, root)
+    drops = transfer_drops(evals, transfer_setting=transfer_setting)
     joined = join_divergences(drops, divergences, measures)
     joined.attrs["unmatched"] = drops.attrs.get("unmatched", [])
     corr = pd.concat(
@@ -321,6 +330,22 @@ def predict_drop(
     )
     corr.attrs.update(confidence=0.95, n_resamples=n_resamples, seed=seed)
     return joined, corr
+
+
+def _rows_of_pairs(
+    evals: pd.DataFrame, pairs: list[str], transfer_setting: str, pattern: str, root: str | Path | None
+) -> pd.DataFrame:
+    """The evaluation rows of ``pairs``: their transfer rows and the native rows of their targets."""
+    pair_of = evals["source"].astype(str) + "-" + evals["target"].astype(str)
+    targets = {p.split("-", 1)[1] for p in pairs}
+    transfer = (evals["setting"] == transfer_setting) & pair_of.isin(pairs)
+    native = (evals["source"] == evals["target"]) & evals["target"].isin(targets)
+    if not transfer.any():
+        raise NoTransferResults(
+            f"no {transfer_setting!r} results of {', '.join(pairs)} in the tables matching {pattern!r} under "
+            f"{Path(root) if root is not None else results_dir()}: run stage 04 for them first"
+        )
+    return evals[transfer | native]
 
 
 def fit_band(x: np.ndarray, y: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, ...]:
