@@ -12,8 +12,10 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 CORES ?= 2
 CONFIG ?= configs/offline.yaml
-# Extra Snakemake arguments, e.g. SMK_ARGS='--config encoder_threads=1' on a busy machine.
+# Extra Snakemake arguments, e.g. SMK_ARGS='--cores 4'; EXTRA_CONFIG: config files laid over CONFIG
+# (e.g. configs/offline_all_seeds.yaml).
 SMK_ARGS ?=
+EXTRA_CONFIG ?=
 LAB_PORT ?= 8888
 
 .PHONY: all conll datatransfer test test-fast lint lab venv system-deps bench clean-results help
@@ -57,7 +59,7 @@ lint: venv
 
 all: venv system-deps
 	$(BIN)/xner check-data --config $(CONFIG)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --snakefile workflow/Snakefile --configfile $(CONFIG) \
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --snakefile workflow/Snakefile --configfile $(CONFIG) $(EXTRA_CONFIG) \
 		--rerun-triggers mtime --rerun-incomplete --cores $(CORES) --printshellcmds $(SMK_ARGS)
 
 # Issue 18, not part of `all` (hours of CPU at the published scale): the teacher–student replication on CoNLL and

@@ -27,9 +27,11 @@ def _plan(tmp_path: Path, config: Path | list[Path], *targets: str) -> str:
 def test_offline_grid_trains_every_pair_and_replicates_zero_shot_seeds(tmp_path):
     cfg = yaml.safe_load((repo_root() / "configs" / "offline.yaml").read_text())
     pairs, extra = cfg["pairs"], cfg["seed_replicates"]["seeds"]
+    replicated = cfg["seed_replicates"]["pairs"] or pairs
     plan = _plan(tmp_path, repo_root() / "configs" / "offline.yaml")
     runs = re.findall(r"xner run 04 --pair (\S+) --variant (\S+) .*", plan)
-    assert len(runs) == len(pairs) * (1 + len(extra))
+    assert len(runs) == len(pairs) + len(extra) * len(replicated)
+    assert {p for p, v in runs if v != "e5-small-s0"} == set(replicated)
     for line in re.findall(r"xner run 04 .*", plan):
         seed = int(re.search(r"-p seed=(\d+)", line).group(1))
         replicate = "-p 'setting=[zero-shot]' -p include_crf=false" in line
@@ -63,3 +65,16 @@ def test_datatransfer_target_runs_one_comparison_per_pair_then_the_summary(tmp_p
     assert len(summary) == 1 and summary[0][1] == "results/datatransfer/summary.csv"
     assert sorted(summary[0][0].split()) == sorted(f"results/datatransfer/{p}.csv" for p in cfg["pairs"])
     assert "xner run" not in plan  # the main job's stages are not part of this target
+
+
+def test_all_seeds_overlay_replicates_every_pair(tmp_path):
+    bin_dir = Path(sys.executable).parent
+    cmd = [str(bin_dir / "snakemake"), "-n", "-p", "-s", str(repo_root() / "workflow" / "Snakefile")]
+    cmd += ["--configfile", str(repo_root() / "configs" / "offline.yaml")]
+    cmd += [str(repo_root() / "configs" / "offline_all_seeds.yaml"), "--directory", str(tmp_path), "--cores", "2"]
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    pairs = yaml.safe_load((repo_root() / "configs" / "offline.yaml").read_text())["pairs"]
+    runs = re.findall(r"xner run 04 --pair (\S+) --variant (\S+)", out.stdout)
+    assert sorted(p for p, v in runs if v == "e5-small-s2") == sorted(pairs)
