@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 CORES ?= 2
 CONFIG ?= configs/offline.yaml
 # Extra Snakemake arguments, e.g. SMK_ARGS='--cores 4'; EXTRA_CONFIG: config files laid over CONFIG
-# (e.g. configs/offline_all_seeds.yaml).
+# (e.g. configs/offline_full_grid.yaml).
 SMK_ARGS ?=
 EXTRA_CONFIG ?=
 LAB_PORT ?= 8888

@@ -67,14 +67,11 @@ def test_datatransfer_target_runs_one_comparison_per_pair_then_the_summary(tmp_p
     assert "xner run" not in plan  # the main job's stages are not part of this target
 
 
-def test_all_seeds_overlay_replicates_every_pair(tmp_path):
-    bin_dir = Path(sys.executable).parent
-    cmd = [str(bin_dir / "snakemake"), "-n", "-p", "-s", str(repo_root() / "workflow" / "Snakefile")]
-    cmd += ["--configfile", str(repo_root() / "configs" / "offline.yaml")]
-    cmd += [str(repo_root() / "configs" / "offline_all_seeds.yaml"), "--directory", str(tmp_path), "--cores", "2"]
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stdout + out.stderr
-    pairs = yaml.safe_load((repo_root() / "configs" / "offline.yaml").read_text())["pairs"]
-    runs = re.findall(r"xner run 04 --pair (\S+) --variant (\S+)", out.stdout)
+def test_full_grid_overlay_replicates_every_pair(tmp_path):
+    configs = [repo_root() / "configs" / "offline.yaml", repo_root() / "configs" / "offline_full_grid.yaml"]
+    plan = _plan(tmp_path, configs)
+    pairs = yaml.safe_load(configs[0].read_text())["pairs"]
+    runs = re.findall(r"xner run 04 --pair (\S+) --variant (\S+)", plan)
     assert sorted(p for p, v in runs if v == "e5-small-s2") == sorted(pairs)
+    assert "-p 'perturbations=[unseen_entities, context_replacement, foreign_names, typos]'" in plan
+    assert "-p max_test_sentences=300" in plan and "-p levels=null" in plan
