@@ -278,19 +278,19 @@ def markdown(prof: pd.DataFrame | None, speed: pd.DataFrame | None, comp: dict |
         ]
         lines.append("")
     if comp:
-        lines += [
-            f"### torch.compile (bf16 encoder, {args.profile_batches} steps)",
-            "",
-            "| | first step s | median later step s | total s |",
-            "|---|---:|---:|---:|",
-        ]
-        for mode in ("eager", "compiled"):
-            lines.append(
-                f"| {mode} | {comp[f'{mode}_first_step_s']:.1f} | {comp[f'{mode}_median_later_step_s']:.3f} | "
-                f"{comp[f'{mode}_total_s']:.1f} |"
-            )
-        lines.append("")
+        lines += [f"### torch.compile (bf16 encoder, {args.profile_batches} steps)", "", *compile_table(comp), ""]
     return "\n".join(lines)
+
+
+def compile_table(comp: dict) -> list[str]:
+    """Eager against compiled: the first step (compilation included), a later step, and all steps."""
+    lines = ["| | first step s | median later step s | total s |", "|---|---:|---:|---:|"]
+    for mode in ("eager", "compiled"):
+        lines.append(
+            f"| {mode} | {comp[f'{mode}_first_step_s']:.1f} | {comp[f'{mode}_median_later_step_s']:.3f} | "
+            f"{comp[f'{mode}_total_s']:.1f} |"
+        )
+    return lines
 
 
 def compile_markdown(comp: dict, args: argparse.Namespace, env: str) -> str:
@@ -304,14 +304,8 @@ def compile_markdown(comp: dict, args: argparse.Namespace, env: str) -> str:
         f"batch 16, WikiANN {args.lang} train, the same {args.profile_batches} length-grouped batches for both; "
         "one run).",
         "",
-        "| | first step s | median later step s | total s |",
-        "|---|---:|---:|---:|",
+        *compile_table(comp),
     ]
-    for mode in ("eager", "compiled"):
-        lines.append(
-            f"| {mode} | {comp[f'{mode}_first_step_s']:.1f} | {comp[f'{mode}_median_later_step_s']:.3f} | "
-            f"{comp[f'{mode}_total_s']:.1f} |"
-        )
     return "\n".join(lines) + "\n"
 
 
