@@ -96,8 +96,10 @@ def _f1s(pred_of: dict, test, perturbed: dict) -> dict:
     return rows
 
 
-def stage_distill(n: int | None) -> dict:
-    """Teacher (direct id) vs student (reference budget) on ms test, clean and under P2 / context_band."""
+def stage_distill(n: int | None, threads: int | None = None, max_unlabeled: int | None = None) -> dict:
+    """Teacher (direct id) vs student (reference budget) on ms test, clean and under P2 / context_band.
+
+    ``max_unlabeled`` caps the student's target text (timing runs only: the reference budget is all of it)."""
     from xner.methods import MethodConfig, train_method
     from xner.methods.distill import source_weights
     from xner.modeling.encoders import resolve_encoder
@@ -105,8 +107,10 @@ def stage_distill(n: int | None) -> dict:
 
     test = _test(n)
     t0 = time.perf_counter()
-    teacher = train_method(MethodConfig("direct", "ms", ("id",)), MODELS, say=print)
-    student = train_method(MethodConfig("distill", "ms", ("id",)), MODELS, say=print)
+    teacher = train_method(MethodConfig("direct", "ms", ("id",), num_threads=threads), MODELS, log=print)
+    student = train_method(
+        MethodConfig("distill", "ms", ("id",), max_unlabeled=max_unlabeled, num_threads=threads), MODELS, log=print
+    )
     seconds = time.perf_counter() - t0
     toks, tags = [list(t) for t in test["tokens"]], tag_names(test)
     perturbed = {}
@@ -129,19 +133,22 @@ def stage_distill(n: int | None) -> dict:
         "rows": rows,
         "student_minus_teacher": [pb.delta, pb.low, pb.high, pb.p_value],
         "student_info": {k: student.info.get(k) for k in ("train_seconds", "history")},
+        "teacher_seconds": teacher.info.get("train_seconds"),
+        "student_stats": json.loads((student.path / "xner_model.json").read_text(encoding="utf-8")).get("stats"),
+        "max_unlabeled": max_unlabeled,
         "seconds": seconds,
         "weights": weights,
     }
 
 
-def stage_madx(n: int | None, mlm_sentences: int) -> dict:
+def stage_madx(n: int | None, mlm_sentences: int, threads: int | None = None) -> dict:
     """Language adapters' held-out MLM loss, and MAD-X on ms test with the ms vs the id language adapter."""
     from xner.methods import MethodConfig, train_method
     from xner.methods.adapters import MLMConfig, swap_language
 
     test = _test(n)
-    mc = MethodConfig("madx", "ms", ("id",), mlm=MLMConfig(max_sentences=mlm_sentences, progress=False))
-    tm = train_method(mc, MODELS, say=print)
+    mlm = MLMConfig(max_sentences=mlm_sentences, progress=False)
+    tm = train_method(MethodConfig("madx", "ms", ("id",), mlm=mlm, num_threads=threads), MODELS, log=print)
     adapters = {}
     for lang, path in tm.info.get("language_adapters", {}).items():
         info = json.loads((Path(path) / "language_adapter.json").read_text(encoding="utf-8"))
@@ -215,8 +222,15 @@ def render(load: float, args) -> str:
         ]
         for name, r in d["rows"].items():
             lines.append(f"| {name} | {_ci(r['clean'])} | {_ci(r['context_replacement'])} | {_ci(r['context_band'])} |")
-        dd = d["student_minus_teacher"]
+        dd, st = d["student_minus_teacher"], d.get("student_stats") or {}
         lines += [
+            "",
+            f"Student: {st.get('epochs', '?')} epochs over {st.get('n_target_sentences', '?')} unlabelled ms train "
+            f"sentences, batch {st.get('batch_size', '?')}, embeddings + bottom 3 layers frozen "
+            f"({st.get('frozen_parameters', 0):,} parameters), MSE on the teacher's probabilities; trained in "
+            f"{(d.get('student_info') or {}).get('train_seconds') or 0:.0f} s (teacher: id, 2,000 sentences, 1 epoch, "
+            f"{d.get('teacher_seconds') or 0:.0f} s), {d.get('threads') or 'all'} torch thread(s); ms test"
+            f"{' (first ' + str(d['n_test']) + ' sentences)' if d.get('n_test') else ', all 500 sentences'}.",
             "",
             f"Student − teacher (clean): {dd[0]:+.3f} [{dd[1]:+.3f}, {dd[2]:+.3f}], p = {dd[3]:.3f}. "
             f"Before (1 epoch, ≤ 2,000 sentences, methods comparison above): student 0.733 vs teacher 0.772 on "
@@ -294,17 +308,27 @@ def main() -> None:
     ap.add_argument("--stage", nargs="*", default=[], choices=["p2", "distill", "madx"])
     ap.add_argument("--n-test", type=int, default=None, help="ms test sentences (default: all)")
     ap.add_argument("--mlm-sentences", type=int, default=4000)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all the process may use)")
+    ap.add_argument(
+        "--max-unlabeled", type=int, default=None, help="cap the student's ms text (timing runs; default: all)"
+    )
     ap.add_argument("--render", action="store_true")
     args = ap.parse_args()
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     load = os.getloadavg()[0]
     for stage in args.stage:
         t0 = time.perf_counter()
         data = {
             "p2": lambda: stage_p2(args.n_test),
-            "distill": lambda: stage_distill(args.n_test),
-            "madx": lambda: stage_madx(args.n_test, args.mlm_sentences),
+            "distill": lambda: stage_distill(args.n_test, args.threads, args.max_unlabeled),
+            "madx": lambda: stage_madx(args.n_test, args.mlm_sentences, args.threads),
         }[stage]()
         data["stage_seconds"] = time.perf_counter() - t0
+        data["load_before_after"] = [load, os.getloadavg()[0]]
+        data.update(threads=args.threads, n_test=args.n_test)
         data["command"] = "bench_faithful.py " + " ".join(sys.argv[1:])
         _save(stage, data)
         print(f"{stage} done in {data['stage_seconds']:.0f} s", flush=True)
