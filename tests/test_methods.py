@@ -33,6 +33,16 @@ def test_config_validation_and_cache_key():
     assert MethodConfig(method="direct", target="ms", sources=("id",), epochs=2).key() != a.key()
 
 
+def test_num_threads_reaches_training_but_not_the_cache_key():
+    with pytest.raises(MethodError, match="num_threads"):
+        MethodConfig(method="direct", target="ms", sources=("id",), num_threads=0)
+    for method in ("direct", "distill", "madx"):
+        a = MethodConfig(method=method, target="ms", sources=("id",))
+        one = MethodConfig(method=method, target="ms", sources=("id",), num_threads=1)
+        assert one.folder_name() == a.folder_name()  # a model trained on 1 or 2 threads is the same cached model
+        assert one.train_config().num_threads == 1 and a.train_config().num_threads is None
+
+
 def test_cached_predictor_calls_once():
     calls = []
 

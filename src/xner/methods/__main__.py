@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import torch
+
 from xner.methods.compare import DEFAULT_PERTURBATIONS, run_comparison, summary_markdown
 from xner.methods.config import METHODS
 
@@ -64,7 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="encoder-size axis: encoders of configs/scale.yaml trained with --scale-methods too",
     )
     ap.add_argument("--scale-methods", nargs="+", default=["direct"], choices=METHODS)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all the process may use)")
     a = ap.parse_args(argv)
+    if a.threads is not None:
+        if a.threads < 1:
+            ap.error(f"--threads must be ≥ 1, got {a.threads}")
+        torch.set_num_threads(a.threads)
     scale = [{"name": n} for n in a.scale]  # each encoder's own settings come from configs/scale.yaml
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     ev, cost = run_comparison(
@@ -87,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         batch_size=a.batch_size,
         scale=scale,
         scale_methods=a.scale_methods,
+        num_threads=a.threads,
     )
     print(cost.to_string())
     md = summary_markdown(ev)

@@ -454,6 +454,7 @@ def run_comparison(
     batch_size: int = 16,
     scale: Sequence[Mapping[str, Any]] = (),
     scale_methods: Sequence[str] = ("direct",),
+    num_threads: int | None = None,
     log: Callable[[str], None] = print,
 ) -> tuple[MethodsEvaluation, pd.DataFrame]:
     """Every method on every ``(target, sources)`` pair, one suite per pair, one table, comparison and figure.
@@ -463,6 +464,7 @@ def run_comparison(
     ``freeze_embeddings`` and ``epochs``; what it leaves out comes from :func:`encoder_settings`, with this run's
     settings as defaults) the ``scale_methods`` are trained with
     that encoder too and enter the same suite as ``<method>@<encoder>``, tested against ``direct`` with ``encoder``.
+    ``num_threads`` sets the torch CPU threads of training and prediction (None: all the process may use).
     Returns the combined evaluation and the cost table (training seconds per method and pair).
     """
     variants: list[tuple[str, str, dict[str, Any]]] = [(m, m, {}) for m in methods]
@@ -488,6 +490,7 @@ def run_comparison(
                 max_unlabeled=max_unlabeled,
                 max_eval_samples=max_eval_samples,
                 mlm=MLMConfig(max_sentences=mlm_sentences, progress=False),
+                num_threads=num_threads,
                 **settings,
             )
             tm = train_method(mc, models_dir, log=log)

@@ -63,6 +63,7 @@ class MethodConfig:
     language_lora: AdapterConfig = field(default_factory=madx_language_lora)
     distill: DistillConfig = field(default_factory=DistillConfig)
     mlm: MLMConfig = field(default_factory=MLMConfig)
+    num_threads: int | None = None  # torch CPU threads of training and prediction (None: all); not in the key
 
     def __post_init__(self) -> None:
         self.sources = tuple(self.sources)
@@ -74,6 +75,8 @@ class MethodConfig:
             raise MethodError(f"the target {self.target!r} is also a source {self.sources}: that is not transfer")
         if self.method == "multi-source" and len(self.sources) < 2:
             raise MethodError(f"multi-source needs ≥ 2 sources, got {self.sources}")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise MethodError(f"num_threads must be ≥ 1 or None, got {self.num_threads}")
 
     @property
     def languages(self) -> list[str]:
@@ -97,6 +100,7 @@ class MethodConfig:
             learning_rate=self.learning_rate,
             batch_size=self.batch_size,
             seed=self.seed,
+            num_threads=self.num_threads,
             early_stopping_patience=None,
             progress=False,
             **changes,
@@ -106,6 +110,7 @@ class MethodConfig:
         """A short digest of every setting that shapes the trained model of this method."""
         d = dataclasses.asdict(self)
         d["sources"] = list(self.used_sources)
+        d.pop("num_threads")  # how many CPU threads train a model does not decide which model it is
         if self.method not in ("distill", "madx"):
             d.pop("target")  # the model does not depend on the target
         for k, used in (

@@ -47,10 +47,10 @@ def _setting_data(mc: MethodConfig, sources: Sequence[str], loader: Callable[...
     )
 
 
-def _load(method: str, path: Path) -> Any:
+def _load(method: str, path: Path, num_threads: int | None = None) -> Any:
     if method in ("lora", "madx"):
-        return load_adapter_model(path)
-    return NERModel.load(path)
+        return load_adapter_model(path, num_threads=num_threads)
+    return NERModel.load(path, num_threads=num_threads)
 
 
 HELDOUT_SENTENCES = 200  # the last dev sentences of a language: held out of its adapter's MLM text
@@ -88,7 +88,8 @@ def language_adapter(mc: MethodConfig, lang: str, models_dir: Path, loader: Call
         return out
     text, heldout = language_text(lang, mc.dataset, loader)
     tmp = out.with_name(out.name + ".tmp")
-    train_language_adapter(encoder, text, lang, tmp, mc.language_lora, mc.mlm, heldout=heldout)
+    mlm = mc.mlm if mc.num_threads is None else dataclasses.replace(mc.mlm, num_threads=mc.num_threads)
+    train_language_adapter(encoder, text, lang, tmp, mc.language_lora, mlm, heldout=heldout)
     tmp.rename(out)
     return out
 
@@ -214,7 +215,7 @@ def train_method(
         log(f"{mc.method}: cached {path}")
         meta = path / "method.json"
         info = json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else {}
-        return TrainedMethod(ModelSpec(_load(mc.method, path), **spec_kw), path, True, 0.0, info)
+        return TrainedMethod(ModelSpec(_load(mc.method, path, mc.num_threads), **spec_kw), path, True, 0.0, info)
     t0 = time.perf_counter()
     encoder = _resolve(mc)
     info: dict[str, Any] = {"method": mc.method, "config": dataclasses.asdict(mc), "encoder_path": encoder}
@@ -229,7 +230,7 @@ def train_method(
         shutil.rmtree(path)
     tmp.rename(path)
     if mc.method == "madx":  # saved adapters now live under the final folder
-        predictor = load_adapter_model(path)
+        predictor = load_adapter_model(path, num_threads=mc.num_threads)
     return TrainedMethod(ModelSpec(predictor, **spec_kw), path, False, seconds, info)
 
 
