@@ -104,6 +104,19 @@ def test_bad_pair_is_refused():
         compare_transfer("idms", loader=_loader)
 
 
+def test_threads_bind_the_whole_run_not_only_training():
+    # the e5 aligner runs before any training: --threads must hold from the start (the workflow passes it)
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with pytest.raises(ValueError, match="<source>-<target>"):
+            main(["--pair", "idms", "--threads", "1"])
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_name_handling_counts_kept_names_and_scripts():
     from xner.projection.compare import name_handling
 

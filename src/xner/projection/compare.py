@@ -465,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--n-train", type=int, default=1000)
     ap.add_argument("--n-test", type=int, default=None)
     ap.add_argument("--out", default="results/datatransfer")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads of the encoder (default: all)")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (alignment, encoder; default: all)")
     ap.add_argument("--summary", default="results/datatransfer/summary.csv", help="with --summarise: the table")
     ap.add_argument("--figure", default="figures/datatransfer/comparison", help="with --summarise: figure stem")
     args = ap.parse_args(argv)
@@ -473,6 +473,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         for path in write_summary(args.summarise, args.summary, args.figure):
             print(f"wrote {path}")
         return
+    if args.threads:
+        # the whole run, not only the encoder's training: the e5 aligner runs before any training and would
+        # otherwise take every CPU (the workflow promises --threads)
+        import torch
+
+        torch.set_num_threads(args.threads)
     cfg = recipe_config(num_threads=args.threads)
     for pair in args.pair:
         df = compare_transfer(
