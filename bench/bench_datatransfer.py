@@ -31,11 +31,13 @@ def load_tables(folders: list[str]) -> pd.DataFrame:
 
 
 def table(df: pd.DataFrame) -> list[str]:
-    """Markdown rows: F1 [CI] and Δ vs zero-shot [CI] (p) per pair x model x setting x method x aligner."""
+    """Markdown rows: F1 [CI], Δ vs zero-shot [CI] (p; mean over seeds) and the seeds significant on their own,
+    per pair x model x setting x method x aligner."""
     s = summarise(df)
     lines = [
-        "| pair | model | setting | method / aligner | seeds | strict F1 [95 % CI] | Δ vs zero-shot [95 % CI] | p |",
-        "|---|---|---|---|---|---|---|---|",
+        "| pair | model | setting | method / aligner | seeds | strict F1 [95 % CI] | Δ vs zero-shot [95 % CI] | p "
+        "| seeds sig. better / worse |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in s.itertuples():
         how = f"{r.method} / {r.aligner}" if r.setting != "zero-shot" else "-"
@@ -45,9 +47,10 @@ def table(df: pd.DataFrame) -> list[str]:
             else f"{r.delta_vs_zero_shot:+.3f} [{r.delta_low:+.3f}, {r.delta_high:+.3f}]"
         )
         p = "" if pd.isna(r.p_value) else f"{r.p_value:.3f}"
+        n_sig = "" if pd.isna(r.p_value) else f"{r.n_better} / {r.n_worse}"
         lines.append(
             f"| {r.source}→{r.target} | {r.model} | {r.setting} | {how} | {r.n_seeds} | "
-            f"{r.f1:.3f} [{r.f1_low:.3f}, {r.f1_high:.3f}] | {delta} | {p} |"
+            f"{r.f1:.3f} [{r.f1_low:.3f}, {r.f1_high:.3f}] | {delta} | {p} | {n_sig} |"
         )
     return lines
 

@@ -351,13 +351,20 @@ def _train_aligner(name: str | Aligner) -> Aligner:
     raise ValueError(f"unknown translate-train aligner {name!r}; expected 'e5' or 'eflomal'")
 
 
-def summarise(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean F1 over seeds per pair x model x setting x method x aligner, with the mean CI and delta bounds."""
+def summarise(df: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Mean F1 over seeds per pair x model x setting x method x aligner, with the mean CI and delta bounds, and
+    the number of seeds whose own paired test is significant (p < ``alpha``) in each direction (``n_better``,
+    ``n_worse``): the mean p-value alone hides a seed that disagrees with the others."""
     keys = ["source", "target", "model", "setting", "method", "aligner"]
     num = ["f1", "f1_low", "f1_high", "delta_vs_zero_shot", "delta_low", "delta_high", "p_value"]
     num = [c for c in num if c in df.columns]
     out = df.groupby(keys, sort=False)[num].mean().reset_index()
     out.insert(len(keys), "n_seeds", df.groupby(keys, sort=False)["seed"].nunique().to_numpy())
+    if "p_value" in df.columns:
+        sig = df.p_value < alpha
+        flags = df.assign(n_better=sig & (df.delta_vs_zero_shot > 0), n_worse=sig & (df.delta_vs_zero_shot < 0))
+        counts = flags.groupby(keys, sort=False)[["n_better", "n_worse"]].sum().to_numpy()
+        out["n_better"], out["n_worse"] = counts[:, 0].astype(int), counts[:, 1].astype(int)
     return out
 
 
@@ -379,7 +386,8 @@ def verdict(df: pd.DataFrame, alpha: float = 0.05) -> list[str]:
         lines.append(
             f"{src}→{tgt}, {model}: {winner} — best data transfer {name} F1 {dt.f1:.3f} vs zero-shot "
             f"{zs.f1:.3f}, Δ {dt.delta_vs_zero_shot:+.3f} [{dt.delta_low:+.3f}, {dt.delta_high:+.3f}] "
-            f"(paired bootstrap, mean over {int(dt.n_seeds)} seed(s), p={dt.p_value:.3f}, {sig}); of "
+            f"(paired bootstrap, mean over {int(dt.n_seeds)} seed(s), p={dt.p_value:.3f}, {sig}; per seed "
+            f"significantly better in {dt.n_better}, worse in {dt.n_worse} of {int(dt.n_seeds)}); of "
             f"{len(rest)} data-transfer variants {better} are significantly better and {worse} significantly worse"
         )
     return lines
