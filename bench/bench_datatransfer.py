@@ -2,13 +2,12 @@
 
 Reads the tables that ``python -m xner.projection.compare`` writes (one CSV per pair, with signature) from
 ``--tables`` (several folders allowed, e.g. one per model), draws the figure and writes the section with the
-per-pair statement of :func:`xner.projection.compare.verdict`. The tables come from (seeded, repeatable):
+per-pair statement of :func:`xner.projection.compare.verdict`. The tables come from the workflow (seeded,
+repeatable; ``make datatransfer`` or one pair at a time, see bench/datatransfer_notes.md):
 
-    XNER_DATA_DIR=/work/shared/data PYTHONPATH=src .venv/bin/python -m xner.projection.compare \\
-        --pair id-ms nl-af --models crf --seeds 0 1 2 --out results/datatransfer/crf
-    ... --pair id-ms nl-af --models e5-small --seeds 0 --out results/datatransfer/e5
-    PYTHONPATH=src .venv/bin/python bench/bench_datatransfer.py --tables results/datatransfer/crf \\
-        results/datatransfer/e5 --notes bench/datatransfer_notes.md --write
+    make datatransfer CORES=1     # results/datatransfer/<pair>.csv for the pairs of configs/datatransfer.yaml
+    PYTHONPATH=src .venv/bin/python bench/bench_datatransfer.py --tables results/datatransfer \\
+        --notes bench/datatransfer_notes.md --write
 """
 
 from __future__ import annotations
