@@ -2,13 +2,12 @@
 
 Reads the tables that ``python -m xner.projection.compare`` writes (one CSV per pair, with signature) from
 ``--tables`` (several folders allowed, e.g. one per model), draws the figure and writes the section with the
-per-pair statement of :func:`xner.projection.compare.verdict`. The tables come from (seeded, repeatable):
+per-pair statement of :func:`xner.projection.compare.verdict`. The tables come from the workflow (seeded,
+repeatable; ``make datatransfer`` or one pair at a time, see bench/datatransfer_notes.md):
 
-    XNER_DATA_DIR=/work/shared/data PYTHONPATH=src .venv/bin/python -m xner.projection.compare \\
-        --pair id-ms nl-af --models crf --seeds 0 1 2 --out results/datatransfer/crf
-    ... --pair id-ms nl-af --models e5-small --seeds 0 --out results/datatransfer/e5
-    PYTHONPATH=src .venv/bin/python bench/bench_datatransfer.py --tables results/datatransfer/crf \\
-        results/datatransfer/e5 --notes bench/datatransfer_notes.md --write
+    make datatransfer CORES=1     # results/datatransfer/<pair>.csv for the pairs of configs/datatransfer.yaml
+    PYTHONPATH=src .venv/bin/python bench/bench_datatransfer.py --tables results/datatransfer \\
+        --notes bench/datatransfer_notes.md --write
 """
 
 from __future__ import annotations
@@ -31,11 +30,13 @@ def load_tables(folders: list[str]) -> pd.DataFrame:
 
 
 def table(df: pd.DataFrame) -> list[str]:
-    """Markdown rows: F1 [CI] and Δ vs zero-shot [CI] (p) per pair x model x setting x method x aligner."""
+    """Markdown rows: F1 [CI], Δ vs zero-shot [CI] (p; mean over seeds) and the seeds significant on their own,
+    per pair x model x setting x method x aligner."""
     s = summarise(df)
     lines = [
-        "| pair | model | setting | method / aligner | seeds | strict F1 [95 % CI] | Δ vs zero-shot [95 % CI] | p |",
-        "|---|---|---|---|---|---|---|---|",
+        "| pair | model | setting | method / aligner | seeds | strict F1 [95 % CI] | Δ vs zero-shot [95 % CI] | p "
+        "| seeds sig. better / worse |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in s.itertuples():
         how = f"{r.method} / {r.aligner}" if r.setting != "zero-shot" else "-"
@@ -45,9 +46,10 @@ def table(df: pd.DataFrame) -> list[str]:
             else f"{r.delta_vs_zero_shot:+.3f} [{r.delta_low:+.3f}, {r.delta_high:+.3f}]"
         )
         p = "" if pd.isna(r.p_value) else f"{r.p_value:.3f}"
+        n_sig = "" if pd.isna(r.p_value) else f"{r.n_better} / {r.n_worse}"
         lines.append(
             f"| {r.source}→{r.target} | {r.model} | {r.setting} | {how} | {r.n_seeds} | "
-            f"{r.f1:.3f} [{r.f1_low:.3f}, {r.f1_high:.3f}] | {delta} | {p} |"
+            f"{r.f1:.3f} [{r.f1_low:.3f}, {r.f1_high:.3f}] | {delta} | {p} | {n_sig} |"
         )
     return lines
 

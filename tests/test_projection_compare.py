@@ -85,6 +85,13 @@ def test_identity_translation_makes_translate_test_equal_zero_shot(tmp_path):
     assert pd.isna(zs.delta_vs_zero_shot) and zs.f1_low <= zs.f1 <= zs.f1_high
     assert len(verdict(df)) == 1 and "id→ms, crf" in verdict(df)[0]
     assert summarise(df).n_seeds.tolist() == [1] * 5
+    # identical predictions: no seed is significantly better or worse; a seed that is counts in its direction
+    assert summarise(df).n_better.sum() == summarise(df).n_worse.sum() == 0
+    two = pd.concat([df, df.assign(seed=1, p_value=df.p_value.fillna(1) * 0, delta_vs_zero_shot=-0.1)])
+    two.loc[two.setting == "zero-shot", ["p_value", "delta_vs_zero_shot"]] = float("nan")
+    s2 = summarise(two)
+    assert s2.n_worse.tolist() == [0, 1, 1, 1, 1] and s2.n_better.sum() == 0
+    assert "worse in 1 of 2" in verdict(two)[0]
     fig = comparison_figure(df)
     assert len(fig.axes) == 1
     # the workflow's summary step: tables of two pairs → summary, verdicts, figure
@@ -102,6 +109,19 @@ def test_identity_translation_makes_translate_test_equal_zero_shot(tmp_path):
 def test_bad_pair_is_refused():
     with pytest.raises(ValueError, match="<source>-<target>"):
         compare_transfer("idms", loader=_loader)
+
+
+def test_threads_bind_the_whole_run_not_only_training():
+    # the e5 aligner runs before any training: --threads must hold from the start (the workflow passes it)
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with pytest.raises(ValueError, match="<source>-<target>"):
+            main(["--pair", "idms", "--threads", "1"])
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_name_handling_counts_kept_names_and_scripts():

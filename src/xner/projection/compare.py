@@ -351,13 +351,20 @@ def _train_aligner(name: str | Aligner) -> Aligner:
     raise ValueError(f"unknown translate-train aligner {name!r}; expected 'e5' or 'eflomal'")
 
 
-def summarise(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean F1 over seeds per pair x model x setting x method x aligner, with the mean CI and delta bounds."""
+def summarise(df: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Mean F1 over seeds per pair x model x setting x method x aligner, with the mean CI and delta bounds, and
+    the number of seeds whose own paired test is significant (p < ``alpha``) in each direction (``n_better``,
+    ``n_worse``): the mean p-value alone hides a seed that disagrees with the others."""
     keys = ["source", "target", "model", "setting", "method", "aligner"]
     num = ["f1", "f1_low", "f1_high", "delta_vs_zero_shot", "delta_low", "delta_high", "p_value"]
     num = [c for c in num if c in df.columns]
     out = df.groupby(keys, sort=False)[num].mean().reset_index()
     out.insert(len(keys), "n_seeds", df.groupby(keys, sort=False)["seed"].nunique().to_numpy())
+    if "p_value" in df.columns:
+        sig = df.p_value < alpha
+        flags = df.assign(n_better=sig & (df.delta_vs_zero_shot > 0), n_worse=sig & (df.delta_vs_zero_shot < 0))
+        counts = flags.groupby(keys, sort=False)[["n_better", "n_worse"]].sum().to_numpy()
+        out["n_better"], out["n_worse"] = counts[:, 0].astype(int), counts[:, 1].astype(int)
     return out
 
 
@@ -379,7 +386,8 @@ def verdict(df: pd.DataFrame, alpha: float = 0.05) -> list[str]:
         lines.append(
             f"{src}→{tgt}, {model}: {winner} — best data transfer {name} F1 {dt.f1:.3f} vs zero-shot "
             f"{zs.f1:.3f}, Δ {dt.delta_vs_zero_shot:+.3f} [{dt.delta_low:+.3f}, {dt.delta_high:+.3f}] "
-            f"(paired bootstrap, mean over {int(dt.n_seeds)} seed(s), p={dt.p_value:.3f}, {sig}); of "
+            f"(paired bootstrap, mean over {int(dt.n_seeds)} seed(s), p={dt.p_value:.3f}, {sig}; per seed "
+            f"significantly better in {dt.n_better}, worse in {dt.n_worse} of {int(dt.n_seeds)}); of "
             f"{len(rest)} data-transfer variants {better} are significantly better and {worse} significantly worse"
         )
     return lines
@@ -465,7 +473,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--n-train", type=int, default=1000)
     ap.add_argument("--n-test", type=int, default=None)
     ap.add_argument("--out", default="results/datatransfer")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads of the encoder (default: all)")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (alignment, encoder; default: all)")
     ap.add_argument("--summary", default="results/datatransfer/summary.csv", help="with --summarise: the table")
     ap.add_argument("--figure", default="figures/datatransfer/comparison", help="with --summarise: figure stem")
     args = ap.parse_args(argv)
@@ -473,6 +481,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         for path in write_summary(args.summarise, args.summary, args.figure):
             print(f"wrote {path}")
         return
+    if args.threads:
+        # the whole run, not only the encoder's training: the e5 aligner runs before any training and would
+        # otherwise take every CPU (the workflow promises --threads)
+        import torch
+
+        torch.set_num_threads(args.threads)
     cfg = recipe_config(num_threads=args.threads)
     for pair in args.pair:
         df = compare_transfer(
