@@ -91,7 +91,12 @@ def test_identity_translation_makes_translate_test_equal_zero_shot(tmp_path):
     two.loc[two.setting == "zero-shot", ["p_value", "delta_vs_zero_shot"]] = float("nan")
     s2 = summarise(two)
     assert s2.n_worse.tolist() == [0, 1, 1, 1, 1] and s2.n_better.sum() == 0
-    assert "worse in 1 of 2" in verdict(two)[0]
+    assert "no significant winner" in verdict(two)[0] and "better in 0, worse in 1)" in verdict(two)[0]
+    # a winner only when every seed's own test agrees: both seeds significantly worse → model transfer wins
+    both = pd.concat([two[two.seed == 1].assign(seed=0), two[two.seed == 1]])
+    assert verdict(both)[0].startswith("id→ms, crf: model transfer wins") and "in all 2 seed(s)" in verdict(both)[0]
+    mixed = pd.concat([two[two.seed == 1], two[two.seed == 1].assign(seed=2, delta_vs_zero_shot=0.1)])
+    assert "seeds disagree" in verdict(mixed)[0]
     fig = comparison_figure(df)
     assert len(fig.axes) == 1
     # the workflow's summary step: tables of two pairs → summary, verdicts, figure
