@@ -90,6 +90,7 @@ def pair_f1(evaluation: pd.DataFrame, pairs: list[str]) -> pd.DataFrame:
                         "seed_min": g["f1"].min(),
                         "seed_max": g["f1"].max(),
                         "seeds": ",".join(str(int(s)) for s in g["seed"]),
+                        "f1_per_seed": " / ".join(f"{v:.3f}" for v in g["f1"]),
                     }
                 )
     return pd.DataFrame(rows)
@@ -101,15 +102,7 @@ def seed_spread(evaluation: pd.DataFrame, pairs: list[str]) -> pd.DataFrame:
     if f1.empty:
         return f1
     multi = f1[f1["n_seeds"] > 1].copy()
-    ev = _clean_target_rows(evaluation).drop_duplicates(["source", "target", "setting", "model", "seed"])
-    per_seed = []
-    for r in multi.itertuples():
-        src, tgt = r.pair.split("-")
-        source = tgt if r.setting == "native" else src
-        g = ev[(ev["setting"] == r.setting) & (ev["source"] == source) & (ev["target"] == tgt)]
-        g = g[g["model"] == r.model]
-        per_seed.append(" / ".join(f"{v:.3f}" for v in g.sort_values("seed")["f1"]))
-    multi.insert(multi.columns.get_loc("f1"), "f1_per_seed", per_seed)
+    multi.insert(multi.columns.get_loc("f1"), "f1_per_seed", multi.pop("f1_per_seed"))
     return multi.assign(seed_range=multi["seed_max"] - multi["seed_min"]).reset_index(drop=True)
 
 
@@ -127,7 +120,7 @@ def published_comparison(evaluation: pd.DataFrame, pairs: list[str], pub: dict |
             row = {"pair": f"mean over {len(g)} pairs", "setting": setting, "model": model, "f1": g["f1"].mean()}
             row.update(f1_low=ci[0], f1_high=ci[1], n_seeds=int(g["n_seeds"].min()))
             rows.append({**row, **{f"published {m}": v for m, v in per.items()}})
-    out = pd.DataFrame(rows).drop(columns=["Index"], errors="ignore")
+    out = pd.DataFrame(rows).drop(columns=["Index", "f1_per_seed"], errors="ignore")
     return out
 
 
