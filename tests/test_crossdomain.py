@@ -91,3 +91,40 @@ def test_tables_and_trend():
 def test_unknown_domain_is_refused():
     with pytest.raises(CrossDomainError, match="unknown train domains"):
         CrossDomainConfig(train_domains=("ontonotes",))
+    with pytest.raises(CrossDomainError, match="unknown recipe"):
+        CrossDomainConfig(recipe="fast")
+
+
+def test_mini_text_takes_both_domains_in_equal_capped_measure():
+    from xner.robustness.crossdomain import mini_text
+
+    text = mini_text(CrossDomainConfig(max_train_samples=5), _loader)
+    assert len(text) == 2 * 2 * 5  # two datasets × two languages × the cap
+    assert {t[0].rsplit(":", 2)[0] for t in text} == {
+        "wikiann:en",
+        "wikiann:es",
+        "conll2002,en=conll2003:en",
+        "conll2002,en=conll2003:es",
+    }
+
+
+def test_e5_trains_with_the_offline_recipe_and_minis_with_their_own(monkeypatch, tmp_path):
+    from xner.methods.config import recipe_settings
+    from xner.robustness import crossdomain as cd
+
+    seen = {}
+
+    def fake_train(mc, models_dir, loader=None, log=None):
+        seen[mc.encoder] = mc
+        return mc
+
+    monkeypatch.setattr(cd, "train_method", fake_train)
+    monkeypatch.setattr(cd, "mini_encoder", lambda langs, size, config, text: f"/cache/mini-{size}")
+    cfg = CrossDomainConfig(max_train_samples=5, num_threads=1)
+    cd.train_model(cfg, "e5-small", "conll2003", 0, tmp_path, loader=_loader)
+    cd.train_model(cfg, "mini-tiny", "wikiann", 0, tmp_path, loader=_loader)
+    e5, mini = seen["e5-small"], seen["/cache/mini-tiny"]
+    assert (e5.bf16, e5.freeze_layers, e5.batch_size) == (True, 6, recipe_settings("e5-small")["batch_size"])
+    assert e5.dataset == "conll2002,en=conll2003" and e5.num_threads == 1
+    assert (mini.bf16, mini.freeze_layers, mini.learning_rate, mini.batch_size) == (False, 0, 1e-3, 16)
+    assert mini.dataset == "wikiann"

@@ -156,6 +156,33 @@ def test_student_learns_the_teacher_and_reloads(tiny_encoder, tmp_path):
     assert loaded.predict(SENTS["ms"]) == s_pred
 
 
+def test_student_takes_the_recipes_bf16_and_frozen_layers(tiny_encoder, tmp_path):
+    """The offline recipe (bf16, more frozen layers than the reference's 3) applies to the student too."""
+    from xner.modeling import NERModel, TrainConfig
+
+    teacher = _teacher(tiny_encoder, "id")
+    cfg = TrainConfig(
+        model=tiny_encoder, epochs=3, learning_rate=5e-3, batch_size=4, progress=False, num_threads=1,
+        freeze_layers=1, bf16=True,
+    )  # fmt: skip
+    res = distill(
+        {"id": teacher},
+        SENTS["ms"] * 4,
+        tiny_encoder,
+        cfg,
+        DistillConfig(loss="mse", epochs=None, batch_size=None, freeze_bottom_layers=0),
+        output_dir=tmp_path / "student",
+    )
+    model = res.model.model
+    frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
+    assert res.stats["frozen_parameters"] > 0 and any("layer.0." in f for f in frozen)
+    assert not any("layer.1." in f for f in frozen)
+    assert res.history["train_loss"].iloc[-1] < res.history["train_loss"].iloc[0]
+    # trained under bf16 autocast, predicting in float32 as the saved checkpoint does
+    assert res.model.bf16 is False
+    assert NERModel.load(tmp_path / "student").predict(SENTS["ms"]) == res.model.predict(SENTS["ms"])
+
+
 def test_multi_source_needs_source_text(tiny_encoder):
     from xner.modeling import TrainConfig
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+
 import pytest
 
 from xner.methods import (
@@ -262,3 +266,50 @@ def test_notebook_07_runs_headless_with_one_parameter_changed(fixture_data_dir, 
     suite = pd.read_csv(next((tmp_path / "res" / "lora").glob("methods_lora_*_suite.csv")))
     assert set(suite["method"]) == {"direct", "lora"}
     assert any((tmp_path / "fig" / "lora").glob("methods_heatmap_lora_*.png"))
+
+
+def test_recipe_fields_reach_training_and_leave_old_keys_alone():
+    with pytest.raises(MethodError, match="freeze_layers"):
+        MethodConfig(method="direct", target="ms", sources=("id",), freeze_layers=-1)
+    a = MethodConfig(method="direct", target="ms", sources=("id",))
+    # at their defaults the two later fields are not in the key: models cached before them keep their folders
+    legacy = {k: v for k, v in dataclasses.asdict(a).items() if k not in ("freeze_layers", "bf16", "num_threads")}
+    legacy.update(sources=["id"])
+    for k in ("target", "lora", "language_lora", "distill", "mlm", "max_unlabeled"):
+        legacy.pop(k)
+    assert a.key() == hashlib.sha256(json.dumps(legacy, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    r = MethodConfig(method="direct", target="ms", sources=("id",), freeze_layers=6, bf16=True)
+    assert r.key() != a.key() and len({r.key(), dataclasses.replace(r, bf16=False).key(), a.key()}) == 3
+    tc = r.train_config()
+    assert tc.freeze_layers == 6 and tc.bf16 is True
+
+
+def test_recipe_settings_offline_for_e5_scale_for_the_rest(tmp_path):
+    from xner.methods.config import recipe_settings
+
+    offline = tmp_path / "offline.yaml"
+    offline.write_text(
+        "stages:\n  04_training:\n    setting: [native]\n    freeze_embeddings: true\n    freeze_layers: 4\n"
+        "    bf16: true\n    learning_rate: 3e-4\n    batch_size: 8\n    epochs: 2\n    max_train_samples: 10\n",
+        encoding="utf-8",
+    )
+    e5 = recipe_settings("e5-small", offline_path=offline)
+    assert e5 == {
+        "learning_rate": 3e-4,
+        "freeze_embeddings": True,
+        "freeze_layers": 4,
+        "bf16": True,
+        "batch_size": 8,
+        "epochs": 2,
+    }  # the recipe, not its sample caps
+    assert recipe_settings("e5-small", offline_path=offline, epochs=5, batch_size=None)["epochs"] == 5
+    mini = recipe_settings("mini-tiny", offline_path=offline)  # the recipe was not tuned for it: scale.yaml
+    assert mini == {"learning_rate": 1e-3, "freeze_embeddings": False, "epochs": 10}
+    assert "bf16" not in recipe_settings("e5-small", "scale")
+    with pytest.raises(MethodError, match="unknown recipe"):
+        recipe_settings("e5-small", "fast")
+    with pytest.raises(MethodError, match="not a recipe setting"):
+        recipe_settings("e5-small", dropout=0.2)
+    offline.write_text("stages:\n  04_training:\n    learning_rate: 3e-4\n", encoding="utf-8")
+    with pytest.raises(MethodError, match="lacks freeze_embeddings"):
+        recipe_settings("e5-small", offline_path=offline)

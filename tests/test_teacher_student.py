@@ -109,3 +109,18 @@ def test_runs_split_over_jobs_merge(monkeypatch, tmp_path):
     assert set(summary_table(merged)["row"]) == {"direct", "single-source", "multi-source"}
     with pytest.raises(FileNotFoundError, match="run those jobs first"):
         merge_tables([tmp_path / "es", tmp_path / "de"])
+
+
+def test_models_are_trained_with_the_recipe():
+    """Default: e5-small as the offline study trains it (bf16, lowest 6 layers frozen); ``scale``: scale.yaml."""
+    from xner.methods.config import recipe_settings
+
+    offline = method_configs(TeacherStudentConfig(num_threads=1), "es", 0)
+    want = recipe_settings("e5-small")
+    for mc in offline.values():
+        assert {k: getattr(mc, k) for k in want} == want and mc.num_threads == 1
+    scale = method_configs(TeacherStudentConfig(recipe="scale", batch_size=8), "es", 0)["direct"]
+    assert (scale.bf16, scale.freeze_layers, scale.batch_size) == (False, 0, 8)
+    assert scale.learning_rate == recipe_settings("e5-small", "scale")["learning_rate"]
+    with pytest.raises(TeacherStudentError, match="unknown recipe"):
+        TeacherStudentConfig(recipe="fast")

@@ -54,6 +54,8 @@ class MethodConfig:
     max_eval_samples: int | None = 300
     max_unlabeled: int | None = None  # the reference distils on the full unlabelled target train text
     freeze_embeddings: bool = True
+    freeze_layers: int = 0  # also freeze all embeddings and the lowest n encoder layers (the offline recipe: 6)
+    bf16: bool = False  # the encoder under bf16 autocast while training (the offline recipe); predictions float32
     learning_rate: float = 1e-4
     batch_size: int = 16
     seed: int = 0
@@ -77,6 +79,8 @@ class MethodConfig:
             raise MethodError(f"multi-source needs ≥ 2 sources, got {self.sources}")
         if self.num_threads is not None and self.num_threads < 1:
             raise MethodError(f"num_threads must be ≥ 1 or None, got {self.num_threads}")
+        if self.freeze_layers < 0:
+            raise MethodError(f"freeze_layers must be ≥ 0, got {self.freeze_layers}")
 
     @property
     def languages(self) -> list[str]:
@@ -97,6 +101,8 @@ class MethodConfig:
             max_train_samples=self.max_train_samples,
             max_eval_samples=self.max_eval_samples,
             freeze_embeddings=self.freeze_embeddings,
+            freeze_layers=self.freeze_layers,
+            bf16=self.bf16,
             learning_rate=self.learning_rate,
             batch_size=self.batch_size,
             seed=self.seed,
@@ -111,6 +117,9 @@ class MethodConfig:
         d = dataclasses.asdict(self)
         d["sources"] = list(self.used_sources)
         d.pop("num_threads")  # how many CPU threads train a model does not decide which model it is
+        for k, default in (("freeze_layers", 0), ("bf16", False)):
+            if d[k] == default:
+                d.pop(k)  # added later: at their defaults they leave the keys of models trained before them alone
         if self.method not in ("distill", "madx"):
             d.pop("target")  # the model does not depend on the target
         for k, used in (
@@ -194,3 +203,46 @@ def encoder_settings(
             f"{f}: no {', '.join(missing)} for encoder {encoder!r}; give them, or set them under 'settings:'"
         )
     return {k: v if v is not None else own.get(k, base.get(k)) for k, v in given.items()}
+
+
+RECIPES = ("offline", "scale")
+
+#: The encoder the offline recipe was tuned for (bench/RESULTS.md, "Fine-tuning recipe").
+RECIPE_ENCODER = "e5-small"
+
+#: The settings a runner takes from a recipe (never its sample caps, which each study sets for itself).
+RECIPE_SETTINGS = ("learning_rate", "freeze_embeddings", "freeze_layers", "bf16", "batch_size", "epochs")
+
+
+def recipe_settings(
+    encoder: str,
+    recipe: str = "offline",
+    *,
+    offline_path: str | Path | None = None,
+    scale_path: str | Path | None = None,
+    **given: Any,
+) -> dict[str, Any]:
+    """The :class:`MethodConfig` training settings of ``encoder`` under ``recipe``; settings given (not None) win.
+
+    ``"offline"``: e5-small takes the main job's fine-tuning recipe (``configs/offline.yaml`` stage 04 — bf16, all
+    embeddings and the lowest 6 layers frozen, learning rate, batch size, transfer epochs; issue 14), so a study's
+    e5-small models are trained as the offline study's are; encoders the recipe was not tuned for (the mini
+    encoders, hub encoders) keep their own settings in ``configs/scale.yaml``. ``"scale"``: every encoder takes its
+    ``configs/scale.yaml`` settings (the methods comparison's). Unknown recipes or settings raise :class:`MethodError`.
+    """
+    from xner.modeling.config import offline_recipe
+
+    if recipe not in RECIPES:
+        raise MethodError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
+    unknown = sorted(set(given) - set(RECIPE_SETTINGS))
+    if unknown:
+        raise MethodError(f"not a recipe setting: {', '.join(unknown)}; expected any of {', '.join(RECIPE_SETTINGS)}")
+    if recipe == "offline" and encoder == RECIPE_ENCODER:
+        base = offline_recipe(offline_path)
+        missing = [k for k in RECIPE_SETTINGS if k not in base]
+        if missing:
+            raise MethodError(f"the offline recipe (stage 04_training of offline.yaml) lacks {', '.join(missing)}")
+        base = {k: base[k] for k in RECIPE_SETTINGS}
+    else:
+        base = encoder_settings(encoder, path=scale_path)  # learning_rate, freeze_embeddings, epochs
+    return {**base, **{k: v for k, v in given.items() if v is not None}}

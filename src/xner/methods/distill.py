@@ -31,7 +31,8 @@ for vocabulary were this module's earlier defaults) gives ``softmax(centroid sim
 
 The training budget defaults to the reference's (:data:`REFERENCE_BUDGET`: 3 epochs over the full
 unlabelled target text, batch 32, learning rate 1e-4, the embeddings and the bottom 3 encoder layers frozen);
-:class:`DistillConfig` fields override the shared :class:`~xner.modeling.TrainConfig` for the student only.
+:class:`DistillConfig` fields override the shared :class:`~xner.modeling.TrainConfig` for the student only; the
+TrainConfig's ``bf16`` and a ``freeze_layers`` above 3 (the offline recipe's 6) apply to the student as well.
 Published (mBERT, CoNLL, en→es/nl/de) F1: single-source 76.9 / 80.9 / 73.2,
 multi-source 78.0 / 81.3 / 75.3 — for reference only, not xner results.
 
@@ -58,7 +59,7 @@ import torch
 from xner.data import tag_names
 from xner.modeling.config import TrainConfig
 from xner.modeling.loop import fit
-from xner.modeling.predict import NERModel, load_tokenizer, pad_id_of
+from xner.modeling.predict import NERModel, load_tokenizer, pad_id_of, token_logits
 from xner.modeling.tokenize import Feature
 from xner.modeling.train import load_token_classifier, training_predictor
 from xner.utils import cap, default_threads, set_seed
@@ -485,14 +486,16 @@ def distill(
     model = load_token_classifier(encoder, labels)
     if cfg.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
-    frozen = freeze_bottom(model, dcfg.freeze_bottom_layers)
+    # the reference freezes the bottom 3 layers; a recipe that freezes more (the offline one: 6) applies to the
+    # student as to its teachers
+    frozen = freeze_bottom(model, max(dcfg.freeze_bottom_layers, cfg.freeze_layers))
     threads = cfg.num_threads or default_threads()
     student = training_predictor(model, tokenizer, labels, cfg, run_name)
     feats, enc_stats = student.encoder.encode(text)
     n_labels = len(labels)
 
     def batch_loss(m: Any, fb: list[Feature], batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        logits = m(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        logits = token_logits(m, batch["input_ids"], batch["attention_mask"], bf16=cfg.bf16)
         tgt, mask = soft_batch(fb, targets, logits.shape[1], n_labels)
         return distill_loss(logits, tgt, mask, dcfg.loss, dcfg.temperature)
 
@@ -513,6 +516,7 @@ def distill(
         desc="distil",
     )
     history, best_epoch = fitted.history, fitted.best_epoch
+    student.bf16 = False  # predictions after training are float32, as from the saved checkpoint
     stats = {
         "n_target_sentences": len(text),
         "n_empty_skipped": skipped,

@@ -31,7 +31,7 @@ import pandas as pd
 
 from xner.data import load_split, tag_names
 from xner.figures import PALETTE, plt, save_figure, style
-from xner.methods.config import MethodConfig, encoder_settings
+from xner.methods.config import RECIPES, MethodConfig, recipe_settings
 from xner.methods.distill import DistillConfig
 from xner.methods.train import train_method
 from xner.metrics import paired_bootstrap
@@ -75,12 +75,16 @@ class TeacherStudentConfig:
     max_unlabeled: int | None = None  # unlabelled target sentences (student training)
     max_eval_samples: int | None = None  # source dev sentences (early stopping)
     max_test_samples: int | None = None  # target test sentences
-    epochs: int | None = None  # None: the encoder's own (configs/scale.yaml)
+    recipe: str = "offline"  # e5-small as the offline study trains it; "scale": configs/scale.yaml (recipe_settings)
+    epochs: int | None = None  # None: the recipe's
     learning_rate: float | None = None
     freeze_embeddings: bool | None = None
-    batch_size: int = 16
+    freeze_layers: int | None = None
+    bf16: bool | None = None
+    batch_size: int | None = None
     distill: DistillConfig = field(default_factory=DistillConfig)
     n_resamples: int = 1000
+    num_threads: int | None = None  # torch CPU threads of every model (None: all); not part of any model's key
     only: tuple[str, ...] | None = None  # evaluate only these targets (the others still teach multi-source)
 
     def __post_init__(self) -> None:
@@ -96,6 +100,8 @@ class TeacherStudentConfig:
             )
         if not self.seeds:
             raise TeacherStudentError("give at least one seed")
+        if self.recipe not in RECIPES:
+            raise TeacherStudentError(f"unknown recipe {self.recipe!r}; expected one of {', '.join(RECIPES)}")
         if self.only is not None:
             self.only = tuple(self.only)
             if not set(self.only) <= set(self.targets):
@@ -105,8 +111,15 @@ class TeacherStudentConfig:
 def method_configs(cfg: TeacherStudentConfig, target: str, seed: int) -> dict[str, MethodConfig]:
     """The :class:`MethodConfig` of each row for ``target`` and ``seed`` (the multi-source teachers: the source and
     every other target)."""
-    settings = encoder_settings(
-        cfg.encoder, learning_rate=cfg.learning_rate, freeze_embeddings=cfg.freeze_embeddings, epochs=cfg.epochs
+    settings = recipe_settings(
+        cfg.encoder,
+        cfg.recipe,
+        learning_rate=cfg.learning_rate,
+        freeze_embeddings=cfg.freeze_embeddings,
+        freeze_layers=cfg.freeze_layers,
+        bf16=cfg.bf16,
+        batch_size=cfg.batch_size,
+        epochs=cfg.epochs,
     )
     base = dict(
         target=target,
@@ -114,8 +127,8 @@ def method_configs(cfg: TeacherStudentConfig, target: str, seed: int) -> dict[st
         max_train_samples=cfg.max_train_samples,
         max_eval_samples=cfg.max_eval_samples,
         max_unlabeled=cfg.max_unlabeled,
-        batch_size=cfg.batch_size,
         seed=seed,
+        num_threads=cfg.num_threads,
         dataset=cfg.dataset,
         distill=cfg.distill,
         **settings,
@@ -281,10 +294,19 @@ def _parser() -> argparse.ArgumentParser:
         ("epochs", "fine-tuning and distillation epochs"),
     ):
         ap.add_argument(f"--{name}", type=int, default=None, help=f"{what} (default: all / the encoder's own)")
-    ap.add_argument("--learning-rate", type=float, default=None)
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument(
+        "--recipe",
+        default="offline",
+        choices=RECIPES,
+        help="training settings: offline = e5-small as the main job trains it (bf16, 6 frozen layers), other "
+        "encoders as configs/scale.yaml; scale = configs/scale.yaml for every encoder (default: offline)",
+    )
+    ap.add_argument("--learning-rate", type=float, default=None, help="default: the recipe's")
+    ap.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
+    ap.add_argument("--freeze-layers", type=int, default=None, help="default: the recipe's")
     ap.add_argument("--loss", default="mse", choices=("mse", "kl"), help="distillation loss (published: mse)")
     ap.add_argument("--n-resamples", type=int, default=1000)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all)")
     ap.add_argument(
         "--merge",
         nargs="+",
@@ -294,7 +316,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--models-dir", default="results/models/conll")
     ap.add_argument("--results-dir", default="results/conll/teacher_student")
-    ap.add_argument("--figures-dir", default="figures/conll")
+    ap.add_argument("--figures-dir", default="figures/paper", help="'' writes no figure (a job of a split run)")
     return ap
 
 
@@ -321,14 +343,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_unlabeled=a.max_unlabeled,
         max_eval_samples=a.max_eval_samples,
         max_test_samples=a.max_test_samples,
+        recipe=a.recipe,
         epochs=a.epochs,
         learning_rate=a.learning_rate,
         batch_size=a.batch_size,
+        freeze_layers=a.freeze_layers,
         distill=dataclasses.replace(DistillConfig(), loss=a.loss),
         n_resamples=a.n_resamples,
+        num_threads=a.threads,
     )
     table = merge_tables(a.merge) if a.merge else run_teacher_student(cfg, a.models_dir, log=print)
-    for path in write_outputs(table, a.results_dir, a.figures_dir):
+    for path in write_outputs(table, a.results_dir, a.figures_dir or None):
         print(path)
     print(summary_markdown(summary_table(table)))
     return 0

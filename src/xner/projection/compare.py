@@ -22,7 +22,7 @@ the source dev split only.
 ``python -m xner.projection.compare --pair id-ms --models crf e5-small --seeds 0 1 2 --out results/datatransfer``
 writes ``<out>/<pair>.csv`` (with signature) and prints the plain statement of :func:`verdict`;
 ``python -m xner.projection.compare --summarise results/datatransfer --summary results/datatransfer/summary.csv
---figure figures/datatransfer/comparison`` writes the summary over pairs, its verdicts and the figure
+--figure figures/paper/datatransfer`` writes the summary over pairs, its verdicts and the figure
 (the workflow's target ``datatransfer``, ``make datatransfer``, runs both).
 """
 
@@ -485,7 +485,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--out", default="results/datatransfer")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (alignment, encoder; default: all)")
     ap.add_argument("--summary", default="results/datatransfer/summary.csv", help="with --summarise: the table")
-    ap.add_argument("--figure", default="figures/datatransfer/comparison", help="with --summarise: figure stem")
+    ap.add_argument("--figure", default="figures/paper/datatransfer", help="with --summarise: figure stem")
     args = ap.parse_args(argv)
     if args.summarise:
         for path in write_summary(args.summarise, args.summary, args.figure):

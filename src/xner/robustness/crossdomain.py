@@ -32,11 +32,10 @@ import pandas as pd
 from xner.data import load_split, tag_names
 from xner.figures import PALETTE, plt, save_figure, style
 from xner.labels import CONLL, WIKIANN, MappingReport, map_tags, resolve_type_map
-from xner.methods.config import MethodConfig, encoder_settings, scale_encoders
+from xner.methods.config import RECIPES, MethodConfig, recipe_settings, scale_encoders
 from xner.methods.train import train_method
 from xner.metrics import score
-from xner.modeling.encoders import resolve_encoder
-from xner.modeling.encoders.mini import MiniConfig
+from xner.modeling.encoders.mini import MiniConfig, mini_encoder, parse_name
 from xner.robustness.domain import unpaired_drop
 from xner.robustness.suite import score_row
 from xner.utils import cap
@@ -69,10 +68,14 @@ class CrossDomainConfig:
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
     max_test_samples: int | None = None
-    batch_size: int = 16
+    recipe: str = "offline"  # e5-small as the offline study trains it, the minis as configs/scale.yaml
+    batch_size: int | None = None  # None: the recipe's (the minis: 16)
+    epochs: int | None = None  # fine-tuning epochs of every encoder (None: the recipe's; the minis: 10)
     mini_epochs: int | None = None  # MLM pretraining epochs of the mini encoders (None: the size's default)
-    mini_languages: tuple[str, ...] = ("en", "es")  # their pretraining text: these languages' WikiANN train text
+    mini_languages: tuple[str, ...] = ("en", "es")  # their pretraining text: these languages' train text …
+    mini_datasets: tuple[str, ...] = ("wikiann", "conll2002,en=conll2003")  # … in these datasets (see mini_text)
     n_resamples: int = 1000
+    num_threads: int | None = None  # torch CPU threads of pretraining, training and prediction (None: all)
 
     def __post_init__(self) -> None:
         self.encoders, self.train_domains, self.seeds = (
@@ -80,11 +83,14 @@ class CrossDomainConfig:
             tuple(self.train_domains),
             tuple(self.seeds),
         )
+        self.mini_languages, self.mini_datasets = tuple(self.mini_languages), tuple(self.mini_datasets)
         bad = [d for d in self.train_domains if d not in GRID]
         if bad:
             raise CrossDomainError(f"unknown train domains {bad}; expected any of {', '.join(GRID)}")
         if not self.encoders or not self.seeds:
             raise CrossDomainError("give at least one encoder and one seed")
+        if self.recipe not in RECIPES:
+            raise CrossDomainError(f"unknown recipe {self.recipe!r}; expected one of {', '.join(RECIPES)}")
 
 
 def _mapping(train_domain: str, test_dataset: str) -> dict[str, str | None] | None:
@@ -102,12 +108,26 @@ def map_sentences(tags: Sequence[Sequence[str]], type_map: dict[str, str | None]
     return out, int(sum(report.dropped.values()))
 
 
-def _encoder_path(name: str, cfg: CrossDomainConfig) -> tuple[str, str]:
-    """(encoder for MethodConfig, its size name): a mini encoder is pretrained here with the configured epochs."""
+def mini_text(cfg: CrossDomainConfig, loader: Callable[..., Any] = load_split) -> list[list[str]]:
+    """The mini encoders' pretraining text: the train-split tokens (labels never read) of every language of
+    ``mini_languages`` in every dataset of ``mini_datasets``, each capped at ``max_train_samples`` — by default
+    WikiANN en/es and CoNLL-2003 en / CoNLL-2002 es in equal measure, so pretraining favours neither train domain
+    (an encoder pretrained on WikiANN text alone starts the CoNLL models in the other domain)."""
+    out: list[list[str]] = []
+    for dataset in cfg.mini_datasets:
+        for lang in cfg.mini_languages:
+            out += [list(t) for t in cap(loader(lang, "train", dataset), cfg.max_train_samples)["tokens"]]
+    return out
+
+
+def _encoder_path(name: str, cfg: CrossDomainConfig, loader: Callable[..., Any] = load_split) -> tuple[str, str]:
+    """(encoder for MethodConfig, its size name): a mini encoder is pretrained here (once, cached) on
+    :func:`mini_text` with the configured epochs."""
     if not name.startswith("mini-"):
         return name, name
-    mini = MiniConfig(epochs=cfg.mini_epochs) if cfg.mini_epochs is not None else None
-    return resolve_encoder(name, languages=list(cfg.mini_languages), mini_config=mini), name
+    mini = MiniConfig(epochs=cfg.mini_epochs, num_threads=cfg.num_threads)
+    size = parse_name(name) or "small"
+    return str(mini_encoder(cfg.mini_languages, size=size, config=mini, text=mini_text(cfg, loader))), name
 
 
 def train_model(
@@ -122,8 +142,8 @@ def train_model(
 ) -> Any:
     """Fine-tune ``encoder`` on the English train split of ``train_domain`` (cached by
     :func:`xner.methods.train_method`); returns the :class:`~xner.methods.TrainedMethod`."""
-    path, name = _encoder_path(encoder, cfg)
-    settings = encoder_settings(name)
+    path, name = _encoder_path(encoder, cfg, loader)
+    settings = recipe_settings(name, cfg.recipe, batch_size=cfg.batch_size, epochs=cfg.epochs)
     # The target only names the model's zero-shot test language; a direct model does not depend on it (its cache
     # key leaves it out), so the CoNLL-2003 model is the teacher–student study's English teacher when settings match.
     mc = MethodConfig(
@@ -133,8 +153,8 @@ def train_model(
         encoder=path,
         max_train_samples=cfg.max_train_samples,
         max_eval_samples=cfg.max_eval_samples,
-        batch_size=cfg.batch_size,
         seed=seed,
+        num_threads=cfg.num_threads,
         dataset=TRAIN_DOMAINS[train_domain],
         **settings,
     )
@@ -317,7 +337,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     for name in ("max-train-samples", "max-eval-samples", "max-test-samples", "mini-epochs"):
         ap.add_argument(f"--{name}", type=int, default=None, help="default: all / the size's own")
+    ap.add_argument("--epochs", type=int, default=None, help="fine-tuning epochs of every encoder (default: recipe)")
+    ap.add_argument(
+        "--recipe",
+        default="offline",
+        choices=RECIPES,
+        help="training settings: offline = e5-small as the main job trains it (bf16, 6 frozen layers), the minis "
+        "as configs/scale.yaml; scale = configs/scale.yaml for every encoder (default: offline)",
+    )
+    ap.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
     ap.add_argument("--n-resamples", type=int, default=1000)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all)")
     ap.add_argument(
         "--merge",
         nargs="+",
@@ -325,9 +355,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="DIR",
         help="no training: join the crossdomain.csv of runs split over jobs (e.g. by --only) and write the outputs",
     )
+    ap.add_argument(
+        "--pretrain-only",
+        action="store_true",
+        help="only pretrain the mini encoders among --encoders (cached) and print their folders",
+    )
     ap.add_argument("--models-dir", default="results/models/conll")
     ap.add_argument("--results-dir", default="results/conll/crossdomain")
-    ap.add_argument("--figures-dir", default="figures/conll")
+    ap.add_argument("--figures-dir", default="figures/paper", help="'' writes no figure (a job of a split run)")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = CrossDomainConfig(
@@ -338,10 +373,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_eval_samples=a.max_eval_samples,
         max_test_samples=a.max_test_samples,
         mini_epochs=a.mini_epochs,
+        recipe=a.recipe,
+        batch_size=a.batch_size,
+        epochs=a.epochs,
         n_resamples=a.n_resamples,
+        num_threads=a.threads,
     )
+    if a.pretrain_only:
+        for encoder in cfg.encoders:
+            print(f"{encoder}\t{_encoder_path(encoder, cfg)[0]}")
+        return 0
     table = merge_tables(a.merge) if a.merge else run_grid(cfg, a.models_dir, log=print)
-    for path in write_outputs(table, a.results_dir, a.figures_dir):
+    for path in write_outputs(table, a.results_dir, a.figures_dir or None):
         print(path)
     print(summary_markdown(summary_table(table)))
     return 0
