@@ -48,6 +48,11 @@ def test_tokenize_and_detokenize():
     ]
     assert detokenize(["¿", "Qué", "dijo", "(", "ayer", ")", "?"]) == "¿Qué dijo (ayer)?"
     assert tokenize("R.H. Saunders (U.S.A.) St. Louis") == ["R.H.", "Saunders", "(", "U.S.A.", ")", "St", ".", "Louis"]
+    # combining marks belong to their word: Devanagari vowel signs and viramas, Arabic harakat (Apertium's
+    # untranslated Hindi words were split into letters and signs before)
+    assert tokenize("टैपी ने (जम्मू और कश्मीर)।") == ["टैपी", "ने", "(", "जम्मू", "और", "कश्मीर", ")", "।"]
+    assert tokenize("مُحمّد نے کہا۔") == ["مُحمّد", "نے", "کہا", "۔"]
+    assert tokenize("cafe\u0301 noir") == ["cafe\u0301", "noir"]  # a decomposed é stays in its word
 
 
 class CountingTranslator(Translator):

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+import regex
+
 from xner.config import cache_dir
 
 
@@ -40,7 +42,10 @@ class UnsupportedPairError(ValueError):
 # ----------------------------------------------------------------------------------------------------------
 # word tokenization
 
-_TOKEN = re.compile(r"(?:[^\W\d_]\.){2,}|\d+(?:[.,:/]\d+)*|\w+(?:[-'’]\w+)*|[^\w\s]")
+# `regex`, not `re`: a word is letters *and combining marks* (\p{M}). With `re`'s \w the vowel signs and viramas of
+# Devanagari (and Arabic harakat, Thai vowels …) split words apart: Apertium's untranslated Hindi words came back
+# as one token per letter and sign, which broke projection and translate-train on hi↔ur.
+_TOKEN = regex.compile(r"(?:[^\W\d_]\.){2,}|\d+(?:[.,:/]\d+)*|[\w\p{M}]+(?:[-'’][\w\p{M}]+)*|[^\w\s\p{M}]")
 _NO_SPACE_BEFORE = set(",.;:!?)]}%»”")
 _NO_SPACE_AFTER = set("([{¿¡«“")
 
@@ -48,8 +53,8 @@ _NO_SPACE_AFTER = set("([{¿¡«“")
 def tokenize(text: str) -> list[str]:
     """Split text into words and punctuation marks (Europarl/CoNLL style: ``"(Madrid)."`` → 4 tokens).
 
-    Numbers keep their separators (``1.000,5``), words their inner hyphens and apostrophes, and dotted
-    initials stay whole (``R.H.``, ``U.S.``).
+    Numbers keep their separators (``1.000,5``), words their inner hyphens and apostrophes and combining marks
+    (Devanagari vowel signs, Arabic harakat), and dotted initials stay whole (``R.H.``, ``U.S.``).
     """
     return _TOKEN.findall(text)
 
