@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from xner.data import DataNotFoundError, data_dir, from_lists, label_set_of, load_split, tag_names
+from xner.data import from_lists, label_set_of, load_split, tag_names
 from xner.figures import PALETTE, save_figure, style
 from xner.metrics import bootstrap_ci, paired_bootstrap, score
 from xner.modeling.config import TrainConfig, offline_recipe
@@ -61,16 +61,6 @@ PAIRS: dict[str, tuple[str, str, str, str]] = {
     "en-es": ("en", "es", "wikiann", "wikiann"),
     "en-es-conll": ("en", "es", "conll2003", "conll2002"),  # news: CoNLL-2003 English → CoNLL-2002 Spanish
 }
-
-
-def load_pair_split(lang: str, split: str, dataset: str = "wikiann") -> Any:
-    """:func:`xner.data.load_split`, plus CoNLL-2003 read from ``<data dir>/conll2003/<lang>/`` (CoNLL labels)."""
-    if dataset != "conll2003":
-        return load_split(lang, split, dataset)
-    root = data_dir()
-    if root is None or not (root / "conll2003" / lang).is_dir():
-        raise DataNotFoundError(f"CoNLL-2003 {lang} needs XNER_DATA_DIR with conll2003/{lang}/{{train,dev,test}}.tsv")
-    return load_split(lang, split, "conll2002", path=root / "conll2003" / lang, label_set="conll", hub=False)
 
 
 #: Projection methods of translate-test (published defaults; ILP and greedy both for the n-gram matching).
@@ -253,7 +243,7 @@ def compare_transfer(
     n_train: int = 1000,
     n_test: int | None = None,
     train_config: TrainConfig | None = None,
-    loader: Callable[..., Any] = load_pair_split,
+    loader: Callable[..., Any] = load_split,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
     """The comparison table of one pair (see the module docstring): one row per setting x method x model x seed.
