@@ -32,10 +32,11 @@ encoder = "e5-small"  # e5-small, mini-tiny/-small/-base, or a Hugging Face name
 # None: the pair source, plus nl or id for multi-source and distill
 sources = None
 baseline = "direct"  # method the others are tested against (None: no comparison)
-epochs = None  # None: the encoder's own in configs/scale.yaml, else 2
-learning_rate = None  # None: the encoder's own in configs/scale.yaml, else 1e-4 (LoRA uses its own rate, AdapterConfig)
-batch_size = 16
-freeze_embeddings = None  # freeze the word-embedding matrix; None: the encoder's own in configs/scale.yaml, else True
+recipe = "scale"  # training settings: scale = configs/scale.yaml; offline = e5-small as the main job trains it
+epochs = None  # None: the recipe's (scale: the encoder's own in configs/scale.yaml, else 2)
+learning_rate = None  # None: the recipe's (scale: the encoder's own, else 1e-4; LoRA uses its own, AdapterConfig)
+batch_size = None  # None: the recipe's (scale: 16; offline: 32)
+freeze_embeddings = None  # freeze the word-embedding matrix; None: the recipe's (scale: the encoder's own, else True)
 max_train_samples = 1000  # labelled source sentences per source
 max_unlabeled = 1000  # target sentences for distillation (None: all, the reference's budget; 1000 is quick)
 mlm_sentences = 500  # sentences per MAD-X language adapter (None: all local train+dev text but held-out dev)
@@ -84,8 +85,13 @@ assert sources and target_lang not in sources, f"sources {sources} must be non-e
 unknown = [n for spec in perturbations for n in str(spec).split("+") if n not in perturb.available()]
 assert not unknown, f"unknown perturbations {unknown}; available: {sorted(perturb.available())}"
 data.use_data_dir(config.resolve_path(data_dir))
-train_settings = methods.encoder_settings(
-    encoder, learning_rate=learning_rate, freeze_embeddings=freeze_embeddings, epochs=epochs
+train_settings = methods.recipe_settings(
+    encoder,
+    recipe,
+    learning_rate=learning_rate,
+    freeze_embeddings=freeze_embeddings,
+    epochs=epochs,
+    batch_size=batch_size,
 )
 results_dir, figures_dir, models_dir = map(config.resolve_path, (results_dir, figures_dir, models_dir))
 print(
@@ -108,7 +114,6 @@ def make(m):
         target=target_lang,
         sources=srcs,
         encoder=encoder,
-        batch_size=batch_size,
         **train_settings,
         max_train_samples=max_train_samples,
         max_unlabeled=max_unlabeled,

@@ -22,12 +22,14 @@ from xner.methods.compare import (
 from xner.methods.config import (
     METHOD_OF_SETTING,
     METHODS,
+    RECIPES,
     SETTING,
     TRAIN_SETTINGS,
     MethodConfig,
     MethodError,
     TrainedMethod,
     encoder_settings,
+    recipe_settings,
     scale_encoders,
 )
 from xner.methods.plots import drop_matrix, plot_method_heatmap
@@ -41,6 +43,7 @@ __all__ = [
     "MethodConfig",
     "MethodError",
     "MethodsEvaluation",
+    "RECIPES",
     "SETTING",
     "TRAIN_SETTINGS",
     "TrainedMethod",
@@ -50,6 +53,7 @@ __all__ = [
     "evaluate_methods",
     "language_adapter",
     "plot_method_heatmap",
+    "recipe_settings",
     "robustness_summary",
     "run_comparison",
     "scale_encoders",
