@@ -214,6 +214,19 @@ RECIPE_ENCODER = "e5-small"
 RECIPE_SETTINGS = ("learning_rate", "freeze_embeddings", "freeze_layers", "bf16", "batch_size", "epochs")
 
 
+def add_recipe_arguments(parser: Any) -> None:
+    """``--recipe``, ``--batch-size`` and ``--threads`` of a runner's command line (:func:`recipe_settings`)."""
+    parser.add_argument(
+        "--recipe",
+        default="offline",
+        choices=RECIPES,
+        help="training settings: offline = e5-small as the main job trains it (bf16, 6 frozen layers), other "
+        "encoders as configs/scale.yaml; scale = configs/scale.yaml for every encoder (default: offline)",
+    )
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all)")
+
+
 def recipe_settings(
     encoder: str,
     recipe: str = "offline",

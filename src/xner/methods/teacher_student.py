@@ -31,7 +31,7 @@ import pandas as pd
 
 from xner.data import load_split, tag_names
 from xner.figures import PALETTE, plt, save_figure, style
-from xner.methods.config import RECIPES, MethodConfig, recipe_settings
+from xner.methods.config import RECIPES, MethodConfig, add_recipe_arguments, recipe_settings
 from xner.methods.distill import DistillConfig
 from xner.methods.train import train_method
 from xner.metrics import paired_bootstrap
@@ -294,19 +294,11 @@ def _parser() -> argparse.ArgumentParser:
         ("epochs", "fine-tuning and distillation epochs"),
     ):
         ap.add_argument(f"--{name}", type=int, default=None, help=f"{what} (default: all / the encoder's own)")
-    ap.add_argument(
-        "--recipe",
-        default="offline",
-        choices=RECIPES,
-        help="training settings: offline = e5-small as the main job trains it (bf16, 6 frozen layers), other "
-        "encoders as configs/scale.yaml; scale = configs/scale.yaml for every encoder (default: offline)",
-    )
+    add_recipe_arguments(ap)
     ap.add_argument("--learning-rate", type=float, default=None, help="default: the recipe's")
-    ap.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
     ap.add_argument("--freeze-layers", type=int, default=None, help="default: the recipe's")
     ap.add_argument("--loss", default="mse", choices=("mse", "kl"), help="distillation loss (published: mse)")
     ap.add_argument("--n-resamples", type=int, default=1000)
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all)")
     ap.add_argument(
         "--merge",
         nargs="+",

@@ -32,7 +32,7 @@ import pandas as pd
 from xner.data import load_split, tag_names
 from xner.figures import PALETTE, plt, save_figure, style
 from xner.labels import CONLL, WIKIANN, MappingReport, map_tags, resolve_type_map
-from xner.methods.config import RECIPES, MethodConfig, recipe_settings, scale_encoders
+from xner.methods.config import RECIPES, MethodConfig, add_recipe_arguments, recipe_settings, scale_encoders
 from xner.methods.train import train_method
 from xner.metrics import score
 from xner.modeling.encoders.mini import MiniConfig, mini_encoder, parse_name
@@ -338,16 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("max-train-samples", "max-eval-samples", "max-test-samples", "mini-epochs"):
         ap.add_argument(f"--{name}", type=int, default=None, help="default: all / the size's own")
     ap.add_argument("--epochs", type=int, default=None, help="fine-tuning epochs of every encoder (default: recipe)")
-    ap.add_argument(
-        "--recipe",
-        default="offline",
-        choices=RECIPES,
-        help="training settings: offline = e5-small as the main job trains it (bf16, 6 frozen layers), the minis "
-        "as configs/scale.yaml; scale = configs/scale.yaml for every encoder (default: offline)",
-    )
-    ap.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
+    add_recipe_arguments(ap)
     ap.add_argument("--n-resamples", type=int, default=1000)
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all)")
     ap.add_argument(
         "--merge",
         nargs="+",
