@@ -75,3 +75,28 @@ def test_full_grid_overlay_replicates_every_pair(tmp_path):
     assert sorted(p for p, v in runs if v == "e5-small-s2") == sorted(pairs)
     assert "-p 'perturbations=[unseen_entities, context_replacement, foreign_names, typos]'" in plan
     assert "-p max_test_sentences=300" in plan and "-p levels=null" in plan
+
+
+def test_conll_target_splits_the_studies_into_jobs_then_merges(tmp_path):
+    cfg = yaml.safe_load((repo_root() / "configs" / "conll.yaml").read_text())["conll"]
+    ts, cd = cfg["teacher_student"], cfg["crossdomain"]
+    configs = [repo_root() / "configs" / "offline.yaml", repo_root() / "configs" / "conll.yaml"]
+    plan = _plan(tmp_path, configs, "conll")
+    seeds = re.findall(r"python -m xner\.methods\.teacher_student --seeds (\d+) --threads 1 .*", plan)
+    assert sorted(map(int, seeds)) == sorted(ts["seeds"])  # one job per seed, one thread each (encoder_threads)
+    for line in re.findall(r"python -m xner\.methods\.teacher_student --seeds .*", plan):
+        assert "--recipe offline" in line and "--figures-dir ''" in line and "--max-train-samples" not in line
+    merge = re.findall(r"teacher_student --merge (.*?) --results-dir (\S+) --figures-dir (\S+)", plan)
+    assert len(merge) == 1 and merge[0][1:] == ("results/conll/teacher_student", "figures/paper")
+    assert len(merge[0][0].split()) == len(ts["seeds"])
+    cells = re.findall(
+        r"crossdomain --encoders (\S+) --train-domains (\S+) --seeds (\d+) --threads 1 .*--max-train-samples 5000",
+        plan,
+    )
+    want = {(e, d, str(s)) for e in cd["encoders"] for d in cd["train_domains"] for s in cd["seeds"]}
+    assert set(cells) == want and len(cells) == len(want)
+    # each mini encoder is pretrained once, by a job of its own, before its cells
+    pretrained = re.findall(r"crossdomain --pretrain-only --encoders (\S+)", plan)
+    assert sorted(pretrained) == sorted(e for e in cd["encoders"] if e.startswith("mini-"))
+    assert re.search(r"crossdomain --merge .* --figures-dir figures/paper", plan)
+    assert "xner run" not in plan
