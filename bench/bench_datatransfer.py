@@ -48,7 +48,7 @@ def table(df: pd.DataFrame) -> list[str]:
         p = "" if pd.isna(r.p_value) else f"{r.p_value:.3f}"
         n_sig = "" if pd.isna(r.p_value) else f"{r.n_better} / {r.n_worse}"
         lines.append(
-            f"| {r.source}→{r.target} | {r.model} | {r.setting} | {how} | {r.n_seeds} | "
+            f"| {r.pair_label} | {r.model} | {r.setting} | {how} | {r.n_seeds} | "
             f"{r.f1:.3f} [{r.f1_low:.3f}, {r.f1_high:.3f}] | {delta} | {p} | {n_sig} |"
         )
     return lines
@@ -58,7 +58,7 @@ def main() -> None:
     """Read the tables, draw the figure, print (and with --write, store) the section."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tables", nargs="+", required=True)
-    ap.add_argument("--figure", default="figures/datatransfer/comparison")
+    ap.add_argument("--figure", default="figures/paper/datatransfer")
     ap.add_argument("--notes", default="", help="a file whose text is appended to the section")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()

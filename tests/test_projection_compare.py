@@ -101,14 +101,19 @@ def test_identity_translation_makes_translate_test_equal_zero_shot(tmp_path):
     assert len(fig.axes) == 1
     # the workflow's summary step: tables of two pairs → summary, verdicts, figure
     write_table(df, tmp_path / "id-ms.csv", {"stage": "datatransfer"})
-    other = df.assign(source="nl", target="af")
+    other = df.assign(pair="nl-af", source="nl", target="af")
     write_table(other, tmp_path / "nl-af.csv", {"stage": "datatransfer"})
+    # the same languages on other data (en-es-conll beside en-es) stay a pair of their own; a table written
+    # before the pair column takes its pair from the file name
+    write_table(df.drop(columns="pair").assign(source="nl", target="af"), tmp_path / "nl-af-news.csv", {})
     main(["--summarise", str(tmp_path), "--summary", str(tmp_path / "summary.csv"), "--figure", str(tmp_path / "fig")])
     summ = pd.read_csv(tmp_path / "summary.csv")
-    assert len(summ) == 10 and set(summ.source) == {"id", "nl"}
-    assert len((tmp_path / "summary.txt").read_text().splitlines()) == 2
+    assert len(summ) == 15 and set(summ.source) == {"id", "nl"} and (summ.n_seeds == 1).all()
+    assert list(dict.fromkeys(summ.pair_label)) == ["id→ms", "nl→af (news)", "nl→af"]
+    lines = (tmp_path / "summary.txt").read_text().splitlines()
+    assert len(lines) == 3 and lines[1].startswith("nl→af (news), crf:")
     assert (tmp_path / "fig.pdf").is_file() and (tmp_path / "fig.png").is_file()
-    assert len(read_tables([tmp_path])) == 2 * len(df)  # summary.csv is not read back as a pair table
+    assert len(read_tables([tmp_path])) == 3 * len(df)  # summary.csv is not read back as a pair table
 
 
 def test_bad_pair_is_refused():

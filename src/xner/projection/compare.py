@@ -80,6 +80,7 @@ def recipe_config(model: str = "e5-small", **overrides: Any) -> TrainConfig:
 
 
 COLUMNS = [
+    "pair",
     "source",
     "target",
     "setting",
@@ -268,7 +269,8 @@ def compare_transfer(
     for model in models:
         for seed in seeds:
             t0 = time.perf_counter()
-            meta = {"source": src, "target": tgt, "model": model, "seed": seed, "n_sentences": len(tokens)}
+            meta = {"pair": pair, "source": src, "target": tgt, "model": model, "seed": seed}
+            meta["n_sentences"] = len(tokens)
             meta["n_train_sentences"] = len(d["train"])
             source_model = train_model(model, d["train"], d["dev"], seed=seed, train_config=train_config)
             base = source_model.predict(tokens)
@@ -341,11 +343,27 @@ def _train_aligner(name: str | Aligner) -> Aligner:
     raise ValueError(f"unknown translate-train aligner {name!r}; expected 'e5' or 'eflomal'")
 
 
+def _with_pair(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its ``pair`` column (``<source>-<target>`` where a table has none) and ``pair_label`` for
+    display: ``en→es``, or ``en→es (conll)`` for a pair named beyond its languages (two pairs of the same
+    languages on different data stay apart)."""
+    if "pair" not in df.columns:
+        df = df.assign(pair=df.source + "-" + df.target)
+    lang_pair = df.source + "-" + df.target
+    extra = [
+        "" if p == lp else p[len(lp) + 1 :] if p.startswith(lp + "-") else p
+        for p, lp in zip(df.pair, lang_pair, strict=True)
+    ]
+    label = [f"{s}→{t}" + (f" ({e})" if e else "") for s, t, e in zip(df.source, df.target, extra, strict=True)]
+    return df.assign(pair_label=label)
+
+
 def summarise(df: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """Mean F1 over seeds per pair x model x setting x method x aligner, with the mean CI and delta bounds, and
     the number of seeds whose own paired test is significant (p < ``alpha``) in each direction (``n_better``,
     ``n_worse``): the mean p-value alone hides a seed that disagrees with the others."""
-    keys = ["source", "target", "model", "setting", "method", "aligner"]
+    df = _with_pair(df)
+    keys = ["pair", "pair_label", "source", "target", "model", "setting", "method", "aligner"]
     num = ["f1", "f1_low", "f1_high", "delta_vs_zero_shot", "delta_low", "delta_high", "p_value"]
     num = [c for c in num if c in df.columns]
     out = df.groupby(keys, sort=False)[num].mean().reset_index()
@@ -368,7 +386,7 @@ def verdict(df: pd.DataFrame, alpha: float = 0.05) -> list[str]:
     """
     lines = []
     summ = summarise(df, alpha)
-    for (src, tgt, model), g in summ.groupby(["source", "target", "model"], sort=False):
+    for (label, model), g in summ.groupby(["pair_label", "model"], sort=False):
         zs = g[g.setting == "zero-shot"].iloc[0]
         dt = g[g.setting != "zero-shot"].sort_values("f1", ascending=False).iloc[0]
         name = dt.setting + (f" ({dt.method}, {dt.aligner})" if dt.setting == "translate-test" else "")
@@ -384,7 +402,7 @@ def verdict(df: pd.DataFrame, alpha: float = 0.05) -> list[str]:
         better = int((rest.n_better == rest.n_seeds).sum())
         worse = int((rest.n_worse == rest.n_seeds).sum())
         lines.append(
-            f"{src}→{tgt}, {model}: {winner} — best data transfer {name} F1 {dt.f1:.3f} vs zero-shot "
+            f"{label}, {model}: {winner} — best data transfer {name} F1 {dt.f1:.3f} vs zero-shot "
             f"{zs.f1:.3f}, Δ {dt.delta_vs_zero_shot:+.3f} [{dt.delta_low:+.3f}, {dt.delta_high:+.3f}] "
             f"(paired bootstrap per seed, means over {n} seed(s); {sig}: significantly better in {dt.n_better}, "
             f"worse in {dt.n_worse}); of {len(rest)} data-transfer variants {better} are significantly better and "
@@ -401,13 +419,13 @@ def comparison_figure(df: pd.DataFrame, *, title: str = "") -> Any:
     summ["label"] = np.where(
         summ.setting == "translate-test", "tt: " + summ.method + " / " + summ.aligner, summ.setting
     )
-    pairs = list(dict.fromkeys(summ.source + "→" + summ.target))
+    pairs = list(dict.fromkeys(summ.pair_label))
     models = list(dict.fromkeys(summ.model))
     with style():
         fig, axes = plt.subplots(1, len(pairs), figsize=(3.6 * len(pairs), 0.25 * summ.label.nunique() + 1.5))
         axes = np.atleast_1d(axes)
         for ax, p in zip(axes, pairs, strict=True):
-            g = summ[summ.source + "→" + summ.target == p]
+            g = summ[summ.pair_label == p]
             labels = list(dict.fromkeys(g.label))
             for m, model in enumerate(models):
                 gm = g[g.model == model].set_index("label").reindex(labels)
@@ -435,7 +453,13 @@ def read_tables(paths: Sequence[str | Path]) -> pd.DataFrame:
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise FileNotFoundError(f"comparison tables not found: {missing}")
-    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True).drop(columns=["signature"], errors="ignore")
+    tables = []
+    for f in files:
+        t = pd.read_csv(f)
+        if "pair" not in t.columns:  # tables written before the column: the pair is the file's name
+            t.insert(0, "pair", f.stem)
+        tables.append(t)
+    return pd.concat(tables, ignore_index=True).drop(columns=["signature"], errors="ignore")
 
 
 def write_summary(tables: Sequence[str | Path], summary: str | Path, figure: str | Path) -> list[Path]:
