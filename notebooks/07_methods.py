@@ -32,13 +32,14 @@ encoder = "e5-small"  # e5-small, mini-tiny/-small/-base, or a Hugging Face name
 # None: the pair source, plus nl or id for multi-source and distill
 sources = None
 baseline = "direct"  # method the others are tested against (None: no comparison)
-recipe = "scale"  # training settings: scale = configs/scale.yaml; offline = e5-small as the main job trains it
+recipe = "scale"  # training settings: scale (configs/scale.yaml) or offline (e5-small as the main job trains it)
 epochs = None  # None: the recipe's (scale: the encoder's own in configs/scale.yaml, else 2)
 learning_rate = None  # None: the recipe's (scale: the encoder's own, else 1e-4; LoRA uses its own, AdapterConfig)
 batch_size = None  # None: the recipe's (scale: 16; offline: 32)
 freeze_embeddings = None  # freeze the word-embedding matrix; None: the recipe's (scale: the encoder's own, else True)
 max_train_samples = 1000  # labelled source sentences per source
 max_unlabeled = 1000  # target sentences for distillation (None: all, the reference's budget; 1000 is quick)
+distill_loss = "mse"  # the student's loss: mse (the paper's) or kl (temperature 1, as configs/conll.yaml)
 mlm_sentences = 500  # sentences per MAD-X language adapter (None: all local train+dev text but held-out dev)
 max_eval_samples = 200  # source dev sentences
 max_test_samples = 200  # target test sentences (and each domain set)
@@ -73,6 +74,7 @@ import pandas as pd
 from xner import config, data, methods
 from xner.figures import save_figure, show
 from xner.methods.adapters import MLMConfig
+from xner.methods.distill import DistillConfig
 from xner.robustness import perturb
 
 source_lang, target_lang = (p := config.parse_pair(pair)).source, p.target
@@ -119,6 +121,7 @@ def make(m):
         max_unlabeled=max_unlabeled,
         max_eval_samples=max_eval_samples,
         mlm=MLMConfig(max_sentences=mlm_sentences, progress=False),
+        distill=DistillConfig(loss=distill_loss),
         dataset=dataset,
     )
 
