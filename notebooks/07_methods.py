@@ -200,11 +200,13 @@ ev.comparison.round(4) if not ev.comparison.empty else "no comparison (baseline 
 written = methods.write_evaluation(
     ev, results_dir, stem=f"methods_{method}_{Path(encoder).name}", pair=pair, encoder=encoder
 )
+figures = []
 if perturbations:  # the heatmap is of drops under perturbation; a clean-only run (perturbations=[]) has none
-    written += save_figure(
+    figures = save_figure(
         methods.plot_method_heatmap(ev.table, title=f"{pair}: F1 drop (points)"),
         figures_dir / f"methods_heatmap_{method}_{Path(encoder).name}",
     )
-for path in written:
+for path in [*written, *figures]:
     print(path)
-show(written)  # the figures, as saved
+if figures:
+    show(figures)  # the figure, as saved
