@@ -205,8 +205,13 @@ def test_distill_defaults_match_the_reference_budget(tiny_encoder):
     assert (d.epochs, d.batch_size, d.freeze_bottom_layers, d.weight_temperature) == (3, 32, 3, "data")
     assert REFERENCE_BUDGET["learning_rate"] == 1e-4 == MethodConfig("distill", "ms", ("id",)).learning_rate
     assert MethodConfig("distill", "ms", ("id",)).max_unlabeled is None
-    cfg = budget(TrainConfig(model=tiny_encoder, epochs=1, batch_size=16), d)
-    assert (cfg.epochs, cfg.batch_size) == (3, 32)
+    cfg = budget(TrainConfig(model=tiny_encoder, epochs=1, batch_size=16, learning_rate=5e-4), d)
+    assert (cfg.epochs, cfg.batch_size, cfg.learning_rate) == (3, 32, 5e-4)  # unset: the shared rate
+    assert budget(cfg, DistillConfig(learning_rate=1e-4)).learning_rate == 1e-4  # the student's own
+    mc = MethodConfig("distill", "ms", ("id",))
+    own = MethodConfig("distill", "ms", ("id",), distill=DistillConfig(learning_rate=1e-4))
+    assert own.key() != mc.key()  # a student's own rate is a different model …
+    assert MethodConfig("distill", "ms", ("id",), distill=DistillConfig()).key() == mc.key()  # … unset, the same
     model = load_token_classifier(tiny_encoder, ["O", "B-PER", "I-PER"])
     with pytest.raises(DistillError, match="has 2 layers"):
         freeze_bottom(model, 3)

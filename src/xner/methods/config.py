@@ -132,6 +132,8 @@ class MethodConfig:
                 d.pop(k)
         if self.method not in ("distill",):
             d.pop("max_unlabeled")
+        elif d["distill"].get("learning_rate") is None:
+            d["distill"].pop("learning_rate")  # added later: unset, it leaves the keys of earlier students alone
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
     def folder_name(self) -> str:

@@ -380,6 +380,10 @@ class DistillConfig:
     batch_size: int | None = field(
         default=REFERENCE_BUDGET["batch_size"], metadata={"help": "Student batch (reference 32; None: TrainConfig's)."}
     )
+    learning_rate: float | None = field(
+        default=None,
+        metadata={"help": "Student learning rate (None: TrainConfig's; the reference's is 1e-4, REFERENCE_BUDGET)."},
+    )
     freeze_bottom_layers: int = field(
         default=REFERENCE_BUDGET["freeze_bottom_layers"],
         metadata={
@@ -549,8 +553,9 @@ def distill(
 
 
 def budget(cfg: TrainConfig, dcfg: DistillConfig) -> TrainConfig:
-    """The student's training settings: ``cfg`` with the epochs and batch size of ``dcfg`` where it sets them."""
-    changes = {k: getattr(dcfg, k) for k in ("epochs", "batch_size") if getattr(dcfg, k) is not None}
+    """The student's training settings: ``cfg`` with the epochs, batch size and learning rate of ``dcfg`` where it
+    sets them."""
+    changes = {k: getattr(dcfg, k) for k in ("epochs", "batch_size", "learning_rate") if getattr(dcfg, k) is not None}
     return dataclasses.replace(cfg, **changes)
 
 

@@ -298,6 +298,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--learning-rate", type=float, default=None, help="default: the recipe's")
     ap.add_argument("--freeze-layers", type=int, default=None, help="default: the recipe's")
     ap.add_argument("--loss", default="mse", choices=("mse", "kl"), help="distillation loss (published: mse)")
+    ap.add_argument(
+        "--student-learning-rate", type=float, default=None, help="the students' own (default: the recipe's)"
+    )
     ap.add_argument("--n-resamples", type=int, default=1000)
     ap.add_argument(
         "--merge",
@@ -340,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         learning_rate=a.learning_rate,
         batch_size=a.batch_size,
         freeze_layers=a.freeze_layers,
-        distill=dataclasses.replace(DistillConfig(), loss=a.loss),
+        distill=dataclasses.replace(DistillConfig(), loss=a.loss, learning_rate=a.student_learning_rate),
         n_resamples=a.n_resamples,
         num_threads=a.threads,
     )
