@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from xner.config import config_dir
 from xner.methods.adapters import AdapterConfig, MLMConfig, madx_language_lora
 from xner.methods.distill import DistillConfig
-from xner.modeling.config import TrainConfig
+from xner.modeling.config import TrainConfig, offline_recipe
 from xner.robustness.suite import ModelSpec
 
 if TYPE_CHECKING:
@@ -245,8 +245,6 @@ def recipe_settings(
     encoders, hub encoders) keep their own settings in ``configs/scale.yaml``. ``"scale"``: every encoder takes its
     ``configs/scale.yaml`` settings (the methods comparison's). Unknown recipes or settings raise :class:`MethodError`.
     """
-    from xner.modeling.config import offline_recipe
-
     if recipe not in RECIPES:
         raise MethodError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
     unknown = sorted(set(given) - set(RECIPE_SETTINGS))
