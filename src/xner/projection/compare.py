@@ -269,9 +269,15 @@ def compare_transfer(
     for model in models:
         for seed in seeds:
             t0 = time.perf_counter()
-            meta = {"pair": pair, "source": src, "target": tgt, "model": model, "seed": seed}
-            meta["n_sentences"] = len(tokens)
-            meta["n_train_sentences"] = len(d["train"])
+            meta = {
+                "pair": pair,
+                "source": src,
+                "target": tgt,
+                "model": model,
+                "seed": seed,
+                "n_sentences": len(tokens),
+                "n_train_sentences": len(d["train"]),
+            }
             source_model = train_model(model, d["train"], d["dev"], seed=seed, train_config=train_config)
             base = source_model.predict(tokens)
             rows.append(

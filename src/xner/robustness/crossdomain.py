@@ -73,7 +73,8 @@ class CrossDomainConfig:
     epochs: int | None = None  # fine-tuning epochs of every encoder (None: the recipe's; the minis: 10)
     mini_epochs: int | None = None  # MLM pretraining epochs of the mini encoders (None: the size's default)
     mini_languages: tuple[str, ...] = ("en", "es")  # their pretraining text: these languages' train text …
-    mini_datasets: tuple[str, ...] = ("wikiann", "conll2002,en=conll2003")  # … in these datasets (see mini_text)
+    # … in these datasets: both train domains' (see mini_text)
+    mini_datasets: tuple[str, ...] = (TRAIN_DOMAINS["wikiann"], TRAIN_DOMAINS["conll2003"])
     n_resamples: int = 1000
     num_threads: int | None = None  # torch CPU threads of pretraining, training and prediction (None: all)
 
@@ -126,7 +127,7 @@ def _encoder_path(name: str, cfg: CrossDomainConfig, loader: Callable[..., Any] 
     if not name.startswith("mini-"):
         return name, name
     mini = MiniConfig(epochs=cfg.mini_epochs, num_threads=cfg.num_threads)
-    size = parse_name(name) or "small"
+    size = parse_name(name)
     return str(mini_encoder(cfg.mini_languages, size=size, config=mini, text=mini_text(cfg, loader))), name
 
 
@@ -139,10 +140,12 @@ def train_model(
     *,
     loader: Callable[..., Any] = load_split,
     log: Callable[[str], None] = lambda m: None,
+    resolved: tuple[str, str] | None = None,
 ) -> Any:
     """Fine-tune ``encoder`` on the English train split of ``train_domain`` (cached by
-    :func:`xner.methods.train_method`); returns the :class:`~xner.methods.TrainedMethod`."""
-    path, name = _encoder_path(encoder, cfg, loader)
+    :func:`xner.methods.train_method`); returns the :class:`~xner.methods.TrainedMethod`. ``resolved``: the
+    encoder's (path, name) when the caller has resolved it already."""
+    path, name = resolved or _encoder_path(encoder, cfg, loader)
     settings = recipe_settings(name, cfg.recipe, batch_size=cfg.batch_size, epochs=cfg.epochs)
     # The target only names the model's zero-shot test language; a direct model does not depend on it (its cache
     # key leaves it out), so the CoNLL-2003 model is the teacher–student study's English teacher when settings match.
@@ -213,9 +216,12 @@ def run_grid(
     params = {e["name"]: e.get("params") for e in scale_encoders(online=True)}
     rows = []
     for encoder in cfg.encoders:
+        resolved = _encoder_path(encoder, cfg, loader)  # a mini's pretraining text is read and digested once
         for train_domain in cfg.train_domains:
             for seed in cfg.seeds:
-                tm = train_model(cfg, encoder, train_domain, seed, models_dir, loader=loader, log=log)
+                tm = train_model(
+                    cfg, encoder, train_domain, seed, models_dir, loader=loader, log=log, resolved=resolved
+                )
                 for rec in evaluate_cells(tm.spec.predictor, cfg, train_domain, loader=loader):
                     rec.update(encoder=encoder, params_m=params.get(encoder), seed=seed, model_path=str(tm.path))
                     rec["train_seconds"] = tm.info.get("train_seconds", tm.seconds)
