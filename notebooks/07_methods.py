@@ -40,6 +40,11 @@ freeze_embeddings = None  # freeze the word-embedding matrix; None: the recipe's
 max_train_samples = 1000  # labelled source sentences per source
 max_unlabeled = 1000  # target sentences for distillation (None: all, the reference's budget; 1000 is quick)
 distill_loss = "mse"  # the student's loss: mse (the paper's) or kl (temperature 1, as configs/conll.yaml)
+student_learning_rate = None  # None: the training learning rate (configs/conll.yaml: 1e-4)
+student_epochs = 3  # the reference's 3 (configs/conll.yaml: 6)
+# a teacher's own learning_rate and epochs by source language, as in configs/conll.yaml, e.g.
+# {"nl": {"learning_rate": 2e-4, "epochs": 8}}; None: every teacher trains as the direct model
+teacher_settings = None
 mlm_sentences = 500  # sentences per MAD-X language adapter (None: all local train+dev text but held-out dev)
 max_eval_samples = 200  # source dev sentences
 max_test_samples = 200  # target test sentences (and each domain set)
@@ -111,7 +116,7 @@ print(
 # %%
 def make(m):
     srcs = tuple(sources if m in ("multi-source", "distill") else sources[:1])
-    return methods.MethodConfig(
+    mc = methods.MethodConfig(
         method=m,
         target=target_lang,
         sources=srcs,
@@ -121,9 +126,15 @@ def make(m):
         max_unlabeled=max_unlabeled,
         max_eval_samples=max_eval_samples,
         mlm=MLMConfig(max_sentences=mlm_sentences, progress=False),
-        distill=DistillConfig(loss=distill_loss),
+        distill=DistillConfig(
+            loss=distill_loss,
+            learning_rate=student_learning_rate,
+            epochs=student_epochs,
+            teacher_settings=teacher_settings,
+        ),
         dataset=dataset,
     )
+    return mc.teacher(srcs[0]) if m == "direct" else mc  # direct: the student's teacher, with its own settings
 
 
 trained = {m: methods.train_method(make(m), models_dir, log=print) for m in dict.fromkeys([baseline, method]) if m}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -219,6 +220,33 @@ def test_distill_defaults_match_the_reference_budget(tiny_encoder):
     frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
     assert n > 0 and any("embeddings" in f for f in frozen) and any("layer.0." in f for f in frozen)
     assert not any("layer.1." in f for f in frozen) and not any("classifier" in f for f in frozen)
+
+
+def test_a_teacher_can_have_its_own_settings():
+    """``teacher_settings`` reach the teacher of that source only; unset, no student's cache key moves."""
+    from xner.methods import MethodConfig
+
+    mc = MethodConfig("distill", "ms", ("id", "nl"), learning_rate=5e-4, epochs=3)
+    d = DistillConfig(teacher_settings={"nl": {"learning_rate": 1e-4, "epochs": 8.0}})
+    own = MethodConfig("distill", "ms", ("id", "nl"), learning_rate=5e-4, epochs=3, distill=d)
+    nl, id_ = own.teacher("nl"), own.teacher("id")
+    assert (nl.learning_rate, nl.epochs, id_.learning_rate, id_.epochs) == (1e-4, 8, 5e-4, 3)
+    assert isinstance(nl.epochs, int) and nl.method == "direct" and nl.used_sources == ("nl",)
+    assert id_.key() == mc.teacher("id").key()  # the other teacher is the same model
+    assert nl.key() != mc.teacher("nl").key() and own.key() != mc.key()
+    unset = MethodConfig("distill", "ms", ("id", "nl"), learning_rate=5e-4, epochs=3, distill=DistillConfig())
+    assert unset.key() == mc.key()
+    # a student is shaped by its own teachers' settings only: the id-only student ignores nl's
+    single = MethodConfig("distill", "ms", ("id",), learning_rate=5e-4, epochs=3)
+    assert dataclasses.replace(single, distill=d).key() == single.key()
+    for bad, match in (
+        ({"nl": {"learning_rate": 0.0}}, "learning_rate=0.0; expected a number > 0"),
+        ({"nl": {"learning_rate": "fast"}}, "expected a number > 0"),
+        ({"nl": {"epochs": 2.5}}, "epochs=2.5; expected a whole number"),
+        ({"nl": {"batch_size": 8}}, "'batch_size' is not a teacher setting"),
+    ):
+        with pytest.raises(DistillError, match=match):
+            DistillConfig(teacher_settings=bad)
 
 
 def test_data_temperature_is_inverse_variance():

@@ -12,6 +12,7 @@ import pytest
 from xner.data import from_lists
 from xner.labels import CONLL
 from xner.methods import teacher_student as ts
+from xner.methods.distill import DistillConfig
 from xner.methods.teacher_student import (
     PUBLISHED,
     TeacherStudentConfig,
@@ -44,6 +45,28 @@ def test_rows_teachers_and_datasets():
     assert method_configs(cfg, "nl", 3)["multi-source"].used_sources == ("en", "es")
     # the direct model is the single-source teacher: the same cached folder for both targets
     assert mcs["direct"].folder_name() == method_configs(cfg, "nl", 3)["direct"].folder_name()
+
+
+def test_teacher_settings_and_student_epochs_from_the_command_line(capsys):
+    """``--teacher-learning-rate nl=2e-4 --teacher-epochs nl=8`` set that teacher (and the direct row, when they
+    name the source) alone; a malformed value is refused, saying what was expected."""
+    argv = ["--teacher-learning-rate", "nl=2e-4", "en=1e-4", "--teacher-epochs", "nl=8", "--student-epochs", "6"]
+    a = ts._parser().parse_args(argv)
+    settings = ts.teacher_settings(a.teacher_learning_rate, a.teacher_epochs)
+    assert settings == {"nl": {"learning_rate": 2e-4, "epochs": 8}, "en": {"learning_rate": 1e-4}}
+    assert a.student_epochs == 6 and ts._parser().parse_args([]).student_epochs == DistillConfig().epochs
+    assert ts.teacher_settings(None, None) is None
+    d = DistillConfig(teacher_settings=settings)
+    mcs = method_configs(TeacherStudentConfig(learning_rate=5e-4, epochs=3, distill=d), "es", 0)
+    assert (mcs["direct"].learning_rate, mcs["direct"].epochs, mcs["direct"].method) == (1e-4, 3, "direct")
+    assert mcs["direct"].folder_name() == mcs["single-source"].teacher("en").folder_name()
+    nl = mcs["multi-source"].teacher("nl")
+    assert (nl.learning_rate, nl.epochs) == (2e-4, 8)
+    assert all(m.learning_rate == 5e-4 for r, m in mcs.items() if r != "direct")  # the students' shared rate
+    for flag, bad in (("rate", "nl"), ("rate", "=1e-4"), ("rate", "nl=-1"), ("rate", "nl=fast"), ("epochs", "nl=2.5")):
+        with pytest.raises(SystemExit):
+            ts._parser().parse_args([f"--teacher-{'learning-rate' if flag == 'rate' else 'epochs'}", bad])
+        assert "expected LANG=VALUE" in capsys.readouterr().err
 
 
 def test_bad_settings_are_refused():

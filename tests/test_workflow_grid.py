@@ -86,6 +86,9 @@ def test_conll_target_splits_the_studies_into_jobs_then_merges(tmp_path):
     assert sorted(map(int, seeds)) == sorted(ts["seeds"])  # one job per seed, one thread each (encoder_threads)
     for line in re.findall(r"python -m xner\.methods\.teacher_student --seeds .*", plan):
         assert "--recipe offline" in line and "--figures-dir ''" in line and "--max-train-samples" not in line
+        for name in ("teacher_learning_rate", "teacher_epochs"):  # a mapping becomes LANG=VALUE items
+            for lang, value in (ts.get(name) or {}).items():
+                assert re.search(rf"--{name.replace('_', '-')} (\S+ )*{lang}={value}(\s|$)", line)
     merge = re.findall(r"teacher_student --merge (.*?) --results-dir (\S+) --figures-dir (\S+)", plan)
     assert len(merge) == 1 and merge[0][1:] == ("results/conll/teacher_student", "figures/paper")
     assert len(merge[0][0].split()) == len(ts["seeds"])

@@ -52,11 +52,14 @@ def replicate_params(seed):
 
 
 def cli_args(settings):
-    """`--name value …` from a settings mapping (None: the runner's own default, so it is left out)."""
+    """`--name value …` from a settings mapping (None: the runner's own default, so it is left out; a list: its
+    values; a mapping: `key=value` items)."""
     out = []
     for name, value in (settings or {}).items():
         if value is None:
             continue
+        if isinstance(value, dict):
+            value = [f"{k}={v}" for k, v in value.items()]
         values = value if isinstance(value, list) else [value]
         out.append(f"--{name.replace('_', '-')} " + " ".join(shlex.quote(str(v)) for v in values))
     return " ".join(out)

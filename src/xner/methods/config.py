@@ -112,6 +112,14 @@ class MethodConfig:
             **changes,
         )
 
+    def teacher(self, source: str) -> MethodConfig:
+        """The ``direct`` model of ``source`` that teaches this method's student: the same settings, with the
+        teacher's own learning rate and epochs where ``distill.teacher_settings`` gives them."""
+        own = dict((self.distill.teacher_settings or {}).get(source, {}))
+        if "epochs" in own:
+            own["epochs"] = int(own["epochs"])
+        return dataclasses.replace(self, method="direct", sources=(source,), **own)
+
     def key(self) -> str:
         """A short digest of every setting that shapes the trained model of this method."""
         d = dataclasses.asdict(self)
@@ -132,8 +140,12 @@ class MethodConfig:
                 d.pop(k)
         if self.method not in ("distill",):
             d.pop("max_unlabeled")
-        elif d["distill"].get("learning_rate") is None:
-            d["distill"].pop("learning_rate")  # added later: unset, it leaves the keys of earlier students alone
+        else:
+            own = {s: v for s, v in (d["distill"].get("teacher_settings") or {}).items() if s in self.used_sources}
+            d["distill"]["teacher_settings"] = own or None  # only this student's teachers shape it
+            for k in ("learning_rate", "teacher_settings"):
+                if d["distill"].get(k) is None:
+                    d["distill"].pop(k)  # added later: unset, they leave the keys of earlier students alone
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
     def folder_name(self) -> str:

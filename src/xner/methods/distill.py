@@ -350,6 +350,23 @@ def distill_loss(
 # ---------------------------------------------------------------------------------------------- distillation
 
 
+#: What a teacher may set for itself (:attr:`DistillConfig.teacher_settings`) and what each must be.
+TEACHER_SETTINGS = {"learning_rate": "a number > 0", "epochs": "a whole number ≥ 1"}
+
+
+def check_teacher_settings(source: str, settings: Mapping[str, Any]) -> None:
+    """Raise :class:`DistillError` naming the source, the setting and what was expected unless ``settings`` holds
+    only :data:`TEACHER_SETTINGS` with valid values."""
+    for name, value in settings.items():
+        if name not in TEACHER_SETTINGS:
+            expected = ", ".join(TEACHER_SETTINGS)
+            raise DistillError(f"teacher {source!r}: {name!r} is not a teacher setting; expected any of {expected}")
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = number and value > 0 and (name != "epochs" or float(value).is_integer())
+        if not ok:
+            raise DistillError(f"teacher {source!r}: {name}={value!r}; expected {TEACHER_SETTINGS[name]}")
+
+
 @dataclass
 class DistillConfig:
     """How to distil teachers into a student (training settings come from a :class:`TrainConfig`)."""
@@ -384,6 +401,14 @@ class DistillConfig:
         default=None,
         metadata={"help": "Student learning rate (None: TrainConfig's; the reference's is 1e-4, REFERENCE_BUDGET)."},
     )
+    teacher_settings: dict[str, dict[str, float]] | None = field(
+        default=None,
+        metadata={
+            "help": "A teacher's own fine-tuning settings by source language, over the shared ones: learning_rate, "
+            "epochs (e.g. {'nl': {'learning_rate': 2e-4, 'epochs': 8}}); for a source whose data the shared ones do "
+            "not train (CoNLL-2002 nl at the offline recipe's 5e-4 and 3 epochs)."
+        },
+    )
     freeze_bottom_layers: int = field(
         default=REFERENCE_BUDGET["freeze_bottom_layers"],
         metadata={
@@ -400,6 +425,8 @@ class DistillConfig:
             raise DistillError(f"temperature must be > 0, got {self.temperature}")
         if self.freeze_bottom_layers < 0:
             raise DistillError(f"freeze_bottom_layers must be >= 0, got {self.freeze_bottom_layers}")
+        for source, settings in (self.teacher_settings or {}).items():
+            check_teacher_settings(source, settings)
         if self.loss == "mse" and self.temperature != 1.0:
             raise DistillError(
                 "the mse loss uses the teachers' probabilities as they are; temperature applies to kl only"

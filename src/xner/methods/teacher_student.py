@@ -32,7 +32,7 @@ import pandas as pd
 from xner.data import load_split, tag_names
 from xner.figures import PALETTE, plt, save_figure, style
 from xner.methods.config import RECIPES, MethodConfig, add_recipe_arguments, recipe_settings
-from xner.methods.distill import DistillConfig
+from xner.methods.distill import DistillConfig, DistillError, check_teacher_settings
 from xner.methods.train import train_method
 from xner.metrics import paired_bootstrap
 from xner.robustness.suite import score_row
@@ -135,8 +135,9 @@ def method_configs(cfg: TeacherStudentConfig, target: str, seed: int) -> dict[st
     )
     others = tuple(t for t in cfg.targets if t != target)
     sources = {"direct": (cfg.source,), "single-source": (cfg.source,), "multi-source": (cfg.source, *others)}
-    method = {"direct": "direct", "single-source": "distill", "multi-source": "distill"}
-    return {r: MethodConfig(method=method[r], sources=sources[r], **base) for r in cfg.rows}
+    student = {r: MethodConfig(method="distill", sources=sources[r], **base) for r in cfg.rows}
+    # the direct row is the single-source student's teacher (its own learning rate, if the distill settings give one)
+    return {r: student[r].teacher(cfg.source) if r == "direct" else student[r] for r in cfg.rows}
 
 
 def evaluate_target(
@@ -279,6 +280,36 @@ def write_outputs(table: pd.DataFrame, results_dir: str | Path, figures_dir: str
     return written
 
 
+def _language_setting(name: str) -> Callable[[str], tuple[str, float]]:
+    """An argparse type for ``LANG=VALUE`` items of the teacher setting ``name`` (``nl=2e-4``, ``nl=8``); anything
+    else is an argparse error saying what was expected."""
+
+    def parse(text: str) -> tuple[str, float]:
+        lang, sep, raw = text.partition("=")
+        try:
+            value = float(raw)
+            check_teacher_settings(lang, {name: int(value) if name == "epochs" and value.is_integer() else value})
+        except (ValueError, DistillError) as e:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected LANG=VALUE ({e})") from None
+        if not sep or not lang:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected LANG=VALUE, e.g. nl=2e-4 or nl=8")
+        return lang, value
+
+    parse.__name__ = f"LANG={name}"
+    return parse
+
+
+def teacher_settings(
+    learning_rates: Sequence[tuple[str, float]] | None, epochs: Sequence[tuple[str, float]] | None
+) -> dict[str, dict[str, float]] | None:
+    """``--teacher-learning-rate`` and ``--teacher-epochs`` items as :attr:`DistillConfig.teacher_settings`."""
+    out: dict[str, dict[str, float]] = {}
+    for name, items in (("learning_rate", learning_rates), ("epochs", epochs)):
+        for lang, value in items or ():
+            out.setdefault(lang, {})[name] = int(value) if name == "epochs" else value
+    return out or None
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m xner.methods.teacher_student", description=__doc__.split("\n\n")[0])
     ap.add_argument("--targets", nargs="+", default=["es", "nl"])
@@ -301,6 +332,18 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--student-learning-rate", type=float, default=None, help="the students' own (default: the recipe's)"
     )
+    ap.add_argument(
+        "--student-epochs", type=int, default=DistillConfig().epochs, help="the students' epochs (the reference's: 3)"
+    )
+    for name, what in (("learning_rate", "learning rate (e.g. nl=2e-4)"), ("epochs", "epochs (e.g. nl=8)")):
+        ap.add_argument(
+            f"--teacher-{name.replace('_', '-')}",
+            nargs="+",
+            default=None,
+            metavar="LANG=VALUE",
+            type=_language_setting(name),
+            help=f"a teacher's own {what} by source language (default: the recipe's)",
+        )
     ap.add_argument("--n-resamples", type=int, default=1000)
     ap.add_argument(
         "--merge",
@@ -343,7 +386,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         learning_rate=a.learning_rate,
         batch_size=a.batch_size,
         freeze_layers=a.freeze_layers,
-        distill=dataclasses.replace(DistillConfig(), loss=a.loss, learning_rate=a.student_learning_rate),
+        distill=dataclasses.replace(
+            DistillConfig(),
+            loss=a.loss,
+            learning_rate=a.student_learning_rate,
+            epochs=a.student_epochs,
+            teacher_settings=teacher_settings(a.teacher_learning_rate, a.teacher_epochs),
+        ),
         n_resamples=a.n_resamples,
         num_threads=a.threads,
     )

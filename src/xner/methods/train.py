@@ -129,8 +129,7 @@ def _train_distill(job: _Job) -> Any:
     """``distill``: the ``direct`` model of every source is a teacher; a student learns on target text."""
     mc, teachers = job.mc, {}
     for src in mc.used_sources:
-        direct = dataclasses.replace(mc, method="direct", sources=(src,))
-        tm = train_method(direct, job.models_dir, loader=job.loader, log=job.log)
+        tm = train_method(mc.teacher(src), job.models_dir, loader=job.loader, log=job.log)
         teachers[src] = tm.spec.predictor
         job.info.setdefault("teacher_paths", {})[src] = str(tm.path)
     text = [list(t) for t in job.loader(mc.target, "train", mc.dataset)["tokens"]]
