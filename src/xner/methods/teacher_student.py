@@ -136,7 +136,7 @@ def method_configs(cfg: TeacherStudentConfig, target: str, seed: int) -> dict[st
     others = tuple(t for t in cfg.targets if t != target)
     sources = {"direct": (cfg.source,), "single-source": (cfg.source,), "multi-source": (cfg.source, *others)}
     student = {r: MethodConfig(method="distill", sources=sources[r], **base) for r in cfg.rows}
-    # the direct row is the single-source student's teacher (its own learning rate, if the distill settings give one)
+    # the direct row is the single-source student's teacher (with its own settings, if the distill settings give any)
     return {r: student[r].teacher(cfg.source) if r == "direct" else student[r] for r in cfg.rows}
 
 
