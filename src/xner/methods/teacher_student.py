@@ -247,7 +247,7 @@ def plot_teacher_student(summary: pd.DataFrame) -> Any:
     with style():
         targets = list(dict.fromkeys(summary["target"]))
         rows = [r for r in ROWS if r in set(summary["row"])]
-        fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(targets), 3.2))
+        fig, ax = plt.subplots(figsize=(3.4 + 1.6 * len(targets), 3.2))
         width = 0.8 / len(rows)
         for i, row in enumerate(rows):
             s = summary[summary["row"] == row].set_index("target").reindex(targets)
@@ -258,7 +258,7 @@ def plot_teacher_student(summary: pd.DataFrame) -> Any:
         ax.scatter([], [], marker="o", facecolors="none", edgecolors="black", label="published (mBERT)")
         ax.set_xticks(np.arange(len(targets)), [f"en → {t}" for t in targets])
         ax.set_ylabel("strict span F1 (points)")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never over them
         fig.tight_layout()
         return fig
 
