@@ -115,9 +115,7 @@ class MethodConfig:
     def teacher(self, source: str) -> MethodConfig:
         """The ``direct`` model of ``source`` that teaches this method's student: the same settings, with the
         teacher's own learning rate and epochs where ``distill.teacher_settings`` gives them."""
-        own = dict((self.distill.teacher_settings or {}).get(source, {}))
-        if "epochs" in own:
-            own["epochs"] = int(own["epochs"])
+        own = (self.distill.teacher_settings or {}).get(source, {})
         return dataclasses.replace(self, method="direct", sources=(source,), **own)
 
     def key(self) -> str:

@@ -427,6 +427,11 @@ class DistillConfig:
             raise DistillError(f"freeze_bottom_layers must be >= 0, got {self.freeze_bottom_layers}")
         for source, settings in (self.teacher_settings or {}).items():
             check_teacher_settings(source, settings)
+        if self.teacher_settings:  # epochs as whole numbers (8.0 from a command line is 8: one cache key for both)
+            self.teacher_settings = {
+                source: {k: int(v) if k == "epochs" else v for k, v in settings.items()}
+                for source, settings in self.teacher_settings.items()
+            }
         if self.loss == "mse" and self.temperature != 1.0:
             raise DistillError(
                 "the mse loss uses the teachers' probabilities as they are; temperature applies to kl only"

@@ -288,7 +288,7 @@ def _language_setting(name: str) -> Callable[[str], tuple[str, float]]:
         lang, sep, raw = text.partition("=")
         try:
             value = float(raw)
-            check_teacher_settings(lang, {name: int(value) if name == "epochs" and value.is_integer() else value})
+            check_teacher_settings(lang, {name: value})
         except (ValueError, DistillError) as e:
             raise argparse.ArgumentTypeError(f"{text!r}: expected LANG=VALUE ({e})") from None
         if not sep or not lang:
@@ -302,11 +302,12 @@ def _language_setting(name: str) -> Callable[[str], tuple[str, float]]:
 def teacher_settings(
     learning_rates: Sequence[tuple[str, float]] | None, epochs: Sequence[tuple[str, float]] | None
 ) -> dict[str, dict[str, float]] | None:
-    """``--teacher-learning-rate`` and ``--teacher-epochs`` items as :attr:`DistillConfig.teacher_settings`."""
+    """``--teacher-learning-rate`` and ``--teacher-epochs`` items as :attr:`DistillConfig.teacher_settings` (which
+    makes the epochs whole numbers)."""
     out: dict[str, dict[str, float]] = {}
     for name, items in (("learning_rate", learning_rates), ("epochs", epochs)):
         for lang, value in items or ():
-            out.setdefault(lang, {})[name] = int(value) if name == "epochs" else value
+            out.setdefault(lang, {})[name] = value
     return out or None
 
 
